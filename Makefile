@@ -1,0 +1,36 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the whole test suite).
+# Both create .venv on first use (any Python >= 3.11 on PATH) and reuse it afterwards.
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do \
+             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+             2>/dev/null && { echo $$p; break; }; done)
+# nbgrader shells out to `alembic` by name: the venv's bin/ must be on PATH.
+RUN     := PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
+
+.PHONY: demo test lint venv clean
+
+demo: $(STAMP)
+	@$(RUN) $(BIN)/backprop-course demo
+
+test: $(STAMP)
+	@$(RUN) $(BIN)/ruff check .
+	@$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "error: Python >= 3.11 is needed (python3 --version to check)" >&2; exit 1; fi
+	@echo "Setting up $(VENV) with $(PYTHON) (first run only; about a minute)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis

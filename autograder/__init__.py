@@ -1,0 +1,1 @@
+"""What an instructor runs: the ``backprop-course`` command (release, collect, grade, feedback, export)."""

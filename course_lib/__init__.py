@@ -1,0 +1,19 @@
+"""backprop-course's shared library.
+
+Where things are:
+
+* :mod:`course_lib.ops` — pure math: each elementary function beside its local derivative.
+* :mod:`course_lib.graph` — the scalar computation graph and ``backward()`` (the chain rule).
+* :mod:`course_lib.paths` — every path from a weight to the loss, their sum, and the cost of each method.
+* :mod:`course_lib.trace` — the forward/backward table of a graph.
+* :mod:`course_lib.models` — the lecture notes' models, forward only.
+* :mod:`course_lib.guard` — switches automatic/numerical gradients off while graded code runs.
+* :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("backprop-course")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.1.0"
