@@ -5,49 +5,167 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from course_lib import __version__
 
 __all__ = ["build_parser", "main"]
 
 
+def _course_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--course-dir", type=Path, default=Path("course"),
+                   help="the course folder (default: ./course, ignored by git)")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="gradebook database URL nbgrader accepts (default: SQLite in the course folder)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="backprop-course",
-        description="Run the backpropagation course: the demo, and the instructor's grading steps.",
+        description="Run the backpropagation course: release, collect, grade, check, report, demo.",
     )
     parser.add_argument("--version", action="version", version=f"backprop-course {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = sub.add_parser(
-        "demo",
-        help="train the notes' multi-path network and print the loss and a gradient table",
-        description="Train the lecture notes' multi-path network (2 inputs -> 3 sigmoid units -> 2 sigmoid "
-        "outputs) by gradient descent with gradients from the computation graph, then print a table "
-        "comparing backprop's gradient with finite differences for every parameter.",
-    )
-    demo.add_argument("--steps", type=int, default=300, help="gradient-descent steps (default 300)")
-    demo.add_argument("--lr", type=float, default=2.0, help="learning rate η (default 2.0)")
-    demo.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
-    demo.set_defaults(run=_run_demo)
+    p = sub.add_parser("release", help="build the student version of every assignment (and one zip each)")
+    _course_args(p)
+    p.set_defaults(run=_release)
+
+    p = sub.add_parser("collect", help="file a folder or LMS zip of student notebooks under submitted/")
+    p.add_argument("source", type=Path, help="a folder or .zip of student notebooks")
+    _course_args(p)
+    p.set_defaults(run=_collect)
+
+    p = sub.add_parser("grade", help="autograde every new or changed submission; write grades.csv and feedback")
+    _course_args(p)
+    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged")
+    p.add_argument("--cell-timeout", type=int, default=30, help="seconds one cell may run (default 30)")
+    p.add_argument("--submission-timeout", type=float, default=600,
+                   help="seconds one submission may take in all (default 600)")
+    p.set_defaults(run=_grade)
+
+    p = sub.add_parser("check", help="for students: run your notebook and see each exercise's points")
+    p.add_argument("notebook", type=Path, help="your .ipynb file")
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("report", help="per-exercise averages, common mistakes, score histogram")
+    _course_args(p)
+    p.set_defaults(run=_report)
+
+    p = sub.add_parser("export", help="rewrite grades.csv from the saved grading results")
+    _course_args(p)
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("demo", help="release, grade a bundled sample class and print the grade table")
+    p.add_argument("--course-dir", type=Path, default=None, help="where to build the demo (default: a temp folder)")
+    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
+    p.set_defaults(run=_demo)
+
+    p = sub.add_parser("train", help="train the notes' multi-path network and print a gradient table")
+    p.add_argument("--steps", type=int, default=300, help="gradient-descent steps (default 300)")
+    p.add_argument("--lr", type=float, default=2.0, help="learning rate η (default 2.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
+    p.set_defaults(run=_train)
     return parser
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def _course(args: argparse.Namespace):
+    from autograder.course import CourseDir
+
+    course = CourseDir.at(args.course_dir, args.db)
+    print(f"course folder: {course.root}")
+    return course
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import release
+
+    zips = release(_course(args))
+    print(f"released {len(zips)} assignment(s): " + ", ".join(z.name for z in zips))
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from autograder.collect import collect
+
+    report = collect(_course(args), args.source)
+    print(report.summary())
+    return 1 if report.skipped else 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder.grade import grade
+
+    course = _course(args)
+    summary = grade(course, workers=args.workers, assignments=args.assignment, students=args.student,
+                    force=args.force, cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout)
+    print(f"graded {summary.graded}, unchanged {summary.skipped}, in {summary.seconds:.1f} s; "
+          f"grades: {course.grades_csv}; feedback: {course.feedback}")
+    if summary.attention:
+        print(f"{len(summary.attention)} submission(s) need your attention (status column of grades.csv):")
+        for r in summary.attention:
+            print(f"  {r.student}/{r.assignment}: {r.status}")
+        return 1
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from autograder.check import run_check
+
+    return run_check(args.notebook)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.report import make_report
+
+    print(make_report(_course(args)))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autograder.grade import write_grades_csv
+
+    print(f"wrote {write_grades_csv(_course(args))}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run_demo
+
+    return run_demo(args.course_dir, args.workers)
+
+
+def _train(args: argparse.Namespace) -> int:
     from autograder.training_demo import run_training_demo
 
     return run_training_demo(steps=args.steps, lr=args.lr, seed=args.seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse ``argv`` and run the chosen subcommand; returns the exit status."""
+    """Entry point: parse ``argv`` and run the chosen subcommand; returns the exit status.
+
+    Exit status: 0 all well; 1 something needs attention (the output says what); 2 a usage or setup error.
+    """
+    from autograder.course import CourseError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything graded so far is saved; run the same command again to finish",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -116,8 +116,8 @@ class Node:
 
     @property
     def name(self) -> str:
-        """The label, or a description such as ``exp#12`` for unlabelled nodes."""
-        return self.label or (f"{self.value:g}" if self.op == "const" else f"{self.op}#{self.serial}")
+        """The label; for an unlabelled node its operation (a constant: its value)."""
+        return self.label or (f"{self.value:g}" if self.op == "const" else self.op)
 
     def __repr__(self) -> str:
         return f"Node({self.name}, value={self.value:.6g}, grad={self.grad:.6g}, op={self.op!r})"

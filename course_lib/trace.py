@@ -39,11 +39,15 @@ class TraceRow:
 def trace(root: Node, include_constants: bool = False) -> list[TraceRow]:
     """The rows of every node ``root`` depends on, in forward (topological) order.
 
-    ``grad`` is the value left by the last ``root.backward()`` (0.0 if it has not run).
+    ``grad`` is the value left by the last ``root.backward()`` (0.0 if it has not run). An unlabelled node
+    is named by its operation and its position in the table (``exp#3``), so the same computation always
+    gives the same table.
     """
+    order = topological_order(root)
+    names = {id(n): n.label or (n.name if n.op == "const" else f"{n.op}#{i}") for i, n in enumerate(order)}
     return [
-        TraceRow(n.name, n.op, n.value, tuple(p.name for p in n.parents), n.local_grads, n.grad)
-        for n in topological_order(root)
+        TraceRow(names[id(n)], n.op, n.value, tuple(names[id(p)] for p in n.parents), n.local_grads, n.grad)
+        for n in order
         if include_constants or n.op != "const"
     ]
 

@@ -1,0 +1,79 @@
+"""`backprop-course demo`: the whole instructor cycle on a bundled sample class, in one command."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.collect import collect
+from autograder.course import NOTEBOOKS_DIR, CourseDir
+from autograder.grade import grade, load_results
+from autograder.release import release
+from autograder.sample_class import KINDS, make_sample_class
+
+__all__ = ["grade_table", "run_demo"]
+
+
+def grade_table(course: CourseDir) -> str:
+    """Students down, assignments across, ``score/max`` in each cell and a note where something went wrong."""
+    results = load_results(course)
+    assignments = course.assignments()
+    by_key = {(r.student, r.assignment): r for r in results}
+    students = sorted({r.student for r in results})
+    width = max([len(s) for s in students] + [7])
+    cols = [max(len(a), 9) for a in assignments]
+    lines = ["student".ljust(width) + "  " + "  ".join(a.ljust(w) for a, w in zip(assignments, cols, strict=True))
+             + "  total"]
+    notes = []
+    for s in students:
+        cells, total, best = [], 0.0, 0.0
+        for a, w in zip(assignments, cols, strict=True):
+            r = by_key.get((s, a))
+            if r is None:
+                cells.append("-".ljust(w))
+                continue
+            mark = "" if r.status.startswith("ok") else " !"
+            cells.append(f"{r.score:g}/{r.max_score:g}{mark}".ljust(w))
+            total, best = total + r.score, best + r.max_score
+            if mark:
+                notes.append(f"  {s}/{a}: {r.status}")
+        lines.append(s.ljust(width) + "  " + "  ".join(cells) + f"  {total:g}/{best:g}")
+    if notes:
+        lines += ["", "! needs attention:", *notes]
+    return "\n".join(lines)
+
+
+def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
+    """Release the course, generate and collect a sample class, grade it and print the grade table."""
+    start = time.perf_counter()
+    root = Path(course_dir) if course_dir else Path(tempfile.mkdtemp(prefix="backprop-course-demo-"))
+    course = CourseDir.at(root)
+    print(f"Demo course folder: {course.root}")
+    print("\n1. Release: the student version of every assignment (solutions and hidden tests removed)")
+    zips = release(course, NOTEBOOKS_DIR, progress=lambda m: print("  " + m, flush=True))
+    print(f"  {len(zips)} zip(s) for an LMS in {course.release}")
+    print(f"\n2. A sample class of {len(KINDS)} students, one of each kind:")
+    for kind, text in KINDS.items():
+        print(f"  {kind:<13} {text}")
+    incoming = course.root / "incoming"
+    if incoming.exists():
+        shutil.rmtree(incoming)
+    make_sample_class(course.release, course.source, incoming, course.assignments())
+    print("\n3. Collect: file each notebook under submitted/<student>/<assignment>/")
+    report = collect(course, incoming)
+    print("  " + report.summary().splitlines()[0])
+    for line in report.skipped:
+        print(f"  not placed: {line}")
+    print("\n4. Grade: nbgrader autograde, in parallel, with feedback for each student")
+    summary = grade(course, workers=workers, force=True, progress=lambda m: print("  " + m, flush=True))
+    print(f"  graded {summary.graded} submission(s) in {summary.seconds:.1f} s")
+    print("\n5. The grade table (grades.csv has one column per graded cell)\n")
+    print(grade_table(course))
+    example = next(iter(sorted(course.feedback.glob("*/*/*.html"))), None)
+    print(f"\nGrades: {course.grades_csv}")
+    print(f"Feedback for each student: {course.feedback}/<student>/<assignment>/<notebook>.html"
+          + (f"\n  for example {example}" if example else ""))
+    print(f"Done in {time.perf_counter() - start:.0f} s.")
+    return 0

@@ -1,0 +1,268 @@
+"""`backprop-course grade`: autograde every submission, N at a time, resumably, into one gradebook.
+
+For each ``submitted/<student>/<assignment>`` whose content (or the assignment's source) changed since
+it was last graded, a worker process runs nbgrader's autograde in a scratch course (see
+:mod:`autograder.worker`). As each one finishes, this process — the only writer — merges its scores into
+the gradebook, moves its autograded notebooks and feedback into the course folder, and saves its result
+under ``.grading/results/``. An interrupted run therefore loses at most the submissions in flight, and
+the next run grades only what is left. ``grades.csv`` is rebuilt from the saved results.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course import COURSE_ID, CourseDir, CourseError, nbgrader_api
+from autograder.pool import JobFailure, run_pool
+from autograder.worker import Job, SubmissionResult, grade_submission
+
+__all__ = ["GradeSummary", "grade", "load_results", "write_grades_csv"]
+
+GRADER_VERSION = "1"
+
+
+@dataclass
+class GradeSummary:
+    """What one ``grade`` run did."""
+
+    graded: int
+    skipped: int
+    attention: list[SubmissionResult]  # every saved result (this run or earlier) whose status is not "ok"
+    seconds: float
+
+
+def _digest_folder(folder: Path, h: hashlib._Hash | None = None) -> str:
+    h = h or hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
+        h.update(str(path.relative_to(folder)).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _result_path(course: CourseDir, student: str, assignment: str) -> Path:
+    return course.state / "results" / student / f"{assignment}.json"
+
+
+def load_results(course: CourseDir) -> list[SubmissionResult]:
+    """Every saved result, sorted by student then assignment."""
+    out = []
+    for path in sorted((course.state / "results").glob("*/*.json")):
+        try:
+            out.append(SubmissionResult.from_json(json.loads(path.read_text())))
+        except (ValueError, TypeError, KeyError):
+            continue  # a damaged state file means that submission is graded again
+    return sorted(out, key=lambda r: (r.student, r.assignment))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_grades_csv(course: CourseDir) -> Path:
+    """``grades.csv``: one row per student and assignment, one column per graded cell, and a status."""
+    results = load_results(course)
+    order = {name: i for i, name in enumerate(course.assignments())}
+    columns: list[str] = []
+    for r in sorted(results, key=lambda r: order.get(r.assignment, 99)):
+        for c in r.cells:
+            col = f"{c.notebook}:{c.cell}"
+            if col not in columns:
+                columns.append(col)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status"])
+    for r in results:
+        cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
+        writer.writerow(
+            [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
+             r.status]
+        )
+    _write_atomic(course.grades_csv, buf.getvalue())
+    return course.grades_csv
+
+
+def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
+    """A gradebook that knows every assignment (built once per version of source/, then reused)."""
+    digest = _digest_folder(course.source)[:16]
+    folder = course.state / "template" / digest
+    db = folder / "gradebook.db"
+    if db.exists():
+        return db
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / "source").symlink_to(course.source, target_is_directory=True)
+    api = nbgrader_api(CourseDir(folder, f"sqlite:///{db}"))
+    for name in assignments:
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            raise CourseError(f"nbgrader cannot build assignment {name} from {course.source}: "
+                              f"{(result.get('error') or '').strip().splitlines()[-1:]}")
+    return db
+
+
+def _merge(course: CourseDir, result: SubmissionResult) -> None:
+    """Write one result's scores into the course gradebook, and move its notebooks and feedback."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 + SQLAlchemy 2: harmless noise
+
+    from nbgrader.utils import parse_utc
+
+    kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
+    scores = {(c.notebook, c.cell): c for c in result.cells}
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        gb.update_or_create_student(result.student)
+        gb.update_or_create_submission(result.assignment, result.student, **kwargs)
+        for notebook in {c.notebook for c in result.cells}:
+            nb = gb.find_submission_notebook(notebook, result.assignment, result.student)
+            for grade in nb.grades:
+                cell = scores.get((notebook, grade.name))
+                if cell is not None:
+                    grade.auto_score = cell.score
+                    grade.needs_manual_grade = False
+        gb.db.commit()
+    for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
+        dest = course.root / kind / result.student / result.assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        if src and Path(src).exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(src, dest)
+        setattr(result, kind, str(dest) if dest.exists() else "")
+
+
+def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(course.db_url, COURSE_ID) as gb:
+            for name in assignments:
+                gb.find_assignment(name)
+    except MissingEntry:
+        raise CourseError(f"the gradebook does not know assignment {name}: run `backprop-course release` "
+                          "first (it records each assignment)") from None
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = int(width * done / total) if total else width
+    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
+
+
+def grade(
+    course: CourseDir,
+    *,
+    workers: int | None = None,
+    assignments: Sequence[str] | None = None,
+    students: Sequence[str] | None = None,
+    force: bool = False,
+    cell_timeout: int = 30,
+    submission_timeout: float = 600.0,
+    progress: Callable[[str], None] = print,
+) -> GradeSummary:
+    """Grade every new or changed submission; see the module docstring. Returns what it did."""
+    start = time.perf_counter()
+    known = course.assignments()
+    if not known:
+        raise CourseError(f"no assignments in {course.source}: run `backprop-course release` first")
+    chosen = list(assignments or known)
+    unknown = [a for a in chosen if a not in known]
+    if unknown:
+        raise CourseError(f"unknown assignment {', '.join(unknown)}; the course has {', '.join(known)}")
+    _check_gradebook(course, chosen)
+    template = _template_db(course, known)
+
+    jobs: list[Job] = []
+    skipped = 0
+    student_dirs = sorted(p for p in course.submitted.glob("*") if p.is_dir()) if course.submitted.exists() else []
+    if students:
+        missing = sorted(set(students) - {p.name for p in student_dirs})
+        if missing:
+            raise CourseError(f"no submissions from {', '.join(missing)} in {course.submitted}")
+        student_dirs = [p for p in student_dirs if p.name in set(students)]
+    for student_dir in student_dirs:
+        for assignment in chosen:
+            folder = student_dir / assignment
+            if not folder.is_dir():
+                continue
+            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|".encode())
+            _digest_folder(course.source / assignment, h)
+            digest = _digest_folder(folder, h)
+            saved = _result_path(course, student_dir.name, assignment)
+            if not force and saved.exists():
+                try:
+                    if json.loads(saved.read_text()).get("digest") == digest:
+                        skipped += 1
+                        continue
+                except ValueError:
+                    pass
+            jobs.append(Job(
+                student=student_dir.name,
+                assignment=assignment,
+                submission=str(folder),
+                source=str(course.source),
+                template_db=str(template),
+                scratch=str(course.state / "work" / f"{student_dir.name}__{assignment}"),
+                notebooks=tuple(sorted(p.stem for p in (course.source / assignment).glob("*.ipynb"))),
+                cell_timeout=cell_timeout,
+                digest=digest,
+            ))
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
+             f"graded (use --force to regrade them)")
+    done = 0
+
+    def on_result(job: Job, outcome: SubmissionResult | JobFailure) -> None:
+        nonlocal done
+        if isinstance(outcome, JobFailure):
+            outcome = _failed_result(course, job, outcome.reason)
+        _merge(course, outcome)
+        _write_atomic(_result_path(course, job.student, job.assignment), json.dumps(outcome.to_json(), indent=1))
+        shutil.rmtree(job.scratch, ignore_errors=True)
+        done += 1
+        flag = "" if outcome.status.startswith("ok") else f"  NEEDS ATTENTION: {outcome.status}"
+        progress(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
+                 f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}")
+
+    try:
+        course.state.mkdir(parents=True, exist_ok=True)
+        log = str(course.state / "workers.log")
+        run_pool(grade_submission, jobs, n_workers, submission_timeout, on_result, log=log)
+    finally:
+        write_grades_csv(course)
+    attention = [r for r in load_results(course) if not r.status.startswith("ok")]
+    return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
+
+
+def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult:
+    """A zero score with the reason, for a submission whose grading was stopped or crashed."""
+    from nbgrader.api import Gradebook
+
+    from autograder.worker import CellResult
+
+    result = SubmissionResult(job.student, job.assignment, job.digest, status=reason)
+    with Gradebook(f"sqlite:///{job.template_db}", COURSE_ID) as gb:
+        for name in job.notebooks:
+            for cell in sorted(gb.find_notebook(name, job.assignment).grade_cells, key=lambda c: c.name):
+                result.cells.append(CellResult(name, cell.name, 0.0, float(cell.max_score)))
+    result.max_score = sum(c.max_score for c in result.cells)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `backprop-course grade`")

@@ -1,0 +1,68 @@
+"""`backprop-course release`: the student version of every assignment, plus one zip each for an LMS."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from autograder.course import NOTEBOOKS_DIR, CourseDir, CourseError, nbgrader_api, source_assignments
+
+__all__ = ["release", "sync_source"]
+
+_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".*")
+
+
+def sync_source(course: CourseDir, notebooks: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Copy every assignment folder of ``notebooks`` into ``course.source`` (replacing older copies).
+
+    Returns the assignment names, including ungraded ones (the start-here notebook is released too).
+    """
+    names = source_assignments(notebooks, graded_only=False)
+    if not names:
+        raise CourseError(
+            f"no assignments found in {notebooks}: expected folders like notebooks/01-chain-rule/*.ipynb"
+        )
+    course.source.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        dest = course.source / name
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(notebooks / name, dest, ignore=_IGNORE)
+    return names
+
+
+def _zip_folder(folder: Path, zip_path: Path) -> None:
+    tmp = zip_path.with_suffix(".zip.part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, Path(folder.name) / path.relative_to(folder))
+    tmp.replace(zip_path)
+
+
+def release(
+    course: CourseDir,
+    notebooks: Path = NOTEBOOKS_DIR,
+    progress: Callable[[str], None] = print,
+) -> list[Path]:
+    """Build ``course.release/<assignment>/`` for every assignment with nbgrader, and a zip of each.
+
+    Solutions are replaced by stubs and hidden tests removed (nbgrader ``generate_assignment``);
+    the assignments are recorded in the gradebook. Returns the zip files.
+    """
+    names = sync_source(course, notebooks)
+    api = nbgrader_api(course)
+    zips = []
+    for i, name in enumerate(names, 1):
+        progress(f"[{i}/{len(names)}] releasing {name}")
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            detail = (result.get("error") or result.get("log") or "").strip().splitlines()[-5:]
+            raise CourseError(f"nbgrader could not release {name}:\n  " + "\n  ".join(detail))
+        folder = course.release / name
+        zip_path = course.release / f"{name}.zip"
+        _zip_folder(folder, zip_path)
+        zips.append(zip_path)
+    return zips

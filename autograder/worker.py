@@ -1,0 +1,221 @@
+"""Grade one submission with nbgrader, in a private scratch course, and describe the outcome.
+
+Each submission is autograded by nbgrader's own API in a scratch course folder that holds a copy of the
+submission and a copy of a template gradebook (so several workers never write one SQLite file). The
+caller (:mod:`autograder.grade`) merges the scores into the real gradebook and moves the autograded
+notebooks and feedback into the course folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder.course import COURSE_ID, CourseDir, nbgrader_api
+from autograder.feedback import NOT_ANSWERED
+
+__all__ = ["CellResult", "Job", "SubmissionResult", "cell_error_text", "grade_submission", "read_notebook_problem"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade, with everything a worker process needs (all plain data)."""
+
+    student: str
+    assignment: str
+    submission: str  # folder with the student's files (never modified)
+    source: str  # the course's source/ folder
+    template_db: str  # a gradebook that already knows the assignment (copied, never written)
+    scratch: str  # a folder the worker may fill and delete
+    notebooks: tuple[str, ...]  # the assignment's notebook names
+    cell_timeout: int = 30
+    digest: str = ""
+
+
+@dataclass
+class CellResult:
+    """One graded cell: its score and, when it lost points, the first lines of the error it showed."""
+
+    notebook: str
+    cell: str
+    score: float
+    max_score: float
+    message: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    """The outcome of grading one submission (JSON-serialisable)."""
+
+    student: str
+    assignment: str
+    digest: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "ok"
+    cells: list[CellResult] = field(default_factory=list)
+    seconds: float = 0.0
+    autograded: str = ""  # scratch folder with the autograded notebooks, to be moved by the caller
+    feedback: str = ""  # scratch folder with the feedback HTML
+    timestamp: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict) -> SubmissionResult:
+        cells = [CellResult(**c) for c in data.get("cells", [])]
+        return SubmissionResult(**{**data, "cells": cells})
+
+
+def read_notebook_problem(path: Path) -> str:
+    """Why ``path`` cannot be graded as a notebook, or '' if it can be read."""
+    import nbformat
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "is not a text file (not a notebook)"
+    except ValueError as exc:
+        return f"is not valid JSON (line {getattr(exc, 'lineno', '?')}): the file is damaged or not a notebook"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return "is JSON but not a notebook (no list of cells)"
+    try:
+        nbformat.reads(raw.decode("utf-8"), as_version=4)
+    except Exception as exc:  # nbformat raises several kinds for malformed notebooks
+        return f"is not a readable notebook ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+    return ""
+
+
+def cell_error_text(cell: dict) -> str:
+    """The first error (or stderr output) a cell showed, as one message; "" if none."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            ename, evalue = out.get("ename", "Error"), str(out.get("evalue", ""))
+            timed_out = ename in ("CellTimeoutError", "KeyboardInterrupt")  # the grader interrupts on timeout
+            if timed_out or "CellTimeoutError" in "".join(out.get("traceback", [])):
+                return "timed out: the cell did not finish in time (an infinite loop?)"
+            if ename == "NotImplementedError":
+                return f"NotImplementedError: {NOT_ANSWERED}"
+            evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", evalue)  # ipykernel's temp file name
+            return f"{ename}: {evalue}".strip()
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            return "wrote to stderr (a warning or error message), which nbgrader scores as 0: " + "".join(
+                out.get("text", "")
+            ).strip()[:300]
+    return ""
+
+
+def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """Per test cell, the error it showed; and the problems and notes found in the answer cells."""
+    path = autograded / f"{notebook}.ipynb"
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, [], []
+    messages, problems, unanswered, errors = {}, [], [], []
+    for cell in nb.get("cells", []):
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        gid = meta.get("grade_id", "")
+        if meta.get("grade") and gid:
+            messages[gid] = cell_error_text(cell)
+            if messages[gid].startswith("NotImplementedError"):
+                unanswered.append(gid)
+        elif meta.get("solution") and cell.get("cell_type") == "code":
+            err = cell_error_text(cell)
+            if err.startswith(("SyntaxError", "IndentationError", "TabError")):
+                problems.append(f"{err.splitlines()[0][:160]} in answer cell {gid}")
+            elif err.startswith("timed out"):
+                problems.append(f"answer cell {gid} {err}")
+            elif err:
+                errors.append(f"{err.splitlines()[0][:120]} in answer cell {gid}")
+    notes = [f"unanswered, so these tests failed: {', '.join(unanswered)}"] if unanswered else []
+    notes += errors
+    return messages, problems, notes
+
+
+def grade_submission(job: Job) -> SubmissionResult:
+    """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
+    start = time.perf_counter()
+    result = SubmissionResult(job.student, job.assignment, job.digest)
+    scratch = Path(job.scratch)
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    (scratch / "submitted" / job.student).mkdir(parents=True)
+    (scratch / "source").symlink_to(job.source, target_is_directory=True)
+    shutil.copy(job.template_db, scratch / "gradebook.db")
+    sub = scratch / "submitted" / job.student / job.assignment
+    shutil.copytree(job.submission, sub, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if (sub / "timestamp.txt").exists():
+        result.timestamp = (sub / "timestamp.txt").read_text().strip()
+
+    problems = []
+    for name in job.notebooks:
+        path = sub / f"{name}.ipynb"
+        if not path.exists():
+            others = sorted(p.name for p in sub.glob("*.ipynb"))
+            problems.append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
+            continue
+        why = read_notebook_problem(path)
+        if why:
+            problems.append(f"{name}.ipynb {why}")
+            path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
+
+    course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
+    api = nbgrader_api(course, cell_timeout=job.cell_timeout)
+    if any(sub.glob("*.ipynb")):
+        outcome = api.autograde(job.assignment, job.student, force=True, create=True)
+    else:  # nothing nbgrader could run: every notebook is missing or unreadable (reported above)
+        outcome = {"success": False, "log": "", "error": ""}
+    log = (outcome.get("log") or "") + (outcome.get("error") or "")
+    if not outcome["success"] and log:
+        if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
+            problems.append("the kernel died while running the notebook (os._exit, a crash or running out of "
+                            "memory); no cell could be scored")
+        else:
+            last = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
+            problems.append(f"nbgrader could not grade it: {last[0][:300]}")
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    autograded = scratch / "autograded" / job.student / job.assignment
+    notes: list[str] = []
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        for name in job.notebooks:
+            messages, answer_problems, answer_notes = _messages(autograded, name)
+            problems += answer_problems
+            notes += answer_notes
+            try:
+                nb = gb.find_submission_notebook(name, job.assignment, job.student)
+                grades = [g.to_dict() for g in nb.grades]
+            except MissingEntry:
+                grades = [
+                    {"name": cell.name, "max_score": cell.max_score, "auto_score": 0.0}
+                    for cell in gb.find_notebook(name, job.assignment).grade_cells
+                ]
+            for g in sorted(grades, key=lambda g: g["name"]):
+                score = float(g.get("auto_score") or 0.0) if outcome["success"] else 0.0
+                msg = messages.get(g["name"], "") if score < float(g["max_score"]) else ""
+                result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg))
+    timeouts = sorted({c.cell for c in result.cells if c.message.startswith("timed out")})
+    if timeouts:
+        problems.append(f"test cells timed out after {job.cell_timeout} s: {', '.join(timeouts)}")
+    result.score = round(sum(c.score for c in result.cells), 6)
+    result.max_score = round(sum(c.max_score for c in result.cells), 6)
+    # "ok" (optionally with notes) means graded normally; anything else needs the instructor's attention
+    result.status = "; ".join(problems) if problems else ("ok" + (f" ({'; '.join(notes)})" if notes else ""))
+    if outcome.get("success") and autograded.exists():
+        result.autograded = str(autograded)
+        fb = api.generate_feedback(job.assignment, job.student, force=True)
+        if fb["success"]:
+            result.feedback = str(scratch / "feedback" / job.student / job.assignment)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
