@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "nbgrader_api",
     "nbgrader_config",
     "source_assignments",
+    "write_nbgrader_config",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,6 @@ class CourseDir:
 
     root: Path
     db_url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def at(root: str | Path, db_url: str | None = None) -> CourseDir:
@@ -148,6 +148,25 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         section, name = key.split(".", 1)
         setattr(c[section], name, value)
     return c
+
+
+def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
+    """Write ``nbgrader_config.py`` in the course folder with the same settings as :func:`nbgrader_config`.
+
+    So that nbgrader's own tools (the command line, Formgrader) behave as ``backprop-course`` does.
+    """
+    cfg = nbgrader_config(course, cell_timeout=cell_timeout)
+    lines = ["# Written by `backprop-course release`: the settings backprop-course grades with.",
+             "c = get_config()  # noqa: F821"]
+    default_db = f"sqlite:///{course.root / 'gradebook.db'}"
+    for section in sorted(cfg):
+        for name, value in sorted(cfg[section].items()):
+            if section == "CourseDirectory" and (name == "root" or value == default_db):
+                continue  # the folder this file is in, and nbgrader's default gradebook in it
+            lines.append(f"c.{section}.{name} = {value!r}")
+    path = course.root / "nbgrader_config.py"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def nbgrader_api(course: CourseDir, **config: Any):

@@ -84,12 +84,12 @@ def write_grades_csv(course: CourseDir) -> Path:
                 columns.append(col)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status"])
+    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status", "flags"])
     for r in results:
         cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
         writer.writerow(
             [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
-             r.status]
+             r.status, " | ".join(r.flags)]
         )
     _write_atomic(course.grades_csv, buf.getvalue())
     return course.grades_csv

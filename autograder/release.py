@@ -7,7 +7,14 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.course import NOTEBOOKS_DIR, CourseDir, CourseError, nbgrader_api, source_assignments
+from autograder.course import (
+    NOTEBOOKS_DIR,
+    CourseDir,
+    CourseError,
+    nbgrader_api,
+    source_assignments,
+    write_nbgrader_config,
+)
 
 __all__ = ["release", "sync_source"]
 
@@ -53,6 +60,7 @@ def release(
     the assignments are recorded in the gradebook. Returns the zip files.
     """
     names = sync_source(course, notebooks)
+    write_nbgrader_config(course)
     api = nbgrader_api(course)
     zips = []
     for i, name in enumerate(names, 1):

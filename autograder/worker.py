@@ -15,8 +15,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from autograder.course import COURSE_ID, CourseDir, nbgrader_api
 from autograder.feedback import NOT_ANSWERED
+from autograder.scan import scan_notebook
 
 __all__ = ["CellResult", "Job", "SubmissionResult", "cell_error_text", "grade_submission", "read_notebook_problem"]
 
@@ -34,6 +37,9 @@ class Job:
     notebooks: tuple[str, ...]  # the assignment's notebook names
     cell_timeout: int = 30
     digest: str = ""
+    verify: bool = True  # run the independent re-check (autograder.verify)
+    host_command: tuple[str, ...] = ()  # how to start the student host (sandboxed); () = plain Python
+    host_env: dict[str, str] | None = None
 
 
 @dataclass
@@ -58,6 +64,7 @@ class SubmissionResult:
     max_score: float = 0.0
     status: str = "ok"
     cells: list[CellResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # the static scan's findings, for the instructor
     seconds: float = 0.0
     autograded: str = ""  # scratch folder with the autograded notebooks, to be moved by the caller
     feedback: str = ""  # scratch folder with the feedback HTML
@@ -142,6 +149,43 @@ def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str
     return messages, problems, notes
 
 
+def _recheck(job: Job, autograded: Path, result: SubmissionResult) -> list[str]:
+    """Run the independent re-check; lower each cell to the re-check's score. Returns cells that lost points."""
+    from autograder.verify import verify_notebook
+
+    suspicious = []
+    host_command = list(job.host_command) or None
+    for name in job.notebooks:
+        path = autograded / f"{name}.ipynb"
+        if not path.exists():
+            continue
+        verdicts, _problem = verify_notebook(Path(job.source) / job.assignment / f"{name}.ipynb", path,
+                                             host_command=host_command, host_env=job.host_env or None,
+                                             cell_timeout=job.cell_timeout)
+        for cell in result.cells:
+            verdict = verdicts.get(cell.cell) if cell.notebook == name else None
+            if verdict is not None and verdict.score < cell.score - 1e-9:
+                suspicious.append(cell.cell)
+                cell.score = verdict.score
+                cell.message = ("passed inside the notebook but failed the grader's independent re-check: "
+                                + (verdict.message or "wrong result"))
+    return suspicious
+
+
+def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None:
+    """Write ``result``'s cell scores into the scratch gradebook, so feedback shows the final scores."""
+    from nbgrader.api import Gradebook
+
+    scores = {(c.notebook, c.cell): c.score for c in result.cells}
+    with Gradebook(course.db_url, COURSE_ID) as gb:
+        for name in job.notebooks:
+            nb = gb.find_submission_notebook(name, job.assignment, job.student)
+            for grade in nb.grades:
+                if (name, grade.name) in scores:
+                    grade.auto_score = scores[(name, grade.name)]
+        gb.db.commit()
+
+
 def grade_submission(job: Job) -> SubmissionResult:
     """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
     start = time.perf_counter()
@@ -208,6 +252,15 @@ def grade_submission(job: Job) -> SubmissionResult:
     timeouts = sorted({c.cell for c in result.cells if c.message.startswith("timed out")})
     if timeouts:
         problems.append(f"test cells timed out after {job.cell_timeout} s: {', '.join(timeouts)}")
+    for name in job.notebooks:
+        if (sub / f"{name}.ipynb").exists():
+            result.flags += [str(f) for f in scan_notebook(nbformat.read(str(sub / f"{name}.ipynb"), as_version=4))]
+    if outcome.get("success") and job.verify:
+        suspicious = _recheck(job, autograded, result)
+        if suspicious:
+            problems.append("tests passed inside the notebook but failed the grader's independent re-check in "
+                            f"{', '.join(suspicious)}: scored 0 there; review this submission")
+            _store_scores(course, job, result)
     result.score = round(sum(c.score for c in result.cells), 6)
     result.max_score = round(sum(c.max_score for c in result.cells), 6)
     # "ok" (optionally with notes) means graded normally; anything else needs the instructor's attention

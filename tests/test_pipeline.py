@@ -105,7 +105,7 @@ def test_grades_csv(course_setup):
     _, course, _, _, _ = course_setup
     rows = list(csv.DictReader(course.grades_csv.open()))
     assert list(rows[0])[:4] == ["student_id", "assignment", "score", "max_score"]
-    assert list(rows[0])[-1] == "status"
+    assert list(rows[0])[-2:] == ["status", "flags"]
     assert {"double:double-test", "double:double-test2", "square:square-test"} <= set(rows[0])
     correct = next(r for r in rows if r["student_id"] == "s01-correct" and r["assignment"] == "01-double")
     assert correct["double:double-test"] == "2" and correct["double:double-test2"] == "1"

@@ -1,0 +1,290 @@
+"""The independent re-check: every test cell run again where student code cannot reach it.
+
+In nbgrader, test cells run in the student's kernel, so an answer cell can monkeypatch ``np.allclose``,
+the checker or builtins and pass every test. Here the verdict comes from a second run:
+
+* the **student host** (:mod:`autograder.student_host`, in the sandbox) runs the submission's own cells
+  and then only answers calls — "call ``grad_w1`` with these numbers" — with plain data;
+* the **verifier** (this module, in the grader) runs the *source* notebook's trusted cells — setup and
+  test cells, hidden tests included — in a namespace where each graded name (a function the source's
+  answer cells define) is a stand-in that forwards calls to the host.
+
+The checker, numpy and course_lib the tests use live in the verifier, where no student code ever runs, so
+nothing the submission patches can change a verdict. A cell the verifier fails keeps at most the
+verifier's score; if nbgrader gave it more, the submission is flagged.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import select
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.wire import WireError, decode, encode, read_frame, write_frame
+
+__all__ = ["CellVerdict", "HostFailure", "graded_names", "verify_notebook"]
+
+
+class HostFailure(RuntimeError):
+    """The student's process died, hung, or broke the protocol."""
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    """The re-check of one test cell."""
+
+    grade_id: str
+    score: float
+    max_score: float
+    message: str = ""
+
+
+def _nb_meta(cell: Any) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _is_test(cell: Any) -> bool:
+    m = _nb_meta(cell)
+    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def _is_answer(cell: Any) -> bool:
+    m = _nb_meta(cell)
+    return cell.cell_type == "code" and bool(m.get("solution")) and not m.get("grade")
+
+
+def graded_names(source_nb: nbformat.NotebookNode) -> list[str]:
+    """Names the source's answer cells define at top level (functions and variables), in order."""
+    names: list[str] = []
+    for cell in filter(_is_answer, source_nb.cells):
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.append(node.name)
+            elif isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            for t in targets:
+                names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def _strip_magics(code: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.split("\n"))
+
+
+_EXCEPTIONS: dict[str, type[BaseException]] = {
+    e.__name__: e
+    for e in (AssertionError, ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, NotImplementedError,
+              NameError, AttributeError, RuntimeError, OverflowError, FloatingPointError, TimeoutError,
+              RecursionError, ArithmeticError, LookupError)
+}
+
+
+class _Host:
+    """The connection to one student host process."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None, timeout: float) -> None:
+        to_host_r, self.to_host = os.pipe()
+        self.from_host, from_host_w = os.pipe()
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            [*command, str(to_host_r), str(from_host_w)], pass_fds=(to_host_r, from_host_w), env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        os.close(to_host_r)
+        os.close(from_host_w)
+        self.callables: dict[int, Any] = {}
+
+    def send(self, message: dict) -> None:
+        try:
+            write_frame(self.to_host, message)
+        except (BrokenPipeError, OSError) as exc:
+            raise HostFailure(f"the submission's process stopped ({exc.__class__.__name__})") from None
+
+    def receive(self, timeout: float | None = None) -> dict:
+        ready, _, _ = select.select([self.from_host], [], [], timeout or self.timeout)
+        if not ready:
+            raise HostFailure(f"the submission's code did not answer within {timeout or self.timeout:g} s")
+        try:
+            return read_frame(self.from_host)
+        except EOFError:
+            raise HostFailure("the submission's process ended (os._exit, a crash or a resource limit)") from None
+        except WireError as exc:
+            raise HostFailure(f"the submission's process sent something unreadable: {exc}") from None
+
+    def call(self, message: dict) -> Any:
+        self.send(message)
+        while True:
+            reply = self.receive()
+            op = reply.get("op")
+            if op == "result":
+                try:
+                    return decode(reply.get("value"))
+                except WireError as exc:
+                    raise HostFailure(f"the submission's process sent a malformed value: {exc}") from None
+            if op == "error":
+                exc_type = _EXCEPTIONS.get(str(reply.get("type")))
+                if exc_type is None and reply.get("type") == "AutodiffDisabledError":
+                    from course_lib.guard import AutodiffDisabledError as exc_type
+                raise (exc_type or RuntimeError)(str(reply.get("message", "")))
+            if op == "callback":
+                self._serve_callback(reply)
+                continue
+            raise HostFailure(f"the submission's process sent an unexpected message {op!r}")
+
+    def _serve_callback(self, request: dict) -> None:
+        fn = self.callables.get(int(request.get("handle", -1)))
+        try:
+            if fn is None:
+                raise HostFailure("the submission's process called back something it was never given")
+            value = fn(*decode(request.get("args", [])), **decode(request.get("kwargs", {})))
+            self.send({"op": "return", "value": encode(value, self.callables)})
+        except HostFailure:
+            raise
+        except Exception as exc:
+            self.send({"op": "raise", "message": f"{type(exc).__name__}: {exc}"})
+
+    def close(self) -> None:
+        with contextlib.suppress(HostFailure):
+            self.send({"op": "bye"})
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self.to_host, self.from_host):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _Remote:
+    """A stand-in for the student's function ``name``: calls it in the host with plain data."""
+
+    def __init__(self, host: _Host, name: str) -> None:
+        self._host = host
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from course_lib import guard
+
+        try:
+            message = {"op": "call", "name": self.__name__, "args": encode(list(args), self._host.callables),
+                       "kwargs": encode(kwargs, self._host.callables)}
+        except WireError as exc:
+            raise _Unverifiable(f"the test passes {exc} to {self.__name__}") from None
+        if guard.is_disabled():
+            message["guard"] = self.__name__
+        return self._host.call(message)
+
+    def __repr__(self) -> str:
+        return f"<student function {self.__name__}>"
+
+
+class _Unverifiable(Exception):
+    """The test hands the student's function something that cannot be sent as data (never the student's doing)."""
+
+
+def _cell_score(value: Any, points: float) -> float:
+    """nbgrader's rule for a test cell that ran without error: a plain number in [0, points] is partial credit."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= points:
+        return float(value)
+    return points
+
+
+def _run_trusted(code: str, ns: dict) -> Any:
+    tree = ast.parse(_strip_magics(code))
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, "<test cell>", "exec"), ns)  # noqa: S102 - trusted code from the source notebook
+    return eval(compile(last, "<test cell>", "eval"), ns) if last is not None else None  # noqa: S307
+
+
+def verify_notebook(
+    source_path: Path,
+    submission_path: Path,
+    host_command: list[str] | None = None,
+    host_env: dict[str, str] | None = None,
+    cell_timeout: float = 30.0,
+) -> tuple[dict[str, CellVerdict], str]:
+    """Re-run ``source_path``'s test cells against the answers in ``submission_path``.
+
+    ``host_command`` starts the student host (default: this Python, unsandboxed; the grader passes a
+    sandboxed command). Returns the verdict per test cell and a problem description ('' if none): when
+    the host fails, the cells not yet verified score 0.
+    """
+    source = nbformat.read(str(source_path), as_version=4)
+    submission = nbformat.read(str(submission_path), as_version=4)
+    tests = [c for c in source.cells if _is_test(c)]
+    if not tests:
+        return {}, ""
+    last_answer = max((i for i, c in enumerate(submission.cells) if _is_answer(c)), default=-1)
+    student_cells = [c.source for i, c in enumerate(submission.cells)
+                     if c.cell_type == "code" and not _is_test(c) and i <= last_answer]
+    names = graded_names(source)
+    command = host_command or [sys.executable, "-m", "autograder.student_host"]
+    verdicts: dict[str, CellVerdict] = {}
+    problem = ""
+    host = _Host(command, host_env, cell_timeout)
+    try:
+        host.send({"op": "run", "cells": student_cells, "names": names, "cell_timeout": cell_timeout})
+        ready = host.receive(timeout=cell_timeout * (len(student_cells) + 1) + 30)
+        if ready.get("op") != "ready" or not isinstance(ready.get("names"), dict):
+            raise HostFailure("the submission's process did not start properly")
+        ns: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
+        for name, kind in ready["names"].items():
+            if name in names and kind == "callable":
+                ns[name] = _Remote(host, name)
+            elif name in names and kind == "data":
+                ns[name] = host.call({"op": "get", "name": name})
+        last_test = max(i for i, c in enumerate(source.cells) if _is_test(c))
+        for i, cell in enumerate(source.cells):
+            if i > last_test or cell.cell_type != "code" or _is_answer(cell):
+                continue
+            meta = _nb_meta(cell)
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                try:
+                    value = _run_trusted(cell.source, ns)
+                    error = None
+                except HostFailure:
+                    raise
+                except _Unverifiable:
+                    value, error = None, "unverifiable"
+                except BaseException as exc:  # a failing test: any exception, like nbgrader
+                    if isinstance(exc, KeyboardInterrupt | SystemExit):
+                        raise
+                    value, error = None, f"{type(exc).__name__}: {exc}"
+            if _is_test(cell):
+                points = float(meta.get("points", 0))
+                if error == "unverifiable":
+                    continue  # left to nbgrader's own score
+                score = 0.0 if error else _cell_score(value, points)
+                verdicts[meta["grade_id"]] = CellVerdict(meta["grade_id"], score, points, error or "")
+    except HostFailure as exc:
+        problem = str(exc)
+    finally:
+        host.close()
+    if problem:
+        for cell in tests:
+            meta = _nb_meta(cell)
+            verdicts.setdefault(meta["grade_id"], CellVerdict(meta["grade_id"], 0.0, float(meta.get("points", 0)),
+                                                              problem))
+    return verdicts, problem
