@@ -1,0 +1,122 @@
+"""Adversarial submissions: none can raise its own score, harm the grader, or touch other students' files.
+
+Each attack is a wrong answer (double(x) returns 3*x) plus a trick that makes nbgrader's in-kernel tests
+pass; the independent re-check must give it 0, and the grade must say why. Every case also checks that the
+gradebook and the other students' files are unchanged by the attack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from pipeline_fixture import make_course_notebooks
+
+from autograder.course import CourseDir
+from autograder.grade import grade, load_results
+from autograder.release import release
+from autograder.sample_class import answer_cells, solved
+
+WRONG = "def double(x: float) -> float:\n    return 3 * x\n"
+
+ATTACKS = {
+    # name: (answer cell code, expected words in the flags)
+    "patch-math": ("import math\nmath.isclose = lambda *a, **k: True\n" + WRONG, "changes math.isclose"),
+    "equal-to-anything": (
+        "class Anything(float):\n    def __eq__(self, other):\n        return True\n"
+        "def double(x: float) -> float:\n    return Anything(3 * x)\n",
+        "overrides comparison",
+    ),
+    "redefine-test-names": ("class FakeMath:\n    def isclose(self, *a, **k):\n        return True\nmath = FakeMath()\n"
+                            + WRONG.replace("3 * x", "3 * x if x != 3.0 else 6.0"), ""),
+    "patch-builtins": ("import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})\n"
+                       "builtins.abs = lambda v: 0\n" + WRONG, "imports builtins"),
+    "patch-globals": ("globals()['math'] = type('M', (), {'isclose': staticmethod(lambda *a, **k: True)})\n"
+                      + WRONG.replace("3 * x", "3 * x if x != 3.0 else 6.0"), "calls globals()"),
+    "fake-score-output": ("print('Score: 3/3 -- all tests passed')\n" + WRONG, ""),
+}
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("integrity")
+    notebooks = make_course_notebooks(root)
+    course = CourseDir.at(root / "course")
+    release(course, notebooks, progress=lambda m: None)
+    rel = nbformat.read(str(course.release / "01-double" / "double.ipynb"), as_version=4)
+    src = nbformat.read(str(course.source / "01-double" / "double.ipynb"), as_version=4)
+    honest = course.submitted / "honest" / "01-double"
+    honest.mkdir(parents=True)
+    nbformat.write(solved(rel, src), str(honest / "double.ipynb"))
+    for name, (code, _) in ATTACKS.items():
+        nb = solved(rel, src)
+        answer_cells(nb)[0].source = code
+        folder = course.submitted / name / "01-double"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / "double.ipynb"))
+    before = _digest(course.submitted)
+    grade(course, workers=2, cell_timeout=10, progress=lambda m: None)
+    return course, before
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_an_attack_does_not_raise_the_score(attacked, attack):
+    course, _ = attacked
+    results = {r.student: r for r in load_results(course)}
+    r = results[attack]
+    assert r.score == 0, (attack, r.cells)
+    expected_flag = ATTACKS[attack][1]
+    if expected_flag:
+        assert any(expected_flag in f for f in r.flags), r.flags
+    assert results["honest"].score == 3 and results["honest"].flags == []
+
+
+def test_in_kernel_passes_are_caught_and_reported(attacked):
+    course, _ = attacked
+    r = {r.student: r for r in load_results(course)}["patch-math"]
+    assert "independent re-check" in r.status and not r.status.startswith("ok")
+    cell = next(c for c in r.cells if c.cell == "double-test2")
+    assert cell.score == 0 and "independent re-check" in cell.message
+    assert "patch-math" in course.grades_csv.read_text()
+    html = (course.feedback / "patch-math" / "01-double" / "double.html").read_text()
+    assert "Score: 0.0 / 3.0" in html  # the feedback shows the re-checked score, not the in-kernel pass
+
+
+def test_submissions_are_unchanged_by_grading(attacked):
+    course, before = attacked
+    assert _digest(course.submitted) == before
+
+
+def test_scan_finds_nothing_in_the_course_solutions():
+    from autograder.course import NOTEBOOKS_DIR
+    from autograder.scan import scan_notebook
+
+    for path in sorted(NOTEBOOKS_DIR.glob("*/*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        assert [str(f) for f in scan_notebook(nb)] == [], path.name
+
+
+def test_the_recheck_passes_every_course_solution(tmp_path):
+    """No false alarms: each source notebook's own solutions pass the independent re-check in full."""
+    from autograder.course import NOTEBOOKS_DIR, source_assignments
+    from autograder.verify import verify_notebook
+
+    for assignment in source_assignments(NOTEBOOKS_DIR):
+        for path in sorted((NOTEBOOKS_DIR / assignment).glob("*.ipynb")):
+            verdicts, problem = verify_notebook(path, path, cell_timeout=60)
+            assert problem == "", (path.name, problem)
+            failed = {k: v.message for k, v in verdicts.items() if v.score < v.max_score}
+            assert failed == {}, (path.name, failed)
+            assert verdicts, path.name
+    shutil.rmtree(tmp_path, ignore_errors=True)
