@@ -1,0 +1,312 @@
+r"""Plain-word explanations of a failed gradient check, most useful first.
+
+For one parameter tensor with analytic entries $a$ and numerical reference $n$:
+
+* non-finite entries, an all-zero gradient, a gradient where the loss does not depend on the parameter;
+* **sign / constant factor**: $c = \langle a, n\rangle / \langle n, n\rangle$; when $|a_i - c\,n_i|$ is
+  within tolerance everywhere the gradient is $c$ times the right one, and $c$ is named (``-1``, ``2``,
+  ``1/2``, ``m``, ``1/m``);
+* **transposed** (square matrices): $a \approx n^\top$;
+* **a few wrong entries**: which ones, and whether they share a row or column;
+* **missing path or term**: given the loss as a sum of parts $f = \sum_k f_k$ (per output, per example,
+  per path, regulariser), fit $a \approx \sum_k c_k \nabla f_k$ with small integer $c_k$: $c_k = 0$ is a
+  missing contribution, $2$ one counted twice, $-1$ one with the wrong sign;
+* **known mistakes**: the gradient equals a buggy variant from a caller's catalogue.
+
+Every sentence is built from the numbers only, so the same input gives the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from course_lib.gradcheck.inputs import format_value
+
+__all__ = [
+    "GENERIC",
+    "TensorView",
+    "catalogue_match",
+    "describe_parts_fit",
+    "fit_parts",
+    "inconclusive_sentence",
+    "pattern_sentence",
+    "worst_entry_sentence",
+]
+
+
+@dataclass(frozen=True)
+class TensorView:
+    """The checked entries of one parameter at one test point."""
+
+    name: str
+    shape: tuple[int, ...]
+    local: np.ndarray  # flat indices (within the tensor) of the checked entries
+    analytic: np.ndarray
+    numeric: np.ndarray
+    tol: np.ndarray
+    failed: np.ndarray  # bool per checked entry
+
+    def label(self, j: int) -> str:
+        """Label of checked entry ``j``: ``W1[2, 0]`` or the name for a number."""
+        if not self.shape:
+            return self.name
+        index = np.unravel_index(int(self.local[j]), self.shape)
+        return f"{self.name}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def worst_entry_sentence(
+    name: str, label: str, analytic: float, numeric: float, failed: int, checked: int, point: int, points: int
+) -> str:
+    """``W1: worst entry W1[2, 0]: expected (numeric) 0.1, received (analytic) -0.1; 6 of 6 ...``."""
+    where = f" at test point {point + 1}" if point else ""
+    which = f"worst entry {label}" if label != name else "value"
+    over = f" (over {points} test points)" if points > 1 else ""
+    return (
+        f"{name}: {which}{where}: expected (numeric) {format_value(numeric)}, received (analytic) "
+        f"{format_value(analytic)}; {failed} of {checked} checked entries differ{over}."
+    )
+
+
+def _factor_name(c: float, n_examples: int | None) -> tuple[str, str] | None:
+    """(short name, advice) for a 'nice' factor c, or None."""
+    sign = "the sign is flipped and " if c < 0 else ""
+    mag = abs(c)
+    if n_examples and n_examples > 1:
+        m = n_examples
+        if abs(mag - m) <= 1e-4 * m:
+            return f"{'-' if c < 0 else ''}m = {'-' if c < 0 else ''}{m}", (
+                f"{sign}the loss is a mean over the m = {m} examples, so its gradient needs the factor 1/m "
+                "too: divide the summed gradient by m."
+            )
+        if abs(mag * m - 1) <= 1e-4:
+            return f"{'-' if c < 0 else ''}1/m = {'-' if c < 0 else ''}1/{m}", (
+                f"{sign}the gradient was divided by m = {m} once too often (divide the summed gradient by m "
+                "exactly once)."
+            )
+    k = round(mag)
+    if k >= 1 and abs(mag - k) <= 1e-4 * mag:
+        if k == 1:
+            return None
+        hint = "" if k == 2 else f" (if {k} is the number of examples, the 1/m of the mean is missing)"
+        return f"{'-' if c < 0 else ''}{k}", (
+            f"{sign}look for a term counted more than once or a stray constant factor{hint}."
+        )
+    if mag > 0:
+        q = round(1 / mag)
+        if q >= 2 and abs(1 / mag - q) <= 1e-4 / mag:
+            return f"{'-' if c < 0 else ''}1/{q}", (
+                f"{sign}look for a missing term (a path or an example not added in) or a stray division "
+                f"by {q}."
+            )
+    return None
+
+
+GENERIC = "no simple pattern"
+
+
+def pattern_sentence(view: TensorView, n_examples: int | None = None) -> str:
+    """The most likely mistake for a failed tensor, in plain words (always returns a sentence).
+
+    When nothing specific fits, the sentence contains :data:`GENERIC` and gives general advice.
+    """
+    a, n, tol, name = view.analytic, view.numeric, view.tol, view.name
+    bad = ~np.isfinite(a)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        kinds = " and ".join(k for k, m in (("NaN", np.isnan(a)), ("inf", np.isinf(a))) if m.any())
+        return (
+            f"{name} contains {kinds} in {int(bad.sum())} of {a.size} checked entries (first at "
+            f"{view.label(j)}): "
+            "a NaN or inf never passes. Look for log(0), 0/0, or exp of a large number in the backward pass "
+            "(use σ(a)(1 − σ(a)) rather than e^{-a}/(1 + e^{-a})²)."
+        )
+    within = np.abs(a - n) <= tol
+    if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
+        j = int(np.argmax(np.abs(n)))
+        return (
+            f"{name}: your gradient is zero, but the loss does depend on {name} (expected "
+            f"{format_value(n[j])} "
+            f"at {view.label(j)}): the backward pass never reaches {name}, or its result is not stored."
+        )
+    if np.all(np.abs(n) <= tol):
+        j = int(np.argmax(np.abs(a)))
+        return (
+            f"{name}: the loss does not change when {name} changes at this point (expected 0), but your "
+            f"gradient is {format_value(a[j])} at {view.label(j)}: that contribution does not belong to "
+            f"{name}."
+        )
+    unit = float(np.max(np.abs(n)))  # scale first: n @ n overflows for entries near 1e200
+    nn = float((n / unit) @ (n / unit)) if unit > 0 else 0.0
+    if nn > 0:
+        c = float((a / unit) @ (n / unit)) / nn
+        if np.all(np.abs(a - c * n) <= (1 + abs(c)) * tol):
+            named = _factor_name(c, n_examples)
+            if abs(c + 1) <= 1e-4:
+                return (
+                    f"{name}: the sign is flipped: received = -1 × expected in every checked entry. "
+                    "Look for a "
+                    "minus sign dropped or added, for example ŷ − y versus y − ŷ, or dL/dy = −1/y for "
+                    "L = −log y."
+                )
+            if named is not None:
+                short, advice = named
+                return (
+                    f"{name}: off by a constant factor {short}: received = {short.split(' = ')[-1]} × "
+                    "expected "
+                    f"in every checked entry; {advice}"
+                )
+            return (
+                f"{name}: off by a constant factor {c:.6g}: received = {c:.6g} × expected in every "
+                "checked entry; "
+                "the direction is right but a scale factor is wrong."
+            )
+    if len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size:
+        full_a = np.zeros(view.shape)
+        full_n = np.zeros(view.shape)
+        full_t = np.zeros(view.shape)
+        full_a.flat[view.local], full_n.flat[view.local], full_t.flat[view.local] = a, n, tol
+        if np.all(np.abs(full_a - full_n.T) <= full_t + full_t.T):
+            return (
+                f"{name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
+                f"dL/d{name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
+            )
+    wrong = np.flatnonzero(~within)
+    if 0 < wrong.size <= a.size // 2:
+        labels = ", ".join(view.label(int(j)) for j in wrong[:4]) + (", ..." if wrong.size > 4 else "")
+        shared = ""
+        if len(view.shape) == 2:
+            rows, cols = np.unravel_index(view.local[wrong], view.shape)
+            if np.all(rows == rows[0]) and wrong.size > 1:
+                shared = f"; all in row {int(rows[0])}"
+            elif np.all(cols == cols[0]) and wrong.size > 1:
+                shared = f"; all in column {int(cols[0])}"
+        return (
+            f"{name}: only {wrong.size} of {a.size} checked entries are wrong ({labels}{shared}): the "
+            "formula "
+            "is right in general, so check the indices (which unit, which input, which example) used "
+            "for these."
+        )
+    return (
+        f"{name}: {GENERIC} (sign, constant factor, transpose, zero) explains the difference: check each "
+        f"local derivative on the paths from {name} to the loss, one factor at a time (a frequent slip "
+        "is σ(a) "
+        "where σ'(a) = σ(a)(1 − σ(a)) is needed)."
+    )
+
+
+def fit_parts(a: np.ndarray, parts: np.ndarray, tol: np.ndarray) -> np.ndarray | None:
+    """Small-integer coefficients c with ``a ≈ c @ parts`` within ``tol`` (``parts`` is K × n), or None.
+
+    Tries the least-squares solution rounded to integers when it is determined, then the patterns "one
+    part missing", "one part alone", "one part twice" and "one part with the wrong sign". Patterns that
+    are a multiple of all ones (sign or factor, explained elsewhere) and all-zero predictions are skipped.
+    """
+    k = parts.shape[0]
+    candidates: list[np.ndarray] = []
+    if parts.shape[1] >= k and np.linalg.matrix_rank(parts.T) == k:
+        c, *_ = np.linalg.lstsq(parts.T, a, rcond=None)
+        rounded = np.round(c)
+        if np.all(np.abs(c - rounded) <= 0.02) and np.all(np.abs(rounded) <= 4):
+            candidates.append(rounded)
+    eye = np.eye(k)
+    ones = np.ones(k)
+    candidates += [ones - eye[j] for j in range(k)] + [eye[j] for j in range(k)]
+    candidates += [ones + eye[j] for j in range(k)] + [ones - 2 * eye[j] for j in range(k)]
+    for c in candidates:
+        if np.allclose(c, c[0]):
+            continue
+        prediction = c @ parts
+        if not np.any(np.abs(prediction) > tol):
+            continue
+        if np.all(np.abs(a - prediction) <= 2 * tol + 1e-6 * (np.abs(c) @ np.abs(parts))):
+            return c
+    return None
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    quoted = [f"'{n}'" for n in names]
+    if len(quoted) <= limit:
+        return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return ", ".join(quoted[:limit]) + f" and {len(quoted) - limit} more"
+
+
+def describe_parts_fit(params: list[str], coefficients: np.ndarray, part_names: list[str]) -> str:
+    """One sentence for a parts fit shared by the parameters ``params``."""
+    c = [int(round(x)) for x in coefficients]
+    ones = [p for p, x in zip(part_names, c, strict=True) if x == 1]
+    zeros = [p for p, x in zip(part_names, c, strict=True) if x == 0]
+    twice = [p for p, x in zip(part_names, c, strict=True) if x == 2]
+    negative = [p for p, x in zip(part_names, c, strict=True) if x == -1]
+    other = [(p, x) for p, x in zip(part_names, c, strict=True) if x not in (-1, 0, 1, 2)]
+    pieces = []
+    if zeros:
+        if ones and len(ones) <= 2 and len(zeros) > len(ones):
+            pieces.append(
+                f"contains only the contribution of {_names(ones)}; the other "
+                f"{_plural(len(zeros), 'part')} ({_names(zeros)}) {'is' if len(zeros) == 1 else 'are'} "
+                "missing"
+            )
+        else:
+            pieces.append(f"misses the contribution of {_names(zeros)}")
+    if twice:
+        pieces.append(f"counts the contribution of {_names(twice)} twice")
+    if negative:
+        pieces.append(f"has the contribution of {_names(negative)} with the wrong sign")
+    if other:
+        pieces.append("weights " + ", ".join(f"'{p}' by {x}" for p, x in other))
+    who = ", ".join(params)
+    sentence = f"{who}: compared part by part, your gradient " + "; it ".join(pieces) + "."
+    if zeros:
+        sentence += (
+            " A parameter that reaches the loss along several paths (outputs, examples, terms) receives the "
+            "sum of the contributions of all of them: a path of the chain rule was dropped."
+        )
+    return sentence
+
+
+def catalogue_match(
+    analytic: np.ndarray, mistakes: dict[str, np.ndarray], tol: np.ndarray, checked: np.ndarray
+) -> str | None:
+    """The first known mistake (in catalogue order) equal to ``analytic`` on every checked entry."""
+    for description, values in mistakes.items():
+        m = values[checked]
+        if np.all(np.isfinite(m)) and np.all(np.abs(analytic[checked] - m) <= tol):
+            return description
+    return None
+
+
+def inconclusive_sentence(
+    label: str,
+    analytic: float,
+    numeric: float,
+    kink: bool,
+    left: float,
+    right: float,
+    error: float,
+    count: int,
+) -> str:
+    """Why an entry was neither passed nor failed."""
+    more = f" ({_plural(count, 'entry')} of this parameter inconclusive)" if count > 1 else ""
+    if kink:
+        return (
+            f"{label}: inconclusive{more}: the loss has a kink here (a relu, abs or max exactly at its "
+            "switch "
+            f"point): its slope is {format_value(left)} on one side and {format_value(right)} on the "
+            "other, so "
+            f"there is no single derivative to compare with. Your {format_value(analytic)} is not "
+            "counted as an "
+            "error; check at a point away from the kink to be sure."
+        )
+    return (
+        f"{label}: inconclusive{more}: the numerical reference {format_value(numeric)} is only known to "
+        "about "
+        f"±{error:.2g} here and your {format_value(analytic)} is within that; not counted as an error."
+    )
