@@ -195,6 +195,10 @@ class _Remote:
     def __repr__(self) -> str:
         return f"<student function {self.__name__}>"
 
+    def __getattr__(self, attr: str) -> Any:
+        # A test that inspects the function object itself (its code, globals...) cannot be re-run here.
+        raise _Unverifiable(f"the test inspects {self.__name__}.{attr}")
+
 
 class _Unverifiable(Exception):
     """The test hands the student's function something that cannot be sent as data (never the student's doing)."""

@@ -150,3 +150,9 @@ def test_the_guard_is_released_after_an_exception():
     with pytest.raises(ZeroDivisionError), hand_written_only("ex"):
         1 / 0  # noqa: B018
     assert not guard.is_disabled()
+
+
+def test_the_guard_switches_the_graph_off_too():
+    with hand_written_only("local_derivatives"), pytest.raises(AutodiffDisabledError, match="computation graph"):
+        models.sigmoid_chain(0.5, 1.0, 1.0, 1.0)
+    assert models.sigmoid_chain(0.5, 1.0, 1.0, 1.0)["L"].value > 0

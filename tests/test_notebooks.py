@@ -1,0 +1,431 @@
+"""The course notebooks: they run, they score full marks, their metadata is right, and the student release
+built by nbgrader contains no solutions or hidden tests and scores 0.
+
+Executing a notebook needs a Jupyter kernel named ``python3``; the notebooks are executed once per
+session (fixtures below) and the tests read the executed copies.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from notebook_helpers import (
+    ASSIGNMENTS,
+    EXERCISE_RE,
+    execute,
+    exercises,
+    is_answer,
+    is_test,
+    kernel_env,
+    nbgrader_meta,
+    notebook_paths,
+    outputs_of,
+    python_source,
+    read,
+    run_in_process,
+)
+
+PATHS = notebook_paths()
+IDS = [p.parent.name for p in PATHS]
+GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_SECONDS = 30.0  # "well under a minute" per notebook, kernel start included
+
+#: Snippets that appear only inside solution regions: none of them may reach the students.
+SOLUTION_SNIPPETS = {
+    "01-chain-rule": ["h2 = math.exp(h1)", "y = 1 / h2", "return -1 / u**2", "grad = grad * df(u)",
+                      "inputs.append(value)", "return dy_dh2 * dh2_dh1 * dh1_dx"],
+    "02-sigmoid-chain": ["L = -math.log(y)", "dy_da3 = y * (1 - y)", '"dL_dy": -1 / y',
+                         'return d["dL_dy"] * d["dy_dh2"] * d["dh2_dh1"] * d["dh1_dw1"]',
+                         "w[name] - lr * grads[name]"],
+    "03-many-paths": ["dL_dyhat = -y / yhat + (1 - y) / (1 - yhat)", "return via_yhat2 + via_yhat1 + via_yhat2",
+                      "delta2 = yhat - y", 'params["W2"].T @ delta2', "np.outer(delta1, x)"],
+    "04-all-parameters": ["dA2 = (Yhat - Y) / m", 'dA2 @ params["W2"]', "dA1.T @ X", "start += size",
+                          "theta - lr * gradient"],
+}
+
+
+def test_every_assignment_has_one_source_notebook():
+    assert list(ASSIGNMENTS) == IDS, f"expected notebooks/<assignment>/<notebook>.ipynb for {ASSIGNMENTS}, got {IDS}"
+    for path in PATHS:
+        assert len(list(path.parent.glob("*.ipynb"))) == 1, f"{path.parent} should hold exactly one notebook"
+
+
+# ================================================================================================ metadata
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_stored_without_outputs_and_valid(path):
+    nb = read(path)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"stored with outputs: {cell.source[:60]!r}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_nbgrader_metadata(path):
+    nb = read(path)
+    seen = set()
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if not meta:
+            continue
+        assert meta["schema_version"] == 3
+        assert "checksum" not in meta and "cell_type" not in meta, "never write checksum or cell_type"
+        gid = meta["grade_id"]
+        assert GRADE_ID.match(gid), gid
+        assert gid not in seen, f"grade_id {gid!r} is used twice"
+        seen.add(gid)
+        assert set(meta) >= {"grade", "solution", "locked"}
+        if meta["grade"]:
+            assert cell.cell_type == "code" and not meta["solution"] and meta["locked"], gid
+            assert isinstance(meta.get("points"), int | float) and meta["points"] > 0, f"{gid}: points missing"
+        elif meta["solution"]:
+            assert cell.cell_type == "code" and not meta["locked"], gid
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, gid
+        else:
+            assert meta["locked"], f"{gid}: read-only cells are locked"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_first_cell_has_the_only_h1_objectives_time_and_points(path):
+    nb = read(path)
+    h1 = [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if re.match(r"^# \S", line)
+    ]
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell starts with the H1"
+    assert len(h1) == 1, f"exactly one H1 per notebook, found {h1}"
+    assert "**Learning objectives.**" in first.source
+    assert re.search(r"\*\*Estimated time:\*\* \d+ minutes", first.source)
+    points = re.search(r"\*\*Points:\*\* (?:(\d+) in total|this notebook is not graded \(0 points\))", first.source)
+    assert points, "the first cell states the total points"
+    total = sum(p for ex in exercises(nb) for p in ex.tests.values())
+    assert float(points.group(1) or 0) == total, f"first cell says {points.group(1)} points, the tests give {total}"
+    # the table of exercises in the first cell agrees with the headings
+    table = dict(re.findall(r"^\| (\d+\.\d+) \|.*\| (\d+) \|$", first.source, flags=re.M))
+    assert table == {ex.number: str(int(ex.points)) for ex in exercises(nb)}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_exercise_headings_show_the_points_of_their_tests(path):
+    nb = read(path)
+    found = exercises(nb)
+    if path.parent.name == "00-start-here":
+        assert found == [] and not any(is_test(c) for c in nb.cells), "the start-here notebook is not graded"
+        return
+    assert found, "a graded notebook has exercises"
+    prefix = path.parent.name[1]  # "01-chain-rule" -> "1"
+    for ex in found:
+        assert ex.number.startswith(prefix + "."), f"Exercise {ex.number} in notebook {path.parent.name}"
+        assert ex.answer_ids, f"Exercise {ex.number} has no answer cell"
+        assert ex.tests, f"Exercise {ex.number} has no test cell"
+        assert ex.points == sum(ex.tests.values()), (
+            f"Exercise {ex.number} says {ex.points} points, its tests give {sum(ex.tests.values())}"
+        )
+    in_exercises = {g for ex in found for g in ex.tests}
+    all_tests = {nbgrader_meta(c)["grade_id"] for c in nb.cells if is_test(c)}
+    assert all_tests == in_exercises, f"test cells outside an exercise: {all_tests - in_exercises}"
+    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("## Exercise")]
+    assert all(EXERCISE_RE.match(h) for h in headings), headings
+
+
+def _asserts(tree: ast.AST, asserting: set[str]) -> bool:
+    """Does the code assert: an assert statement, report.assert_ok(), or a call of an asserting helper?"""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Call) and (
+            getattr(node.func, "attr", "") == "assert_ok" or getattr(node.func, "id", "") in asserting
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_test_cells_assert_and_do_not_end_on_a_bare_expression(path):
+    asserting: set[str] = set()  # helpers (from setup or earlier test cells) that assert
+    for cell in read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(python_source(cell.source))
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            if _asserts(fn, asserting):
+                asserting.add(fn.name)
+        if not is_test(cell):
+            continue
+        gid = nbgrader_meta(cell)["grade_id"]
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        body = [stmt for stmt in ast.parse(visible).body if not isinstance(stmt, ast.FunctionDef)]
+        assert _asserts(ast.Module(body=body, type_ignores=[]), asserting), f"{gid}: the self-check must assert"
+        assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, (
+            f"{gid}: every graded test has hidden tests at held-out points"
+        )
+        for part in (cell.source, visible):  # as graded (with hidden tests) and as released (without)
+            last = ast.parse(part).body[-1]
+            assert not isinstance(last, ast.Expr) or _returns_none(last.value), (
+                f"{gid}: ends on a bare expression, whose value nbgrader would read as partial credit"
+            )
+
+
+def _returns_none(expr: ast.expr) -> bool:
+    """A call known to return None: print(...), expect_close(...) or report.assert_ok()."""
+    if not isinstance(expr, ast.Call):
+        return False
+    return getattr(expr.func, "id", "") in ("print", "expect_close") or getattr(expr.func, "attr", "") == "assert_ok"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_student_functions_have_type_hints_and_docstrings(path):
+    for cell in read(path).cells:
+        if not is_answer(cell):
+            continue
+        functions = [n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.FunctionDef)]
+        assert functions, f"{nbgrader_meta(cell)['grade_id']}: an answer cell defines a function"
+        for fn in functions:
+            args = fn.args.args + fn.args.kwonlyargs
+            assert fn.returns is not None and all(a.annotation is not None for a in args), f"{fn.name}: type hints"
+            assert ast.get_docstring(fn), f"{fn.name}: a docstring saying what to return"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_figures_and_widgets_come_with_text(path):
+    nb = read(path)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if re.search(r"\bdraw_\w+\(", cell.source):
+            assert "alt_text" in cell.source, f"a figure without its alt text: {cell.source[:80]!r}"
+        if re.search(r"\b(slider_explorer|backward_stepper|path_chooser)\(", cell.source):
+            assert "state_text" in cell.source, f"a widget without its text: {cell.source[:80]!r}"
+    if path.parent.name != "00-start-here":
+        assert any("$$" in c.source for c in nb.cells if c.cell_type == "markdown"), "the notes' math, rendered"
+
+
+def test_the_widgets_and_pictures_the_issue_asks_for_are_used():
+    sources = {p.parent.name: "\n".join(c.source for c in read(p).cells) for p in PATHS}
+    everything = "\n".join(sources.values())
+    for name in ("slider_explorer(", "backward_stepper(", "path_chooser(", "draw_graph(", "draw_path_cost(",
+                 "draw_function_and_derivative(", "draw_loss_curve(", "draw_decision_regions("):
+        assert name in everything, f"{name} is not used in any notebook"
+    assert 'highlight_paths=graph["w_131"]' in sources["03-many-paths"]
+
+
+# ================================================================================================ execution
+@pytest.fixture(scope="session")
+def executed_sources():
+    """Every source notebook executed once in a fresh kernel: {assignment: (notebook, seconds)}."""
+    out = {}
+    for path in PATHS:
+        nb = read(path)
+        seconds = execute(nb, path.parent)
+        out[path.parent.name] = (nb, seconds)
+    return out
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_source_notebook_runs_without_errors_or_stderr(executed_sources, name):
+    nb, _ = executed_sources[name]
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = outputs_of(cell, "error")
+        assert not errors, f"{cell.source[:80]!r} raised {errors[0].ename}: {errors[0].evalue}"
+        stderr = "".join(o.text for o in outputs_of(cell, "stderr"))
+        assert not stderr, f"stderr in {cell.source[:80]!r}: {stderr[:500]}"
+        if is_test(cell):
+            assert not outputs_of(cell, "execute_result"), "a graded cell must not end on a value"
+
+
+def test_each_notebook_runs_well_under_a_minute(executed_sources):
+    times = {name: seconds for name, (_, seconds) in executed_sources.items()}
+    print("\nexecution time per notebook (fresh kernel):")
+    for name, seconds in times.items():
+        print(f"  {name:<20} {seconds:5.1f} s")
+    slow = {n: round(s, 1) for n, s in times.items() if s >= MAX_SECONDS}
+    assert not slow, f"notebooks slower than {MAX_SECONDS} s: {slow}"
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_validator_gives_full_marks(executed_sources, name, tmp_path):
+    from nbgrader.preprocessors import CheckCellMetadata
+    from nbgrader.utils import determine_grade
+    from nbgrader.validator import Validator
+
+    nb, _ = executed_sources[name]
+    for cell in nb.cells:
+        if is_test(cell):
+            score, max_score = determine_grade(cell)
+            assert score == max_score, f"{nbgrader_meta(cell)['grade_id']}: {score} of {max_score}"
+    target = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, str(target))
+    # already executed: validate the outputs without running them again
+    results = Validator(preprocessors=[CheckCellMetadata]).validate(str(target))
+    assert results == {}, results
+
+
+# ================================================================================================ cheating
+CHEATS = [
+    ("01-chain-rule", "backward-exp-exp-answer", '''
+def backward_exp_exp(x: float) -> float:
+    """Cheat: course_lib's automatic backward pass."""
+    graph = exp_exp_chain(x)
+    graph["y"].backward()
+    return graph["x"].grad
+'''),
+    ("02-sigmoid-chain", "grad-w1-answer", '''
+def grad_w1(x: float, w: dict[str, float]) -> float:
+    """Cheat: the numerical gradient."""
+    return numerical_gradient(lambda v: sigmoid_chain_loss({**w, "w1": v}, x), w["w1"])
+'''),
+    ("03-many-paths", "paths-answer", '''
+def path_products(params: dict, x: np.ndarray, y: np.ndarray, name: str) -> list[float]:
+    """Cheat: course_lib's list of paths, each with its product of local derivatives."""
+    graph = network_graph(params, x, y)
+    return [path.product for path in enumerate_paths(graph[name], graph["L"])]
+'''),
+    ("03-many-paths", "deltas-answer", '''
+from course_lib.training import graph_gradients
+
+
+def backward_deltas(params: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """Cheat: gradients from course_lib's computation graph."""
+    return graph_gradients(params, np.atleast_2d(x), np.atleast_2d(y))
+'''),
+    ("04-all-parameters", "backward-answer", '''
+from course_lib.training import graph_gradients
+
+
+def backward(params: dict, X: np.ndarray, Y: np.ndarray) -> dict:
+    """Cheat: gradients from course_lib's computation graph."""
+    return graph_gradients(params, X, Y)
+'''),
+]
+
+
+@pytest.mark.parametrize(("name", "grade_id", "cheat"), CHEATS, ids=[f"{n}:{g}" for n, g, _ in CHEATS])
+def test_handing_in_course_libs_gradients_scores_zero(name, grade_id, cheat):
+    path = next(p for p in PATHS if p.parent.name == name)
+    nb = read(path)
+    cells = []
+    for cell in nb.cells:
+        if is_answer(cell) and nbgrader_meta(cell)["grade_id"] == grade_id:
+            cell = copy.copy(cell)
+            cell.source = cheat
+        cells.append(cell)
+    tests = next(ex.tests for ex in exercises(nb) if grade_id in ex.answer_ids)
+    results = run_in_process(cells, cwd=path.parent)
+    for gid in tests:
+        assert not results[gid].passed, f"{gid} passed a function that hands in course_lib's gradients"
+        assert "AutodiffDisabledError" in results[gid].error, results[gid].error
+
+
+# ================================================================================================ release
+@pytest.fixture(scope="session")
+def release(tmp_path_factory):
+    """``nbgrader generate_assignment`` for every assignment into a fresh course folder."""
+    import os
+
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(Path(PATHS[0]).parents[1], root / "source",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    saved = dict(os.environ)
+    os.environ.update(kernel_env())  # nbgrader runs `alembic` by name
+    try:
+        api = NbGraderAPI(coursedir=CourseDirectory(root=str(root)))
+        for assignment in ASSIGNMENTS:
+            result = api.generate_assignment(assignment)
+            assert result["success"], result.get("log", "")[-3000:]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return root / "release"
+
+
+def _solution_lines(source: str, begin: str, end: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.splitlines():
+        if line.strip().startswith(begin):
+            inside = True
+        elif line.strip().startswith(end):
+            inside = False
+        elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_release_contains_no_solutions_or_hidden_tests(release, path):
+    released = read(release / path.parent.name / path.name)
+    text = "\n".join(c.source for c in released.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, marker
+    source = read(path)
+    solutions = "\n".join(c.source for c in source.cells if is_answer(c))
+    for snippet in SOLUTION_SNIPPETS.get(path.parent.name, []):
+        assert snippet in solutions, f"stale snippet (not in any solution): {snippet!r}"
+        assert snippet not in text, f"solution code reached the release: {snippet!r}"
+    outside = "\n".join(
+        c.source.split("### BEGIN SOLUTION")[0] + c.source.split("### END SOLUTION")[-1]
+        if is_answer(c) else c.source.split("### BEGIN HIDDEN TESTS")[0]
+        for c in source.cells
+    )
+    for cell in source.cells:
+        hidden = []
+        if is_answer(cell):
+            hidden = _solution_lines(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+        elif is_test(cell):
+            hidden = _solution_lines(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+        for line in hidden:
+            if line not in outside:
+                assert line not in text, f"a hidden line reached the release: {line!r}"
+    stubs = [c for c in released.cells if is_answer(c)]
+    assert all("raise NotImplementedError()" in c.source for c in stubs), "every answer cell is a stub"
+    assert len(stubs) == sum(is_answer(c) for c in source.cells)
+
+
+@pytest.fixture(scope="session")
+def executed_release(release):
+    out = {}
+    for path in PATHS:
+        folder = release / path.parent.name
+        nb = read(folder / path.name)
+        execute(nb, folder, allow_errors=True)
+        target = folder / f"executed-{path.name}"
+        nbformat.write(nb, str(target))
+        out[path.parent.name] = (nb, target)
+    return out
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_release_scores_zero_on_every_graded_test(executed_release, name):
+    from nbgrader.preprocessors import CheckCellMetadata
+    from nbgrader.utils import determine_grade
+    from nbgrader.validator import Validator
+
+    nb, target = executed_release[name]
+    graded = [c for c in nb.cells if is_test(c)]
+    for cell in graded:
+        score, max_score = determine_grade(cell)
+        assert score == 0, f"{nbgrader_meta(cell)['grade_id']} gives {score} of {max_score} points to an empty stub"
+        assert outputs_of(cell, "error"), nbgrader_meta(cell)["grade_id"]
+    results = Validator(invert=True, preprocessors=[CheckCellMetadata]).validate(str(target))
+    assert not results.get("passed"), results
+    assert not results.get("changed"), results
+    # the setup cells run cleanly for a student too
+    for cell in nb.cells:
+        if cell.cell_type == "code" and nbgrader_meta(cell).get("grade_id") in ("setup", "imports"):
+            assert not outputs_of(cell, "error") and not outputs_of(cell, "stderr")
