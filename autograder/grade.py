@@ -173,6 +173,7 @@ def grade(
     force: bool = False,
     cell_timeout: int = 30,
     submission_timeout: float = 600.0,
+    verify: bool = True,
     progress: Callable[[str], None] = print,
 ) -> GradeSummary:
     """Grade every new or changed submission; see the module docstring. Returns what it did."""
@@ -200,7 +201,7 @@ def grade(
             folder = student_dir / assignment
             if not folder.is_dir():
                 continue
-            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|".encode())
+            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|".encode())
             _digest_folder(course.source / assignment, h)
             digest = _digest_folder(folder, h)
             saved = _result_path(course, student_dir.name, assignment)
@@ -221,6 +222,7 @@ def grade(
                 notebooks=tuple(sorted(p.stem for p in (course.source / assignment).glob("*.ipynb"))),
                 cell_timeout=cell_timeout,
                 digest=digest,
+                verify=verify,
             ))
     n_workers = max(1, workers or os.cpu_count() or 1)
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "

@@ -32,7 +32,7 @@ import nbformat
 
 from autograder.wire import WireError, decode, encode, read_frame, write_frame
 
-__all__ = ["CellVerdict", "HostFailure", "graded_names", "verify_notebook"]
+__all__ = ["CellVerdict", "HostFailure", "graded_names", "needed_cells", "verify_notebook"]
 
 
 class HostFailure(RuntimeError):
@@ -82,6 +82,53 @@ def graded_names(source_nb: nbformat.NotebookNode) -> list[str]:
             for t in targets:
                 names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
     return list(dict.fromkeys(names))
+
+
+def _names(code: str) -> tuple[set[str], set[str]] | None:
+    """(names a cell defines or mutates, names it reads); None if it cannot be parsed."""
+    try:
+        tree = ast.parse(_strip_magics(code))
+    except SyntaxError:
+        return None
+    defined, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store | ast.Del) else used).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+            root = node
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                defined.add(root.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            root = node.func.value  # obj.method(...) may change obj (rng.normal, list.append)
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                defined.add(root.id)
+    return defined, used
+
+
+def needed_cells(cells: list[tuple[bool, str]]) -> list[bool]:
+    """Which cells a re-run needs: ``cells`` are (always keep, code) in order.
+
+    A prunable cell is kept only if it defines (or changes) a name that a later kept cell reads; cells that
+    only draw or display are skipped. Cells that cannot be parsed are kept.
+    """
+    keep = [False] * len(cells)
+    needed: set[str] = set()
+    for i in range(len(cells) - 1, -1, -1):
+        always, code = cells[i]
+        names = _names(code)
+        if always or names is None or names[0] & needed:
+            keep[i] = True
+            if names is not None:
+                needed |= names[1]
+    return keep
 
 
 def _strip_magics(code: str) -> str:
@@ -239,8 +286,10 @@ def verify_notebook(
     if not tests:
         return {}, ""
     last_answer = max((i for i, c in enumerate(submission.cells) if _is_answer(c)), default=-1)
-    student_cells = [c.source for i, c in enumerate(submission.cells)
-                     if c.cell_type == "code" and not _is_test(c) and i <= last_answer]
+    candidates = [c for i, c in enumerate(submission.cells)
+                  if c.cell_type == "code" and not _is_test(c) and i <= last_answer]
+    keep = needed_cells([(not _nb_meta(c).get("locked"), c.source) for c in candidates])
+    student_cells = [c.source for c, k in zip(candidates, keep, strict=True) if k]
     names = graded_names(source)
     command = host_command or [sys.executable, "-m", "autograder.student_host"]
     verdicts: dict[str, CellVerdict] = {}
@@ -258,9 +307,10 @@ def verify_notebook(
             elif name in names and kind == "data":
                 ns[name] = host.call({"op": "get", "name": name})
         last_test = max(i for i, c in enumerate(source.cells) if _is_test(c))
-        for i, cell in enumerate(source.cells):
-            if i > last_test or cell.cell_type != "code" or _is_answer(cell):
-                continue
+        trusted = [c for i, c in enumerate(source.cells) if i <= last_test and c.cell_type == "code"
+                   and not _is_answer(c)]
+        keep = needed_cells([(_is_test(c), c.source) for c in trusted])
+        for cell in (c for c, k in zip(trusted, keep, strict=True) if k):
             meta = _nb_meta(cell)
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
