@@ -80,32 +80,45 @@ def main() -> int:
         t_plain = time.perf_counter() - start
         plain_scores = nbgrader_scores(plain)
 
-        ours = CourseDir.at(Path(tmp) / "ours")
-        shutil.copytree(base.root, ours.root, dirs_exist_ok=True)
-        done = [0]
+        def ours(name: str, **options) -> tuple[float, dict]:
+            course = CourseDir.at(Path(tmp) / name)
+            shutil.copytree(base.root, course.root, dirs_exist_ok=True)
+            done = [0]
 
-        def tick(msg: str) -> None:
-            done[0] += 1
-            if done[0] % 20 == 0:
-                print(f"  {msg}", flush=True)
+            def tick(msg: str) -> None:
+                done[0] += 1
+                if done[0] % 40 == 0:
+                    print(f"  {name}: {msg}", flush=True)
 
-        start = time.perf_counter()
-        grade(ours, workers=args.workers, progress=tick)
-        t_ours = time.perf_counter() - start
-        our_scores = {(r.student, r.assignment): round(r.score, 6) for r in load_results(ours)}
+            start = time.perf_counter()
+            grade(course, workers=args.workers, progress=tick, **options)
+            seconds = time.perf_counter() - start
+            return seconds, {(r.student, r.assignment): round(r.score, 6) for r in load_results(course)}
 
-    same = plain_scores == our_scores and len(our_scores) == n_submissions
+        t_fast, fast_scores = ours("ours-no-verify", verify=False)
+        t_full, full_scores = ours("ours-full", verify=True)
+
+    n = n_submissions
+    same_fast = plain_scores == fast_scores and len(fast_scores) == n
+    same_full = plain_scores == full_scores and len(full_scores) == n
     print()
-    print("| grader | submissions | wall time (s) | per submission (s) |")
-    print("|---|---|---|---|")
-    print(f"| nbgrader autograde (sequential) | {len(plain_scores)} | {t_plain:.1f} | {t_plain / n_submissions:.2f} |")
-    print(f"| backprop-course grade --workers {args.workers} | {len(our_scores)} | {t_ours:.1f} | "
-          f"{t_ours / n_submissions:.2f} |")
-    print(f"\nspeed-up: {t_plain / t_ours:.2f}x; identical scores: {'yes' if same else 'NO'}")
+    print("| grader | submissions | wall time (s) | per submission (s) | scores identical to nbgrader |")
+    print("|---|---|---|---|---|")
+    print(f"| nbgrader autograde (sequential) | {len(plain_scores)} | {t_plain:.1f} | {t_plain / n:.2f} | - |")
+    print(f"| backprop-course grade --workers {args.workers} --no-verify | {len(fast_scores)} | {t_fast:.1f} | "
+          f"{t_fast / n:.2f} | {'yes' if same_fast else 'NO'} |")
+    print(f"| backprop-course grade --workers {args.workers} (re-check on) | {len(full_scores)} | {t_full:.1f} | "
+          f"{t_full / n:.2f} | {'yes' if same_full else 'NO'} |")
+    print(f"\nspeed-up of the parallel pipeline over nbgrader: {t_plain / t_fast:.2f}x")
+    print(f"cost of the independent re-check: {(t_full - t_fast) * args.workers / n:.2f} s of worker time per "
+          f"submission ({t_plain / t_full:.2f}x nbgrader's speed with it on)")
+    same = same_fast and same_full
     if not same:
-        diff = {k: (plain_scores.get(k), our_scores.get(k)) for k in set(plain_scores) | set(our_scores)
-                if plain_scores.get(k) != our_scores.get(k)}
-        print("differences (nbgrader, ours):", dict(sorted(diff.items())[:10]))
+        for label, scores in (("no-verify", fast_scores), ("full", full_scores)):
+            diff = {k: (plain_scores.get(k), scores.get(k)) for k in set(plain_scores) | set(scores)
+                    if plain_scores.get(k) != scores.get(k)}
+            if diff:
+                print(f"differences (nbgrader, {label}):", dict(sorted(diff.items())[:10]))
     return 0 if same else 1
 
 
