@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# The grader sandboxes students' code with bubblewrap: install it where we can (root with apt-get).
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq bubblewrap >/dev/null 2>&1; } ; } || \
+	  echo "note: bubblewrap is not installed; grade with --no-sandbox or install it (apt-get install bubblewrap)"
 	@touch $(STAMP)
 
 clean:

@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=30, help="seconds one cell may run (default 30)")
     p.add_argument("--submission-timeout", type=float, default=600,
                    help="seconds one submission may take in all (default 600)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the independent re-check of test cells outside the student's process (faster, "
+                        "but a submission that patches numpy or the checker can then raise its own score)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run students' code without the bubblewrap sandbox (where none can be had; "
+                        "grades.csv and the report mark such grades)")
     p.set_defaults(run=_grade)
 
     p = sub.add_parser("check", help="for students: run your notebook and see each exercise's points")
@@ -70,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2.0, help="learning rate η (default 2.0)")
     p.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
     p.set_defaults(run=_train)
+
+    p = sub.add_parser("site", help="build the course as a static HTML site for self-paced readers")
+    p.add_argument("--out", type=Path, default=Path("site"), help="the site folder (default: ./site)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    p.set_defaults(run=_site)
+
+    p = sub.add_parser("lab", help="for students: JupyterLab without nbgrader's instructor tools")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("."), help="the folder to open (default: .)")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                   help="options for jupyter lab, after FOLDER (e.g. course/release --port 9000)")
+    p.set_defaults(run=_lab)
     return parser
 
 
@@ -102,7 +119,8 @@ def _grade(args: argparse.Namespace) -> int:
 
     course = _course(args)
     summary = grade(course, workers=args.workers, assignments=args.assignment, students=args.student,
-                    force=args.force, cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout)
+                    force=args.force, cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout,
+                    verify=not args.no_verify, sandbox=not args.no_sandbox)
     print(f"graded {summary.graded}, unchanged {summary.skipped}, in {summary.seconds:.1f} s; "
           f"grades: {course.grades_csv}; feedback: {course.feedback}")
     if summary.attention:
@@ -143,6 +161,21 @@ def _train(args: argparse.Namespace) -> int:
     from autograder.training_demo import run_training_demo
 
     return run_training_demo(steps=args.steps, lr=args.lr, seed=args.seed)
+
+
+def _site(args: argparse.Namespace) -> int:
+    from autograder.site import build_site
+
+    index = build_site(args.out, jobs=args.jobs)
+    print(f"site: {index.resolve()} (open it in a browser, or serve the folder: "
+          f"python -m http.server -d {args.out} -b 127.0.0.1 8000)")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from autograder.lab import run_student_lab
+
+    return run_student_lab(args.folder, args.jupyter_args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -139,8 +139,11 @@ def collect(course: CourseDir, source: Path) -> CollectReport:
     with tempfile.TemporaryDirectory() as tmp:
         root = _unpack(source, Path(tmp))
         chosen: dict[tuple[str, str, str], tuple[Path, str]] = {}
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
             rel = path.relative_to(root)
+            if path.is_symlink():
+                report.skipped.append(f"{rel}: a symbolic link, not a file; links are never followed")
+                continue
             if any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
                 continue
             if path.suffix != ".ipynb":

@@ -84,12 +84,12 @@ def write_grades_csv(course: CourseDir) -> Path:
                 columns.append(col)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status", "flags"])
+    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status", "flags", "sandboxed"])
     for r in results:
         cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
         writer.writerow(
             [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
-             r.status, " | ".join(r.flags)]
+             r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
         )
     _write_atomic(course.grades_csv, buf.getvalue())
     return course.grades_csv
@@ -174,6 +174,7 @@ def grade(
     cell_timeout: int = 30,
     submission_timeout: float = 600.0,
     verify: bool = True,
+    sandbox: bool = True,
     progress: Callable[[str], None] = print,
 ) -> GradeSummary:
     """Grade every new or changed submission; see the module docstring. Returns what it did."""
@@ -186,6 +187,14 @@ def grade(
     if unknown:
         raise CourseError(f"unknown assignment {', '.join(unknown)}; the course has {', '.join(known)}")
     _check_gradebook(course, chosen)
+    if sandbox:
+        from autograder.sandbox import sandbox_available
+
+        ok, why = sandbox_available()
+        if not ok:
+            raise CourseError(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
+                              "(apt-get install bubblewrap) and grade as root, or pass --no-sandbox to grade "
+                              "without it (grades.csv and the report then mark those grades).")
     template = _template_db(course, known)
 
     jobs: list[Job] = []
@@ -201,7 +210,7 @@ def grade(
             folder = student_dir / assignment
             if not folder.is_dir():
                 continue
-            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|".encode())
+            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|".encode())
             _digest_folder(course.source / assignment, h)
             digest = _digest_folder(folder, h)
             saved = _result_path(course, student_dir.name, assignment)
@@ -223,6 +232,7 @@ def grade(
                 cell_timeout=cell_timeout,
                 digest=digest,
                 verify=verify,
+                sandbox=sandbox,
             ))
     n_workers = max(1, workers or os.cpu_count() or 1)
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "

@@ -93,6 +93,16 @@ def make_report(course: CourseDir) -> str:
             common = f"{diag.most_common(1)[0][0]} ({diag.most_common(1)[0][1]}x)" if diag else "-"
             lines.append(f"  {key:<{width}}  {mean:>5.2f}/{cs[0].max_score:<5g}  {full:>9.0%}  {common}")
         lines += ["  score histogram:", histogram_text(pct), ""]
+    unsandboxed = [r for r in results if not r.sandboxed]
+    if unsandboxed:
+        lines += [f"Graded WITHOUT the sandbox (--no-sandbox): {len(unsandboxed)} submission(s); their code ran "
+                  "with the grader's rights", ""]
+    flagged = [r for r in results if r.flags]
+    lines.append(f"Flagged by the static scan (review; not a verdict): {len(flagged)} submission(s)")
+    for r in flagged:
+        lines.append(f"  {r.student}/{r.assignment}: " + "; ".join(r.flags[:4])
+                     + (f" (+{len(r.flags) - 4} more)" if len(r.flags) > 4 else ""))
+    lines.append("")
     attention = [r for r in results if not r.status.startswith("ok")]
     lines.append(f"Needs your attention: {len(attention)} submission(s)")
     lines += [f"  {r.student}/{r.assignment}: {r.status}" for r in attention] or ["  nothing"]

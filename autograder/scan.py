@@ -106,7 +106,8 @@ def scan_source(code: str, cell: str, imported_modules: set[str] | None = None) 
             name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
             if isinstance(fn, ast.Name) and name in _RISKY_CALLS:
                 flags.append(Flag(cell, line, f"calls {name}() ({_RISKY_CALLS[name]})"))
-            if name in _AUTODIFF:
+            # node.backward() is the graph's; a plain backward(...) is usually the student's own function
+            if name in _AUTODIFF and (name != "backward" or isinstance(fn, ast.Attribute)):
                 flags.append(Flag(cell, line, f"{_AUTODIFF[name]} ({name})"))
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
             targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]

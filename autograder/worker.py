@@ -8,9 +8,11 @@ notebooks and feedback into the course folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ class Job:
     cell_timeout: int = 30
     digest: str = ""
     verify: bool = True  # run the independent re-check (autograder.verify)
+    sandbox: bool = True  # run the student's code under bubblewrap with limits (autograder.sandbox)
+    limits: str = ""  # the sandbox's resource limits as JSON (autograder.sandbox.Limits); "" = defaults
     host_command: tuple[str, ...] = ()  # how to start the student host (sandboxed); () = plain Python
     host_env: dict[str, str] | None = None
 
@@ -65,6 +69,7 @@ class SubmissionResult:
     status: str = "ok"
     cells: list[CellResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # the static scan's findings, for the instructor
+    sandboxed: bool = False  # graded with the student's code in the sandbox
     seconds: float = 0.0
     autograded: str = ""  # scratch folder with the autograded notebooks, to be moved by the caller
     feedback: str = ""  # scratch folder with the feedback HTML
@@ -186,35 +191,11 @@ def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None
         gb.db.commit()
 
 
-def grade_submission(job: Job) -> SubmissionResult:
-    """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
-    start = time.perf_counter()
-    result = SubmissionResult(job.student, job.assignment, job.digest)
-    scratch = Path(job.scratch)
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    (scratch / "submitted" / job.student).mkdir(parents=True)
-    (scratch / "source").symlink_to(job.source, target_is_directory=True)
-    shutil.copy(job.template_db, scratch / "gradebook.db")
-    sub = scratch / "submitted" / job.student / job.assignment
-    shutil.copytree(job.submission, sub, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    if (sub / "timestamp.txt").exists():
-        result.timestamp = (sub / "timestamp.txt").read_text().strip()
-
-    problems = []
-    for name in job.notebooks:
-        path = sub / f"{name}.ipynb"
-        if not path.exists():
-            others = sorted(p.name for p in sub.glob("*.ipynb"))
-            problems.append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
-            continue
-        why = read_notebook_problem(path)
-        if why:
-            problems.append(f"{name}.ipynb {why}")
-            path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
-
+def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
+               extra: dict) -> None:
+    """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
-    api = nbgrader_api(course, cell_timeout=job.cell_timeout)
+    api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
     if any(sub.glob("*.ipynb")):
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)
     else:  # nothing nbgrader could run: every notebook is missing or unreadable (reported above)
@@ -270,5 +251,45 @@ def grade_submission(job: Job) -> SubmissionResult:
         fb = api.generate_feedback(job.assignment, job.student, force=True)
         if fb["success"]:
             result.feedback = str(scratch / "feedback" / job.student / job.assignment)
+
+
+def grade_submission(job: Job) -> SubmissionResult:
+    """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
+    start = time.perf_counter()
+    result = SubmissionResult(job.student, job.assignment, job.digest)
+    scratch = Path(job.scratch)
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    (scratch / "submitted" / job.student).mkdir(parents=True)
+    (scratch / "source").symlink_to(job.source, target_is_directory=True)
+    shutil.copy(job.template_db, scratch / "gradebook.db")
+    sub = scratch / "submitted" / job.student / job.assignment
+    shutil.copytree(job.submission, sub, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for link in [p for p in sub.rglob("*") if p.is_symlink()]:
+        link.unlink()  # a submitted symlink could point at the solutions: never follow one
+    if (sub / "timestamp.txt").exists():
+        result.timestamp = (sub / "timestamp.txt").read_text().strip()
+
+    problems = []
+    for name in job.notebooks:
+        path = sub / f"{name}.ipynb"
+        if not path.exists():
+            others = sorted(p.name for p in sub.glob("*.ipynb"))
+            problems.append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
+            continue
+        why = read_notebook_problem(path)
+        if why:
+            problems.append(f"{name}.ipynb {why}")
+            path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
+
+    if job.sandbox:
+        from autograder.sandbox import Limits, sandbox_command, sandboxed
+
+        with sandboxed(scratch, Path(job.source).parent, limits=Limits.from_json(job.limits or None)) as extra:
+            host = tuple(sandbox_command([sys.executable, "-m", "autograder.student_host"]))
+            _autograde(dataclasses.replace(job, host_command=host), scratch, sub, result, problems, extra)
+    else:
+        _autograde(job, scratch, sub, result, problems, {})
+    result.sandboxed = job.sandbox
     result.seconds = round(time.perf_counter() - start, 3)
     return result

@@ -38,6 +38,21 @@ ATTACKS = {
                       + WRONG.replace("3 * x", "3 * x if x != 3.0 else 6.0"), "calls globals()"),
     "fake-score-output": ("print('Score: 3/3 -- all tests passed')\n" + WRONG, ""),
 }
+# Attacks on the grader and the other students; COURSE is replaced by the course folder's absolute path.
+SANDBOX_ATTACKS = {
+    "read-hidden-tests": ("import json\nSECRET = open('COURSE/source/01-double/double.ipynb').read()\n" + WRONG,
+                          "calls open()"),
+    "write-gradebook": ("open('COURSE/gradebook.db', 'wb').write(b'corrupted')\n" + WRONG, "calls open()"),
+    "write-other-student": ("open('COURSE/submitted/honest/01-double/double.ipynb', 'w').write('{}')\n" + WRONG,
+                            "calls open()"),
+    "network": ("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=2)\n" + WRONG,
+                "imports socket"),
+    "fork-bomb": ("import os\nfor _ in range(2000):\n    if os.fork() == 0:\n        import time\n"
+                  "        time.sleep(30)\n        os._exit(0)\n" + WRONG, "imports os"),
+    "memory-bomb": ("hog = bytearray(16 * 2**30)\n" + WRONG, ""),
+    "kill-kernel": ("import os\nos._exit(0)\n" + WRONG, "imports os"),
+    "loop-at-import": ("while True:\n    pass\n" + WRONG, ""),
+}
 
 
 def _digest(folder: Path) -> str:
@@ -59,15 +74,39 @@ def attacked(tmp_path_factory):
     honest = course.submitted / "honest" / "01-double"
     honest.mkdir(parents=True)
     nbformat.write(solved(rel, src), str(honest / "double.ipynb"))
-    for name, (code, _) in ATTACKS.items():
+    for name, (code, _) in {**ATTACKS, **SANDBOX_ATTACKS}.items():
         nb = solved(rel, src)
-        answer_cells(nb)[0].source = code
+        answer_cells(nb)[0].source = code.replace("COURSE", str(course.root))
         folder = course.submitted / name / "01-double"
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / "double.ipynb"))
     before = _digest(course.submitted)
-    grade(course, workers=2, cell_timeout=10, progress=lambda m: None)
+    grade(course, workers=2, cell_timeout=5, progress=lambda m: None)
     return course, before
+
+
+@pytest.mark.parametrize("attack", list(SANDBOX_ATTACKS))
+def test_an_attack_on_the_grader_is_stopped(attacked, attack):
+    course, _ = attacked
+    r = {r.student: r for r in load_results(course)}[attack]
+    assert r.score == 0 and r.sandboxed, (attack, r.status, r.cells)
+    expected_flag = SANDBOX_ATTACKS[attack][1]
+    if expected_flag:
+        assert any(expected_flag in f for f in r.flags), r.flags
+
+
+def test_the_gradebook_survives_and_the_whole_class_is_graded(attacked):
+    from nbgrader.api import Gradebook
+
+    course, _ = attacked
+    results = load_results(course)
+    assert len(results) == 1 + len(ATTACKS) + len(SANDBOX_ATTACKS)  # more than a quarter misbehave
+    with Gradebook(course.db_url, "backprop-course") as gb:
+        honest = gb.find_submission("01-double", "honest")
+        assert honest.score == 3
+        assert {s.id for s in gb.students} == {r.student for r in results}
+    assert (course.root / "gradebook.db").read_bytes()[:15] == b"SQLite format 3"
+    assert "kill-kernel" in {r.student for r in results if "kernel died" in r.status}
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))

@@ -1,0 +1,411 @@
+"""Grade student code in a sandbox: a bubblewrap-isolated kernel, resource limits, and capped output.
+
+Without it, student code runs as the grader with its working directory inside the course folder: it can
+read the hidden tests and the gradebook, write anything, reach the network, fork-bomb or fill memory. With
+it, each notebook's kernel is the ``backprop-sandbox`` kernelspec, whose launcher
+(:mod:`autograder.sandbox_kernel`) runs ipykernel under ``bwrap`` as an unprivileged user without
+capabilities, in its own pid/network/ipc/uts namespaces, with:
+
+* the course folder, the scratch course, the repository (solutions, tests), ``/root``, ``/home``, ``/run``
+  and the grader's home hidden behind empty read-only tmpfs; a private ``/tmp`` and ``/dev/shm``;
+* Python, the virtual environment and ``course_lib`` re-bound read-only on top;
+* a private copy of its notebook folder (no notebooks, no symlinks) as its working directory, so nothing
+  it writes reaches the files nbgrader later writes or the instructor later opens;
+* rlimits (address space, CPU time, file size, open files) and a cgroup ``pids.max`` on the whole tree;
+* the ipc transport over unix sockets in a shared folder, since TCP cannot cross the network namespace.
+
+:class:`CappedExecute` replaces nbgrader's ``Execute`` so that output beyond a byte budget per cell and per
+notebook is dropped (with a note) instead of kept in the grader's memory and the graded notebook; the
+outputs that decide a score (errors, stderr, the ``execute_result``) are always kept, shortened.
+
+Integration in :func:`autograder.worker.grade_submission` (the grader must run as root)::
+
+    from autograder.sandbox import cleanup_cgroups, sandbox_available, sandbox_command, sandboxed
+
+    course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
+    with sandboxed(scratch, Path(job.source).parent) as extra:  # the course root: source/'s parent
+        job = dataclasses.replace(job, host_command=tuple(
+            sandbox_command([sys.executable, "-m", "autograder.student_host"])))  # the re-check's host too
+        api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
+        ... everything from api.autograde(...) to api.generate_feedback(...) as now ...
+    cleanup_cgroups()  # harmless any time: removes empty kernel cgroups only
+
+and decide once (in :func:`autograder.grade.grade`) what to do when ``sandbox_available()`` is
+``(False, why)``: refuse, or grade unsandboxed after printing ``why``.
+
+``sandboxed`` sets the environment the launcher reads (``JUPYTER_PATH`` with the kernelspec and the
+``BACKPROP_SANDBOX_*`` policy) for the duration of the block and restores it after; ``extra`` is the
+``nbgrader_config(extra=...)`` dict: ``Execute.kernel_name``, ``KernelManager.transport``/``ip`` and
+``Autograde.autograde_preprocessors``. :func:`sandbox_config` returns the same settings without touching
+the environment, and :func:`sandbox_available` says whether this machine can run the sandbox at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from autograder.sandbox_kernel import (
+    ENV_HIDE,
+    ENV_LIMITS,
+    ENV_MPL_FONTLIST,
+    ENV_NOTEBOOKS,
+    ENV_READONLY,
+    ENV_WORK,
+    Limits,
+    cleanup_cgroups,
+)
+
+__all__ = [
+    "AUTOGRADE_PREPROCESSORS",
+    "KERNEL_NAME",
+    "CappedExecute",
+    "Limits",
+    "SandboxSettings",
+    "cleanup_cgroups",
+    "sandbox_available",
+    "sandbox_command",
+    "sandbox_config",
+    "sandboxed",
+    "write_kernelspec",
+]
+
+KERNEL_NAME = "backprop-sandbox"
+# nbgrader's default Autograde.autograde_preprocessors (nbgrader/converters/autograde.py), Execute replaced
+AUTOGRADE_PREPROCESSORS = [
+    "autograder.sandbox.CappedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+SYSTEM_HIDE = ("/root", "/home", "/run", "/var/run", "/var/tmp", "/srv", "/mnt", "/media")
+_PROBE_TIMEOUT = 20
+
+
+def _bwrap_probe_command(bwrap: str) -> list[str]:
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+            "--cap-drop", "ALL", "--", "true"]
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_available() -> tuple[bool, str]:
+    """Whether kernels can be sandboxed here, and if not why (bwrap is actually run once)."""
+    if sys.platform != "linux":
+        return False, f"the sandbox needs Linux (bubblewrap); this is {sys.platform}"
+    if os.geteuid() != 0:
+        return False, "the sandbox launcher needs root (it drops the kernel to an unprivileged user itself)"
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False, "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    if not shutil.which("setpriv"):
+        return False, "setpriv (util-linux) is not installed"
+    try:
+        run = subprocess.run(_bwrap_probe_command(bwrap), capture_output=True, text=True, timeout=_PROBE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bwrap could not be run: {exc}"
+    if run.returncode != 0:
+        why = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit status {run.returncode}"]
+        return False, f"bwrap fails here: {why[0]}"
+    return True, ""
+
+
+def sandbox_command(argv: Sequence[str]) -> list[str]:
+    """The command that runs ``argv`` sandboxed, with the policy of the enclosing :func:`sandboxed` block.
+
+    Same isolation and limits as the kernels; open file descriptors are inherited (the re-check's pipes);
+    the ``autograder`` package is readable. For the re-check's student host::
+
+        host_command = sandbox_command([sys.executable, "-m", "autograder.student_host"])
+    """
+    return [sys.executable, "-I", "-m", "autograder.sandbox_kernel", "--exec", "--", *argv]
+
+
+def write_kernelspec(folder: Path) -> str:
+    """Write the ``backprop-sandbox`` kernelspec under ``folder/kernels/`` (put ``folder`` on JUPYTER_PATH).
+
+    Returns the kernel name. The launcher runs with ``python -I`` so that files in the notebook's folder
+    (its working directory) cannot shadow ``autograder`` in the trusted launcher.
+    """
+    spec = {
+        "argv": [sys.executable, "-I", "-m", "autograder.sandbox_kernel", "-f", "{connection_file}"],
+        "display_name": "Python 3 (sandboxed grader)",
+        "language": "python",
+        "interrupt_mode": "message",  # a signal to the launcher's process group would hit bwrap, not the kernel
+        "metadata": {"debugger": False},
+    }
+    path = Path(folder) / "kernels" / KERNEL_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    return KERNEL_NAME
+
+
+@functools.lru_cache(maxsize=1)
+def _matplotlib_fontlist() -> str:
+    """matplotlib's font cache of the grader (built now if missing), to seed each kernel's HOME; '' if none."""
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        return ""
+    path = getattr(font_manager, "_fmcache", None)
+    return str(path) if path and Path(path).is_file() else ""
+
+
+def _readonly_defaults() -> list[Path]:
+    """What the kernel needs from hidden folders: Python's prefixes (real paths too) and course_lib."""
+    paths = []
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        paths += [Path(p), Path(p).resolve()]
+    spec = importlib.util.find_spec("course_lib")
+    if spec and spec.submodule_search_locations:
+        paths += [Path(p).resolve() for p in spec.submodule_search_locations]
+    return sorted(set(paths))
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class SandboxSettings:
+    """What the grader adds to nbgrader's config (``config``) and to ``os.environ`` (``env``)."""
+
+    config: dict[str, Any]
+    env: dict[str, str]
+    work: Path
+    hide: list[Path] = field(default_factory=list)
+
+
+def sandbox_config(
+    scratch: Path,
+    course_root: Path,
+    work: Path,
+    *,
+    limits: Limits | None = None,
+    hide: Iterable[Path] = (),
+    readonly: Iterable[Path] = (),
+    cell_output_bytes: int | None = None,
+    notebook_output_bytes: int | None = None,
+) -> SandboxSettings:
+    """Settings to autograde the scratch course ``scratch`` with sandboxed kernels.
+
+    ``work`` is the one folder the kernels may write (short path: unix socket paths are limited to 107
+    bytes); a kernelspec is written next to it, in ``work.parent/jupyter``. Hidden: ``course_root``,
+    ``scratch`` (and what its ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's
+    home, and ``hide``. Kept readable: Python, the venv, course_lib, and ``readonly``.
+    """
+    limits = limits or Limits()
+    work = Path(work).resolve()
+    if len(str(work / "k-99999")) > 100:  # sun_path holds 107 bytes
+        raise ValueError(f"{work} is too long a path for the kernels' unix sockets: use a shorter TMPDIR")
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o711)  # traversable by bwrap, which runs as root without CAP_DAC_OVERRIDE
+    if limits.uid:
+        os.chown(work, limits.uid, limits.gid)  # the kernel creates its ipc sockets here
+    kernels = work.parent / "jupyter"
+    name = write_kernelspec(kernels)
+    scratch, course_root = Path(scratch).resolve(), Path(course_root).resolve()
+    hidden = {scratch, course_root, _repo_root(), Path.home().resolve(), *map(Path, SYSTEM_HIDE)}
+    if (scratch / "source").is_symlink():
+        hidden.add((scratch / "source").resolve())
+    hidden |= {Path(p).resolve() for p in hide}
+    env = {
+        "JUPYTER_PATH": os.pathsep.join([str(kernels), *filter(None, [os.environ.get("JUPYTER_PATH")])]),
+        ENV_WORK: str(work),
+        ENV_NOTEBOOKS: str(scratch / "autograded"),
+        ENV_HIDE: os.pathsep.join(sorted(map(str, hidden))),
+        ENV_READONLY: os.pathsep.join(sorted(map(str, {*_readonly_defaults(), *map(Path, readonly)}))),
+        ENV_LIMITS: limits.to_json(),
+        ENV_MPL_FONTLIST: _matplotlib_fontlist(),
+    }
+    config: dict[str, Any] = {
+        "Execute.kernel_name": name,
+        "KernelManager.transport": "ipc",
+        "KernelManager.ip": str(work / "k"),
+        "Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
+    }
+    if cell_output_bytes is not None:
+        config["CappedExecute.max_cell_output_bytes"] = cell_output_bytes
+    if notebook_output_bytes is not None:
+        config["CappedExecute.max_notebook_output_bytes"] = notebook_output_bytes
+    return SandboxSettings(config, env, work, sorted(hidden))
+
+
+def _remove_stale_folders() -> None:
+    """Delete the private folders of :func:`sandboxed` blocks whose process is gone (a killed worker)."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob("bpsb-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sandboxed(
+    scratch: Path,
+    course_root: Path,
+    *,
+    limits: Limits | None = None,
+    hide: Iterable[Path] = (),
+    readonly: Iterable[Path] = (),
+    cell_output_bytes: int | None = None,
+    notebook_output_bytes: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Within the block, kernels started by nbgrader with the yielded config run sandboxed.
+
+    Makes a private folder under the system temp dir (kernelspec + the kernels' work folder), sets
+    ``os.environ`` for the launcher, and on exit restores the environment, deletes the folder and removes
+    empty kernel cgroups. Raises RuntimeError when :func:`sandbox_available` says no.
+    """
+    ok, why = sandbox_available()
+    if not ok:
+        raise RuntimeError(f"cannot sandbox the grading kernels: {why}")
+    _remove_stale_folders()
+    top = Path(tempfile.mkdtemp(prefix=f"bpsb-{os.getpid()}-"))
+    saved = {}
+    try:
+        settings = sandbox_config(scratch, course_root, top / "run", limits=limits, hide=hide, readonly=readonly,
+                                  cell_output_bytes=cell_output_bytes, notebook_output_bytes=notebook_output_bytes)
+        saved = {key: os.environ.get(key) for key in settings.env}
+        os.environ.update(settings.env)
+        yield settings.config
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(top, ignore_errors=True)
+        cleanup_cgroups()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# output budget
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(k) + _size(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 8
+
+
+def _shorten(text: Any, limit: int) -> Any:
+    if isinstance(text, str) and len(text) > limit:
+        return text[:limit] + f"... [{len(text) - limit} characters cut by the grader]"
+    return text
+
+
+class CappedExecute(Execute):
+    """nbgrader's ``Execute`` that stops recording output past a budget (characters, per cell and per notebook).
+
+    Past the budget, one stdout note says so and further output is dropped, except what decides a score:
+    an ``error`` (shortened), the ``execute_result`` (its text/plain, shortened) and the first stderr stream
+    (shortened) are still recorded, once each per cell, so truncation never turns a failed test into a pass.
+    """
+
+    max_cell_output_bytes = Integer(1 * 2**20, help="Output recorded per cell (characters)").tag(config=True)
+    max_notebook_output_bytes = Integer(8 * 2**20, help="Output recorded per notebook").tag(config=True)
+    kept_after_budget = Integer(2000, help="Characters kept of an error/result/stderr past the budget").tag(
+        config=True
+    )
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
+        """Run the notebook with fresh budgets."""
+        self._notebook_bytes = 0
+        self._cell_bytes: dict[int, int] = {}
+        self._truncated: dict[int, set[str]] = {}
+        return super().preprocess(nb, resources, km)
+
+    async def async_execute_cell(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+    ) -> NotebookNode:
+        """Execute one cell with a fresh per-cell budget."""
+        self._cell_bytes = getattr(self, "_cell_bytes", {})
+        self._truncated = getattr(self, "_truncated", {})
+        self._notebook_bytes = getattr(self, "_notebook_bytes", 0)
+        self._cell_bytes[cell_index] = 0
+        self._truncated.pop(cell_index, None)
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    def _room(self, cell_index: int) -> int:
+        cell_used = self._cell_bytes.get(cell_index, 0)
+        return min(self.max_cell_output_bytes - cell_used, self.max_notebook_output_bytes - self._notebook_bytes)
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        """Record an output only while within budget (see the class docstring)."""
+        if not hasattr(self, "_cell_bytes"):
+            self._cell_bytes, self._truncated, self._notebook_bytes = {}, {}, 0
+        content = msg.get("content", {})
+        kind = msg["msg_type"] + (f":{content.get('name')}" if msg["msg_type"] == "stream" else "")
+        size = _size(content)
+        room = self._room(cell_index)
+        kept = self._truncated.get(cell_index)
+        if kept is None and size <= room:
+            self._cell_bytes[cell_index] = self._cell_bytes.get(cell_index, 0) + size
+            self._notebook_bytes += size
+            return super().output(outs, msg, display_id, cell_index)
+
+        if kept is None:  # the budget runs out in this message: keep what fits of a stream, then a note
+            kept = self._truncated[cell_index] = set()
+            cell_room = self.max_cell_output_bytes - self._cell_bytes.get(cell_index, 0)
+            budget = self.max_cell_output_bytes if cell_room <= room else self.max_notebook_output_bytes
+            head = None
+            if msg["msg_type"] == "stream" and room > 0:
+                head = {**msg, "content": {**content, "text": content.get("text", "")[:room]}}
+                super().output(outs, head, display_id, cell_index)
+                kept.add(kind)
+            self._notebook_bytes += max(room, 0)
+            self._cell_bytes[cell_index] = self.max_cell_output_bytes
+            note = f"\n[output truncated by the grader after {budget / 2**20:g} MB]\n"
+            outs.append(NotebookNode(output_type="stream", name="stdout", text=note))
+            if head is not None:
+                return None
+        if kind not in ("error", "execute_result", "stream:stderr") or kind in kept:
+            return None
+        kept.add(kind)  # what decides a score is always recorded, shortened
+        c, limit = dict(content), self.kept_after_budget  # new values below: the message is not modified
+        short = {**{k: v for k, v in msg.items() if k != "buffers"}, "content": c}
+        if kind == "error":
+            c["evalue"] = _shorten(c.get("evalue", ""), limit)
+            tb = [_shorten(line, limit) for line in c.get("traceback", [])]
+            c["traceback"] = tb[:10] + ["..."] + tb[-10:] if len(tb) > 20 else tb
+        elif kind == "execute_result":
+            c["data"] = {"text/plain": _shorten(c.get("data", {}).get("text/plain", ""), limit)}
+            c["metadata"] = {}
+        else:
+            c["text"] = _shorten(c.get("text", ""), limit)
+        return super().output(outs, short, display_id, cell_index)
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        """Apply a display update only if it fits the notebook's remaining budget."""
+        size = _size(msg.get("content", {}))
+        used = getattr(self, "_notebook_bytes", 0)
+        if used + size > self.max_notebook_output_bytes:
+            return
+        self._notebook_bytes = used + size
+        super()._update_display_id(display_id, msg)
