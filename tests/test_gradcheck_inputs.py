@@ -306,3 +306,15 @@ def test_any_junk_gradient_raises_a_gradient_input_error(junk):
     with pytest.raises(GradientInputError) as info:
         check_gradients(lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(3)}, {"w": junk})
     assert "grads['w']" in str(info.value)
+
+
+def test_a_single_wrong_number_is_not_called_a_constant_factor():
+    import math
+
+    from course_lib.gradcheck import check_derivative
+
+    report = check_derivative(lambda x: math.sin(x), lambda x: math.cos(x) + 0.37, 0.4)
+    text = " ".join(report.diagnoses)
+    assert not report.passed and "off by a constant factor" not in text
+    doubled = check_derivative(lambda x: math.sin(x), lambda x: 2 * math.cos(x), 0.4)
+    assert "factor 2" in " ".join(doubled.diagnoses)

@@ -163,11 +163,12 @@ def pattern_sentence(view: TensorView, n_examples: int | None = None) -> str:
                     "expected "
                     f"in every checked entry; {advice}"
                 )
-            return (
-                f"{name}: off by a constant factor {c:.6g}: received = {c:.6g} × expected in every "
-                "checked entry; "
-                "the direction is right but a scale factor is wrong."
-            )
+            if a.size > 1:  # one number is always "a multiple" of another: no evidence of a factor then
+                return (
+                    f"{name}: off by a constant factor {c:.6g}: received = {c:.6g} × expected in every "
+                    "checked entry; "
+                    "the direction is right but a scale factor is wrong."
+                )
     if len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size:
         full_a = np.zeros(view.shape)
         full_n = np.zeros(view.shape)
