@@ -54,13 +54,13 @@ def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
     print("\n1. Release: the student version of every assignment (solutions and hidden tests removed)")
     zips = release(course, NOTEBOOKS_DIR, progress=lambda m: print("  " + m, flush=True))
     print(f"  {len(zips)} zip(s) for an LMS in {course.release}")
-    print(f"\n2. A sample class of {len(KINDS)} students, one of each kind:")
+    print(f"\n2. A sample class of {len(KINDS)} students, one of each kind (a broken kind hands in one assignment):")
     for kind, text in KINDS.items():
         print(f"  {kind:<13} {text}")
     incoming = course.root / "incoming"
     if incoming.exists():
         shutil.rmtree(incoming)
-    make_sample_class(course.release, course.source, incoming, course.assignments())
+    make_sample_class(course.release, course.source, incoming, course.assignments(), broken_once=True)
     print("\n3. Collect: file each notebook under submitted/<student>/<assignment>/")
     report = collect(course, incoming)
     print("  " + report.summary().splitlines()[0])

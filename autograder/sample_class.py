@@ -116,17 +116,22 @@ EXTRA_KINDS: dict[str, str] = {
 
 
 def make_sample_class(release: Path, source: Path, out: Path, assignments: list[str],
-                      kinds: list[str] | None = None) -> dict[str, str]:
+                      kinds: list[str] | None = None, broken_once: bool = False) -> dict[str, str]:
     """Write one student folder per kind under ``out/<student>/<assignment>/`` (the collect layout).
 
     Returns ``{student id: description}``. Student ids are ``s01-correct``, ``s02-partly-wrong``, …
+    With ``broken_once``, a student of a broken kind hands in only one assignment (a different one per
+    kind), which keeps the demo short while every kind still appears.
     """
     chosen = kinds or list(KINDS)
     students = {}
     for i, kind in enumerate(chosen, 1):
         student = f"s{i:02d}-{kind}"
         students[student] = {**KINDS, **EXTRA_KINDS}[kind]
+        broken = kind not in ("correct", "partly-wrong", "blank")
         for assignment in assignments:
+            if broken_once and broken and assignment != assignments[i % len(assignments)]:
+                continue
             for rel_path in sorted((release / assignment).glob("*.ipynb")):
                 src = nbformat.read(str(source / assignment / rel_path.name), as_version=4)
                 rel = nbformat.read(str(rel_path), as_version=4)

@@ -253,3 +253,15 @@ def test_a_hanging_submission_is_stopped_and_the_class_goes_on(course_setup, tmp
     hung = results[("s10-infinite-loop", "01-double")]
     assert hung.score == 0 and "per-submission limit of 30 s" in hung.status
     assert summary.attention == [hung]
+
+
+def test_the_demo_grade_table(course_setup):
+    from autograder.demo import grade_table
+
+    _, course, _, _, _ = course_setup
+    table = grade_table(course)
+    lines = table.splitlines()
+    assert lines[0].split() == ["student", "01-double", "02-square", "total"]
+    correct = next(ln for ln in lines if ln.startswith("s01-correct"))
+    assert correct.split()[1:] == ["3/3", "3/3", "6/6"]
+    assert "! needs attention:" in table and "s05-kernel-death/01-double: the kernel died" in table
