@@ -36,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_COURSE_DIR = Path("course")
 COURSE_ID = "backprop-course"
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # what a released answer cell holds (nbgrader's)
 
 
 class CourseError(Exception):
@@ -143,7 +144,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         "autograder.feedback.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
-    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
     for key, value in (extra or {}).items():
         section, name = key.split(".", 1)
         setattr(c[section], name, value)

@@ -31,7 +31,7 @@ from typing import Any
 
 import nbformat
 
-from autograder.course import NOTEBOOKS_DIR, CourseError, source_assignments
+from autograder.course import CODE_STUB, NOTEBOOKS_DIR, CourseError, source_assignments
 
 __all__ = [
     "CODE_STUB",
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 #: What nbgrader puts in place of a code solution (the course's ``ClearSolutions.code_stub``).
-CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 #: What nbgrader puts in place of a written (markdown) answer.
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 
