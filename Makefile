@@ -38,3 +38,16 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis
+
+# The JupyterHub deployment (deploy/hub, tests/hub) needs configurable-http-proxy from the npm registry,
+# pinned by deploy/hub/package-lock.json. Best effort: without npm the hub tests say what is missing.
+HUB_PROXY := deploy/hub/node_modules/.bin/configurable-http-proxy
+.PHONY: hub-proxy
+test: hub-proxy
+hub-proxy: $(HUB_PROXY)
+$(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "Installing configurable-http-proxy into deploy/hub/node_modules (npm ci)..."; \
+	  { npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error && touch $(HUB_PROXY); } || \
+	  echo "note: npm ci failed in deploy/hub; the JupyterHub tests (tests/hub) cannot run without the proxy"; \
+	else echo "note: npm is not installed; the JupyterHub tests (tests/hub) need it (Node >= 20)"; fi

@@ -52,9 +52,17 @@ class CourseDir:
 
     @staticmethod
     def at(root: str | Path, db_url: str | None = None) -> CourseDir:
-        """The course folder at ``root`` (created if missing), gradebook ``db_url`` or SQLite in it."""
+        """The course folder at ``root`` (created if missing), gradebook ``db_url`` or SQLite in it.
+
+        ``db_url`` is normalised by :func:`autograder.database.normalise_db_url` (``postgresql://`` gets the
+        psycopg 3 driver); an unknown scheme is a CourseError.
+        """
         path = Path(root).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
+        if db_url:
+            from autograder.database import normalise_db_url
+
+            db_url = normalise_db_url(db_url)
         return CourseDir(path, db_url or f"sqlite:///{path / 'gradebook.db'}")
 
     @property
@@ -167,7 +175,18 @@ def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
             lines.append(f"c.{section}.{name} = {value!r}")
     path = course.root / "nbgrader_config.py"
     path.write_text("\n".join(lines) + "\n")
+    if _has_password(course.db_url):
+        path.chmod(0o600)  # the gradebook URL holds a password: keep it from other users of this machine
     return path
+
+
+def _has_password(db_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(db_url).password)
+    except ValueError:
+        return False
 
 
 def nbgrader_api(course: CourseDir, **config: Any):

@@ -18,12 +18,12 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import COURSE_ID, CourseDir, CourseError, nbgrader_api
+from autograder.course import CourseDir, CourseError, nbgrader_api
+from autograder.database import safe_url
 from autograder.pool import JobFailure, run_pool
 from autograder.worker import Job, SubmissionResult, grade_submission
 
@@ -67,7 +67,7 @@ def load_results(course: CourseDir) -> list[SubmissionResult]:
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two graders in one folder never share it
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -102,41 +102,50 @@ def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
     db = folder / "gradebook.db"
     if db.exists():
         return db
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (folder / "source").symlink_to(course.source, target_is_directory=True)
-    api = nbgrader_api(CourseDir(folder, f"sqlite:///{db}"))
+    # built in a private folder, then renamed into place: another grader in this course folder may be
+    # building the same template right now, and must never read a half-built one
+    part = folder.with_name(f"{digest}.{os.getpid()}.part")
+    if part.exists():
+        shutil.rmtree(part)
+    part.mkdir(parents=True)
+    (part / "source").symlink_to(course.source, target_is_directory=True)
+    api = nbgrader_api(CourseDir(part, f"sqlite:///{part / 'gradebook.db'}"))
     for name in assignments:
         result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
+            shutil.rmtree(part, ignore_errors=True)
             raise CourseError(f"nbgrader cannot build assignment {name} from {course.source}: "
                               f"{(result.get('error') or '').strip().splitlines()[-1:]}")
+    if folder.exists() and not db.exists():  # a template left half-built by an older grader
+        shutil.rmtree(folder)
+    try:
+        part.rename(folder)
+    except OSError:  # another grader finished first: use its template
+        shutil.rmtree(part, ignore_errors=True)
+        if not db.exists():
+            raise
     return db
 
 
-def _merge(course: CourseDir, result: SubmissionResult) -> None:
-    """Write one result's scores into the course gradebook, and move its notebooks and feedback."""
-    from nbgrader.api import Gradebook
-    from sqlalchemy.exc import SAWarning
+def _merge(course: CourseDir, result: SubmissionResult, moved: bool = False) -> None:
+    """Write one result's scores into the course gradebook, and move its notebooks and feedback.
 
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 + SQLAlchemy 2: harmless noise
+    ``moved``: the result was merged before (into another gradebook) and its files are in place already.
 
+    Another grader may write the same gradebook at the same time (two ``grade`` runs on one PostgreSQL
+    database): a lost race (the student or submission row another run inserted first, a deadlock) is
+    retried in a new session, a bounded number of times (:func:`autograder.database.run_with_retries`).
+    """
     from nbgrader.utils import parse_utc
 
+    from autograder.database import run_with_retries
+
     kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
-    scores = {(c.notebook, c.cell): c for c in result.cells}
-    with Gradebook(course.db_url, COURSE_ID) as gb:
-        gb.update_or_create_student(result.student)
-        gb.update_or_create_submission(result.assignment, result.student, **kwargs)
-        for notebook in {c.notebook for c in result.cells}:
-            nb = gb.find_submission_notebook(notebook, result.assignment, result.student)
-            for grade in nb.grades:
-                cell = scores.get((notebook, grade.name))
-                if cell is not None:
-                    grade.auto_score = cell.score
-                    grade.needs_manual_grade = False
-        gb.db.commit()
+    run_with_retries(lambda: _write_scores(course.db_url, result, kwargs), course.db_url,
+                     f"cannot write {result.student}/{result.assignment} into the gradebook")
+    result.gradebook = safe_url(course.db_url)
+    if moved:
+        return
     for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
         dest = course.root / kind / result.student / result.assignment
         if dest.exists():
@@ -148,15 +157,27 @@ def _merge(course: CourseDir, result: SubmissionResult) -> None:
 
 
 def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
+    """A CourseError saying what to do unless the gradebook can be reached and knows every assignment."""
+    from nbgrader.api import MissingEntry
 
-    try:
-        with Gradebook(course.db_url, COURSE_ID) as gb:
+    from autograder.database import ensure_gradebook, open_gradebook, run_with_retries
+
+    ensure_gradebook(course.db_url)
+
+    def missing() -> list[str]:
+        out = []
+        with open_gradebook(course.db_url) as gb:
             for name in assignments:
-                gb.find_assignment(name)
-    except MissingEntry:
-        raise CourseError(f"the gradebook does not know assignment {name}: run `backprop-course release` "
-                          "first (it records each assignment)") from None
+                try:
+                    gb.find_assignment(name)
+                except MissingEntry:
+                    out.append(name)
+        return out
+
+    unknown = run_with_retries(missing, course.db_url, "cannot read the gradebook")
+    if unknown:
+        raise CourseError(f"the gradebook does not know assignment {', '.join(unknown)}: run `backprop-course "
+                          "release` first (with the same --db; it records each assignment)")
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:
@@ -199,6 +220,8 @@ def grade(
 
     jobs: list[Job] = []
     skipped = 0
+    remerge: list[SubmissionResult] = []
+    gradebook = safe_url(course.db_url)
     student_dirs = sorted(p for p in course.submitted.glob("*") if p.is_dir()) if course.submitted.exists() else []
     if students:
         missing = sorted(set(students) - {p.name for p in student_dirs})
@@ -216,10 +239,13 @@ def grade(
             saved = _result_path(course, student_dir.name, assignment)
             if not force and saved.exists():
                 try:
-                    if json.loads(saved.read_text()).get("digest") == digest:
+                    data = json.loads(saved.read_text())
+                    if data.get("digest") == digest:
                         skipped += 1
+                        if data.get("gradebook") != gradebook:  # graded, but not yet in this --db
+                            remerge.append(SubmissionResult.from_json(data))
                         continue
-                except ValueError:
+                except (ValueError, TypeError):
                     pass
             jobs.append(Job(
                 student=student_dir.name,
@@ -237,6 +263,11 @@ def grade(
     n_workers = max(1, workers or os.cpu_count() or 1)
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
              f"graded (use --force to regrade them)")
+    for result in remerge:
+        _merge(course, result, moved=True)
+        _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
+    if remerge:
+        progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
     done = 0
 
     def on_result(job: Job, outcome: SubmissionResult | JobFailure) -> None:
@@ -262,18 +293,38 @@ def grade(
 
 
 def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult:
-    """A zero score with the reason, for a submission whose grading was stopped or crashed."""
-    from nbgrader.api import Gradebook
+    """A zero score with the reason, for a submission whose grading was stopped or crashed.
 
+    The graded cells come from the job's template gradebook (a local SQLite file, never the course's).
+    """
+    from autograder.database import open_gradebook
     from autograder.worker import CellResult
 
     result = SubmissionResult(job.student, job.assignment, job.digest, status=reason)
-    with Gradebook(f"sqlite:///{job.template_db}", COURSE_ID) as gb:
+    with open_gradebook(f"sqlite:///{job.template_db}") as gb:
         for name in job.notebooks:
             for cell in sorted(gb.find_notebook(name, job.assignment).grade_cells, key=lambda c: c.name):
                 result.cells.append(CellResult(name, cell.name, 0.0, float(cell.max_score)))
     result.max_score = sum(c.max_score for c in result.cells)
     return result
+
+
+def _write_scores(db_url: str, result: SubmissionResult, kwargs: dict) -> None:
+    """One attempt of :func:`_merge`'s database part, in a new session: all of it commits, or none."""
+    from autograder.database import open_gradebook
+
+    scores = {(c.notebook, c.cell): c for c in result.cells}
+    with open_gradebook(db_url) as gb:
+        gb.update_or_create_student(result.student)
+        gb.update_or_create_submission(result.assignment, result.student, **kwargs)
+        for notebook in {c.notebook for c in result.cells}:
+            nb = gb.find_submission_notebook(notebook, result.assignment, result.student)
+            for grade in nb.grades:
+                cell = scores.get((notebook, grade.name))
+                if cell is not None:
+                    grade.auto_score = cell.score
+                    grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,6 +59,9 @@ def release(
     Solutions are replaced by stubs and hidden tests removed (nbgrader ``generate_assignment``);
     the assignments are recorded in the gradebook. Returns the zip files.
     """
+    from autograder.database import ensure_gradebook
+
+    ensure_gradebook(course.db_url)  # an unreachable or misconfigured database: one clear line, nothing written
     names = sync_source(course, notebooks)
     write_nbgrader_config(course)
     api = nbgrader_api(course)

@@ -58,7 +58,7 @@ from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from autograder.sandbox_kernel import (
     ENV_HIDE,
@@ -74,6 +74,7 @@ from autograder.sandbox_kernel import (
 __all__ = [
     "AUTOGRADE_PREPROCESSORS",
     "KERNEL_NAME",
+    "SKIPPED_NOTE",
     "CappedExecute",
     "Limits",
     "SandboxSettings",
@@ -82,6 +83,7 @@ __all__ = [
     "sandbox_command",
     "sandbox_config",
     "sandboxed",
+    "skipped_cells",
     "write_kernelspec",
 ]
 
@@ -318,6 +320,27 @@ def _shorten(text: Any, limit: int) -> Any:
     return text
 
 
+SKIPPED_NOTE = "(not run by the grader: no test depends on this cell; run it in JupyterLab to see it)\n"
+
+
+def skipped_cells(nb: NotebookNode) -> set[int]:
+    """Indices of the locked cells that grading does not need (:func:`autograder.dependencies.needed_cells`).
+
+    Test cells, answer cells and every cell a student can edit always run; a locked cell (restored from the
+    source by nbgrader before execution) is skipped when no later cell that runs reads what it defines.
+    """
+    from autograder.dependencies import needed_cells
+
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+
+    def always(cell: NotebookNode) -> bool:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        return bool(meta.get("grade") or meta.get("solution") or not meta.get("locked"))
+
+    keep = needed_cells([(always(c), c.get("source", "")) for _, c in code])
+    return {i for (i, _), k in zip(code, keep, strict=True) if not k}
+
+
 class CappedExecute(Execute):
     """nbgrader's ``Execute`` that stops recording output past a budget (characters, per cell and per notebook).
 
@@ -332,23 +355,33 @@ class CappedExecute(Execute):
         config=True
     )
 
+    skip_unneeded = Bool(
+        False, help="Skip locked cells no graded or student cell depends on (drawings, widgets)"
+    ).tag(config=True)
+
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
-        """Run the notebook with fresh budgets."""
+        """Run the notebook with fresh budgets (and, with ``skip_unneeded``, only the cells grading needs)."""
         self._notebook_bytes = 0
         self._cell_bytes: dict[int, int] = {}
         self._truncated: dict[int, set[str]] = {}
+        self._skip = skipped_cells(nb) if self.skip_unneeded else set()
+        for cell in nb.cells:  # nbclient skips cells tagged so: a student could tag a test cell and pass it
+            tags = cell.get("metadata", {}).get("tags")
+            if isinstance(tags, list) and self.skip_cells_with_tag in tags:
+                cell.metadata.tags = [t for t in tags if t != self.skip_cells_with_tag]
         return super().preprocess(nb, resources, km)
 
-    async def async_execute_cell(
-        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
-    ) -> NotebookNode:
-        """Execute one cell with a fresh per-cell budget."""
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> tuple[NotebookNode, Any]:
+        """Execute one cell with a fresh per-cell budget; a skipped cell gets a one-line note instead."""
+        if index in getattr(self, "_skip", ()):
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=SKIPPED_NOTE)]
+            return cell, resources
         self._cell_bytes = getattr(self, "_cell_bytes", {})
         self._truncated = getattr(self, "_truncated", {})
         self._notebook_bytes = getattr(self, "_notebook_bytes", 0)
-        self._cell_bytes[cell_index] = 0
-        self._truncated.pop(cell_index, None)
-        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        self._cell_bytes[index] = 0
+        self._truncated.pop(index, None)
+        return super().preprocess_cell(cell, resources, index)
 
     def _room(self, cell_index: int) -> int:
         cell_used = self._cell_bytes.get(cell_index, 0)

@@ -30,6 +30,7 @@ from typing import Any
 
 import nbformat
 
+from autograder.dependencies import needed_cells, strip_magics
 from autograder.wire import WireError, decode, encode, read_frame, write_frame
 
 __all__ = ["CellVerdict", "HostFailure", "graded_names", "needed_cells", "verify_notebook"]
@@ -82,57 +83,6 @@ def graded_names(source_nb: nbformat.NotebookNode) -> list[str]:
             for t in targets:
                 names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
     return list(dict.fromkeys(names))
-
-
-def _names(code: str) -> tuple[set[str], set[str]] | None:
-    """(names a cell defines or mutates, names it reads); None if it cannot be parsed."""
-    try:
-        tree = ast.parse(_strip_magics(code))
-    except SyntaxError:
-        return None
-    defined, used = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defined if isinstance(node.ctx, ast.Store | ast.Del) else used).add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defined.add(node.name)
-        elif isinstance(node, ast.alias):
-            defined.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
-            root = node
-            while isinstance(root, ast.Attribute | ast.Subscript):
-                root = root.value
-            if isinstance(root, ast.Name):
-                defined.add(root.id)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            root = node.func.value  # obj.method(...) may change obj (rng.normal, list.append)
-            while isinstance(root, ast.Attribute | ast.Subscript):
-                root = root.value
-            if isinstance(root, ast.Name):
-                defined.add(root.id)
-    return defined, used
-
-
-def needed_cells(cells: list[tuple[bool, str]]) -> list[bool]:
-    """Which cells a re-run needs: ``cells`` are (always keep, code) in order.
-
-    A prunable cell is kept only if it defines (or changes) a name that a later kept cell reads; cells that
-    only draw or display are skipped. Cells that cannot be parsed are kept.
-    """
-    keep = [False] * len(cells)
-    needed: set[str] = set()
-    for i in range(len(cells) - 1, -1, -1):
-        always, code = cells[i]
-        names = _names(code)
-        if always or names is None or names[0] & needed:
-            keep[i] = True
-            if names is not None:
-                needed |= names[1]
-    return keep
-
-
-def _strip_magics(code: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.split("\n"))
 
 
 _EXCEPTIONS: dict[str, type[BaseException]] = {
@@ -259,7 +209,7 @@ def _cell_score(value: Any, points: float) -> float:
 
 
 def _run_trusted(code: str, ns: dict) -> Any:
-    tree = ast.parse(_strip_magics(code))
+    tree = ast.parse(strip_magics(code))
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)

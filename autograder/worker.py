@@ -41,6 +41,7 @@ class Job:
     digest: str = ""
     verify: bool = True  # run the independent re-check (autograder.verify)
     sandbox: bool = True  # run the student's code under bubblewrap with limits (autograder.sandbox)
+    skip_unneeded: bool = True  # skip locked cells no test needs (drawings, widgets): see autograder.dependencies
     limits: str = ""  # the sandbox's resource limits as JSON (autograder.sandbox.Limits); "" = defaults
     host_command: tuple[str, ...] = ()  # how to start the student host (sandboxed); () = plain Python
     host_env: dict[str, str] | None = None
@@ -74,6 +75,7 @@ class SubmissionResult:
     autograded: str = ""  # scratch folder with the autograded notebooks, to be moved by the caller
     feedback: str = ""  # scratch folder with the feedback HTML
     timestamp: str = ""
+    gradebook: str = ""  # the gradebook (URL, password hidden) the scores were written into
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -194,7 +196,12 @@ def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None
 def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
                extra: dict) -> None:
     """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
+    from autograder.sandbox import AUTOGRADE_PREPROCESSORS
+
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
+    # nbgrader's autograde with our Execute: output budgets, and only the cells grading needs are run
+    extra = {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
+             "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
     api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
     if any(sub.glob("*.ipynb")):
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)

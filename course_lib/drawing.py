@@ -11,7 +11,10 @@ The layout never looks at ``id()`` or at the order of a set; it uses the graph's
 creation order of its nodes (relative, so two builds of the same model are laid out identically).
 
 Functions create figures with :class:`matplotlib.figure.Figure` (not ``pyplot``), so nothing is shown
-or registered globally; a notebook displays the returned figure as the cell's value.
+or registered globally; a notebook displays the returned figure as the cell's value (each figure carries
+its own ``_repr_png_``, so no ``%matplotlib`` magic is needed). matplotlib is imported on the first
+drawing, not with this module: a notebook that imports the drawing functions but never draws (the grader
+skips cells no test needs) does not pay for it.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from course_lib import guard
 from course_lib.graph import Node, aggregate, neg_log_likelihood, sigmoid, topological_order
 from course_lib.paths import Path, PathCost, enumerate_paths, path_cost
 from course_lib.trace import format_trace
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "PALETTE",
@@ -74,6 +78,19 @@ _Edge = tuple[Node, Node]
 
 
 # ============================================================================ small helpers
+def _new_figure(**kwargs: object) -> Figure:
+    """A fresh :class:`matplotlib.figure.Figure` (imported here, on first use)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _finish(fig: Figure) -> Figure:
+    """Give ``fig`` a PNG representation for IPython's ``display`` (no ``%matplotlib`` magic needed)."""
+    fig._repr_png_ = lambda: figure_to_png(fig)
+    return fig
+
+
 def figure_to_png(fig: Figure, dpi: float | None = None) -> bytes:
     """The figure as PNG bytes (for an ``ipywidgets.Image``, a test, or a file)."""
     buffer = io.BytesIO()
@@ -354,6 +371,9 @@ def draw_graph(
     pos = layered_layout(root, include_constants=include_constants)
     nodes = list(pos)
     edges = _edges(nodes, pos)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
     filled = _grads_filled(root)
 
     marked_nodes: list[Node] = []
@@ -403,7 +423,7 @@ def draw_graph(
             w_in = min(need_w * fontsize / 72, max_size[0])
             h_in = min(need_h * fontsize / 72, max_size[1])
             figsize = (max(w_in, 3.0), h_in)
-        fig = Figure(figsize=figsize, dpi=dpi)
+        fig = _new_figure(figsize=figsize, dpi=dpi)
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     else:
         fig = ax.get_figure()
@@ -500,7 +520,7 @@ def draw_graph(
                   fontsize=fs * 0.9, borderaxespad=0.2, handlelength=3)
 
     fig.alt_text = describe_graph(root, paths if paths else None)
-    return fig
+    return _finish(fig)
 
 
 def describe_graph(root: Node, highlight_paths: Sequence[Path] | Node | None = None, digits: int = 6) -> str:
@@ -657,7 +677,7 @@ def draw_path_cost(
     """
     rows = path_cost_rows(depths, width)
     if ax is None:
-        fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        fig = _new_figure(figsize=figsize, dpi=dpi, layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.get_figure()
@@ -688,7 +708,7 @@ def draw_path_cost(
         f"{last['backward_mults']:,}, and gives every weight's gradient at once.\n\n"
         + path_cost_table(depths, width)
     )
-    return fig
+    return _finish(fig)
 
 
 # ============================================================================ functions and training
@@ -727,7 +747,7 @@ def draw_function_and_derivative(
         raise ValueError("xs needs at least two points")
     fx = np.array([float(f(float(v))) for v in x])
     dfx = np.array([float(df(float(v))) for v in x])
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    fig = _new_figure(figsize=figsize, dpi=dpi, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(x, fx, color=PALETTE["blue"], lw=2, linestyle="-", label=f"{name}(x)")
     bottom.plot(x, dfx, color=PALETTE["vermillion"], lw=2, linestyle="--", label=f"{name}′(x)")
@@ -745,7 +765,7 @@ def draw_function_and_derivative(
         f"{dfx.min():.4g} to {dfx.max():.4g}. Sample points:\n\n"
         + _sample_table(("x", f"{name}(x)", f"{name}'(x)"), [x[idx], fx[idx], dfx[idx]])
     )
-    return fig
+    return _finish(fig)
 
 
 def draw_loss_curve(
@@ -766,7 +786,7 @@ def draw_loss_curve(
     if y.size == 0:
         raise ValueError("losses is empty: train for at least one step")
     if ax is None:
-        fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        fig = _new_figure(figsize=figsize, dpi=dpi, layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.get_figure()
@@ -788,7 +808,7 @@ def draw_loss_curve(
         f"Loss over {y.size} {xlabel}s: it {change} from {y[0]:.4g} to {y[-1]:.4g}; the smallest value "
         f"{y[best]:.4g} is at {xlabel} {best}.\n\n" + _sample_table((xlabel, "loss"), [steps[idx], y[idx]])
     )
-    return fig
+    return _finish(fig)
 
 
 def draw_decision_regions(
@@ -825,7 +845,7 @@ def draw_decision_regions(
     if Y.shape[1] != n_out:
         raise ValueError(f"Y has {Y.shape[1]} columns but the network has {n_out} outputs")
 
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    fig = _new_figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n_out, sharey=True))
     levels = np.linspace(0.0, 1.0, 11)
     summary = []
@@ -861,4 +881,4 @@ def draw_decision_regions(
         "with the 0.5 boundary and the data (circles: target 1, crosses: target 0).\n"
         + "\n".join(summary)
     )
-    return fig
+    return _finish(fig)

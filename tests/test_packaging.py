@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _normalise(requirement: str) -> str:
-    return re.sub(r"\s+", "", requirement).lower()
+    """Lower case, no spaces, no pip extras (pip's ``psycopg[binary]`` is conda-forge's ``psycopg``)."""
+    return re.sub(r"\[[^\]]*\]", "", re.sub(r"\s+", "", requirement)).lower()
 
 
 def test_environment_yml_asks_for_the_same_packages_as_pyproject():

@@ -1,0 +1,31 @@
+"""nbgrader's settings in the course's JupyterHub (on every single-user server's JUPYTER_CONFIG_PATH).
+
+The values come from environment variables that the hub gives each server (deploy/hub/course_hub.py):
+everyone shares the exchange folder and course id; an instructor also gets the course folder and gradebook;
+a student's id is their JupyterHub user name.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+c.Exchange.root = os.environ.get("BPC_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+c.CourseDirectory.course_id = os.environ.get("BPC_COURSE_ID", "backprop-course")
+
+if os.environ.get("BPC_ROLE") == "instructor":
+    c.CourseDirectory.root = os.path.expanduser(os.environ.get("BPC_COURSE_DIR", "~/course"))
+    url = os.environ.get("BPC_GRADEBOOK_URL", "")
+    if url:
+        try:  # postgresql:// -> postgresql+psycopg:// (the driver installed with the course)
+            from autograder.database import normalise_db_url
+
+            url = normalise_db_url(url)
+        except Exception:  # noqa: BLE001 - keep the URL as given; nbgrader reports what is wrong with it
+            pass
+        c.CourseDirectory.db_url = url
+    if os.environ.get("BPC_HUB_SPAWNER") == "simple":
+        # every server runs as the hub's Unix user, so a submission's owner cannot match its student
+        c.CollectApp.check_owner = False
+elif os.environ.get("JUPYTERHUB_USER"):
+    # nbgrader takes the Unix user name, except for `jovyan`; the hub's name is right with either spawner
+    c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]

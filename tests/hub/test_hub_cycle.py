@@ -1,0 +1,273 @@
+"""A whole course cycle through the course's JupyterHub (deploy/hub) on 127.0.0.1, graded into PostgreSQL.
+
+The instructor releases an assignment into nbgrader's exchange; two students start their servers through
+the hub, fetch it, answer it (one correctly, one partly) through Jupyter's contents API and submit it with
+nbgrader's assignment-list handlers; the instructor collects, grades with ``backprop-course grade --db``
+(PostgreSQL) and releases the feedback; each student fetches feedback that shows their own score and none
+of the hidden tests. Every request goes to 127.0.0.1 (the hub's proxy); each user's server runs as that
+user's own Unix account, so the exchange's owners and permissions are the real ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import nbformat
+import pytest
+from hub_support import (
+    BIN,
+    COURSE_ID,
+    INSTRUCTOR,
+    ROOT,
+    STUDENTS,
+    CourseHub,
+    ServerClient,
+    run_as_user,
+    tool_env,
+    user_environment,
+)
+
+ASSIGNMENT = "01-chain-rule"
+KINDS = {"bpc-ada": "correct", "bpc-bob": "partly-wrong"}  # student -> sample_class kind of answers
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _instructor(hub: CourseHub, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a command as the instructor, with the environment the hub gives the instructor's server."""
+    env = user_environment(hub.settings, "instructor", hub.home(INSTRUCTOR))
+    assert env["BPC_COURSE_DIR"] == str(hub.course_dir)
+    return run_as_user(hub.home(INSTRUCTOR), INSTRUCTOR, list(args), env, cwd or hub.course_dir)
+
+
+def _tool(name: str) -> str:
+    return str(BIN / name)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _page_config(server: ServerClient) -> dict:
+    """The JupyterLab page's configuration (disabled extensions and so on) as the user's browser gets it."""
+    status, raw = server.request("GET", "/lab")
+    assert status == 200, f"{server.name}: /lab answered {status}"
+    m = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', raw, re.S)
+    assert m, f"{server.name}: no page config in /lab"
+    return json.loads(m.group(1))
+
+
+def _hidden_lines(source_nb: Path) -> list[str]:
+    """The code lines of the hidden tests in the source notebook (what feedback must not show)."""
+    lines, inside = [], False
+    for cell in nbformat.read(str(source_nb), as_version=4).cells:
+        for line in cell.source.split("\n"):
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
+                lines.append(line.strip())
+    return lines
+
+
+def _visible_test_lines(release_nb: Path) -> list[str]:
+    """Code lines of the released (visible) test cells: feedback shows these, which proves the search works."""
+    out = []
+    for cell in nbformat.read(str(release_nb), as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            out += [ln.strip() for ln in cell.source.split("\n") if len(ln.strip()) > 12]
+    return out
+
+
+def _text_of(page: str) -> str:
+    """An HTML page's text: tags removed, entities decoded (highlighted code becomes plain code again)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def _login(url: str, name: str, password: str) -> int:
+    """Log in at the hub's login form like a browser; returns the status after redirects (200 = logged in)."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{url}/hub/login", timeout=60) as r:
+        form = r.read().decode()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form)
+    data = {"username": name, "password": password, **({"_xsrf": xsrf.group(1)} if xsrf else {})}
+    try:
+        with opener.open(f"{url}/hub/login", urllib.parse.urlencode(data).encode(), timeout=60) as r:
+            return r.status if "/hub/login" not in r.url else 403
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+# ------------------------------------------------------------------------------------------------ the test
+def test_course_cycle_through_the_hub(course_hub: CourseHub, tmp_path: Path) -> None:
+    hub, client = course_hub, course_hub.hub.client
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def lap(step: str) -> None:
+        timings[step] = round(time.monotonic() - started - sum(timings.values()), 1)
+
+    # Only the listed users may log in, with the course's password (the test authenticator).
+    assert _login(client.url, "bpc-ada", hub.settings.password) == 200
+    assert _login(client.url, "bpc-ada", "not-the-password") != 200
+    assert _login(client.url, "someone-else", hub.settings.password) != 200
+
+    # --- every server starts through the hub; students get no instructor tools
+    names = [INSTRUCTOR, *STUDENTS]
+    for name in names:  # all at once: they start in parallel
+        client.request_server(name)
+    for name in names:
+        client.wait_ready(name)
+    servers = {name: ServerClient(client.url, name, client.user_token(name)) for name in names}
+    teacher = servers[INSTRUCTOR]
+    lap("servers")
+    for name in STUDENTS:
+        assert servers[name].request("GET", "/formgrader")[0] == 404, "students must not have Formgrader"
+        assert servers[name].request("GET", "/formgrader/api/assignments")[0] == 404
+        disabled = set(_page_config(servers[name]).get("disabledExtensions", []))
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                "@jupyter/nbgrader:course-list"} <= disabled, disabled
+        assert "@jupyter/nbgrader:assignment-list" not in disabled
+    assert teacher.request("GET", "/formgrader")[0] in (200, 302), "the instructor has Formgrader"
+    assert not {x for x in _page_config(teacher).get("disabledExtensions", []) if "nbgrader" in x}
+
+    # --- the instructor releases the assignment into the exchange
+    gradebook = ["--db", hub.gradebook_url]
+    _instructor(hub, _tool("backprop-course"), "release", "--course-dir", str(hub.course_dir), *gradebook,
+                cwd=hub.home(INSTRUCTOR))
+    _instructor(hub, _tool("nbgrader"), "release_assignment", ASSIGNMENT, "--course", COURSE_ID)
+    course_x = hub.exchange / COURSE_ID
+    assert (course_x / "outbound" / ASSIGNMENT).is_dir()
+    assert _mode(course_x / "outbound") == 0o755 and _mode(course_x / "inbound") & 0o777 == 0o733
+    # the instructor's Formgrader finds the course folder and the gradebook the hub's settings name
+    listed = teacher.json("GET", "/formgrader/api/assignments")
+    assert ASSIGNMENT in {a["name"] for a in listed}, listed
+    lap("release")
+
+    # --- each student fetches, answers and submits, through the hub's proxy
+    source = hub.course_dir / "source"
+    notebooks = sorted(p.name for p in (hub.course_dir / "release" / ASSIGNMENT).glob("*.ipynb"))
+    assert notebooks
+    from autograder.sample_class import make_sample_class
+
+    for name, kind in KINDS.items():
+        server = servers[name]
+        listed = server.assignment_action("fetch", COURSE_ID, ASSIGNMENT)
+        assert listed["success"], listed
+        fetched = [a for a in listed["value"] if a["assignment_id"] == ASSIGNMENT and a["status"] == "fetched"]
+        assert fetched, f"{name} could not fetch {ASSIGNMENT}: {listed}"
+        release_copy = tmp_path / name / "release"
+        (release_copy / ASSIGNMENT).mkdir(parents=True)
+        for nb_name in notebooks:  # what the student got, read through their server
+            model = server.json("GET", f"/api/contents/{ASSIGNMENT}/{nb_name}?content=1")
+            assert model["type"] == "notebook"
+            nbformat.write(nbformat.from_dict(model["content"]), str(release_copy / ASSIGNMENT / nb_name))
+        make_sample_class(release_copy, source, tmp_path / name / "answers", [ASSIGNMENT], kinds=[kind])
+        (answers,) = (tmp_path / name / "answers").glob(f"*/{ASSIGNMENT}")
+        for nb_name in notebooks:  # the student saves their answers (as JupyterLab does)
+            content = json.loads((answers / nb_name).read_text())
+            server.json("PUT", f"/api/contents/{ASSIGNMENT}/{nb_name}",
+                        {"type": "notebook", "format": "json", "content": content})
+        submitted = server.assignment_action("submit", COURSE_ID, ASSIGNMENT)
+        assert submitted["success"], submitted
+        mine = [a for a in submitted["value"] if a["status"] == "submitted" and a["assignment_id"] == ASSIGNMENT]
+        assert mine and all(a["student_id"] == name for a in mine), mine
+    inbound = sorted((course_x / "inbound").iterdir())
+    assert [p.name.split("+")[0] for p in inbound] == sorted(KINDS)
+    lap("students submit")
+
+    # --- the instructor collects, grades into PostgreSQL, releases feedback
+    collected = _instructor(hub, _tool("nbgrader"), "collect", ASSIGNMENT, "--course", COURSE_ID)
+    assert "cheating attempt" not in collected.stdout + collected.stderr
+    for name in KINDS:
+        folder = hub.course_dir / "submitted" / name / ASSIGNMENT
+        assert {"timestamp.txt", *notebooks} <= {p.name for p in folder.iterdir()}, folder
+    lap("collect")
+    grade = _grade(hub)
+    scores = _grades_csv(hub.course_dir / "grades.csv")
+    assert set(scores) == set(KINDS), (scores, grade.stdout[-2000:])
+    max_score = scores["bpc-ada"][1]
+    assert scores["bpc-ada"][0] == max_score > 0, scores
+    assert 0 < scores["bpc-bob"][0] < max_score, scores
+    assert _gradebook_scores(hub.gradebook_url) == {n: s for n, (s, _m) in scores.items()}
+    lap("grade")
+    released = _instructor(hub, _tool("nbgrader"), "release_feedback", ASSIGNMENT, "--course", COURSE_ID)
+    assert len(list((course_x / "feedback").glob("*.html"))) == len(KINDS) * len(notebooks), released.stderr
+    lap("release feedback")
+
+    # --- each student fetches their feedback: their own score, no hidden tests
+    released_text = "\n".join((hub.course_dir / "release" / ASSIGNMENT / n).read_text() for n in notebooks)
+    hidden = [line for nb_name in notebooks for line in _hidden_lines(source / ASSIGNMENT / nb_name)
+              if json.dumps(line)[1:-1] not in released_text]  # lines only the hidden tests have
+    visible = [line for nb_name in notebooks
+               for line in _visible_test_lines(hub.course_dir / "release" / ASSIGNMENT / nb_name)]
+    assert hidden and visible
+    for name, kind in KINDS.items():
+        server = servers[name]
+        listed = server.assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
+        assert listed["success"], listed
+        subs = [s for a in listed["value"] if a["status"] == "submitted" for s in a["submissions"]]
+        assert subs and all(s["has_local_feedback"] and not s["feedback_updated"] for s in subs), subs
+        folder = subs[-1]["local_feedback_path"]
+        total = 0.0
+        for nb_name in notebooks:
+            path = urllib.parse.quote(f"{folder}/{Path(nb_name).stem}.html")
+            model = server.json("GET", f"/api/contents/{path}?content=1&type=file")
+            page = model["content"]
+            m = re.search(rf"<h4>{re.escape(Path(nb_name).stem)} \(Score: ([\d.]+) / ([\d.]+)\)</h4>", page)
+            assert m, f"{name}: no score heading in the feedback"
+            total += float(m.group(1))
+            text = _text_of(page)
+            assert HIDDEN_BEGIN not in text and HIDDEN_END not in text, f"{name}: hidden-test markers in feedback"
+            shown = [line for line in hidden if line in text]
+            assert not shown, f"{name}'s feedback shows hidden tests: {shown[:3]}"
+            assert any(line in text for line in visible), "the search for test code in feedback finds nothing"
+        assert total == pytest.approx(scores[name][0]), f"{name} ({kind}) sees {total}, graded {scores[name][0]}"
+    lap("students fetch feedback")
+    print(f"hub cycle timings (s): {timings}; total {time.monotonic() - started:.1f}")
+
+
+def _grade(hub: CourseHub) -> subprocess.CompletedProcess:
+    """``backprop-course grade`` into the PostgreSQL gradebook (as root: the grader's sandbox needs it)."""
+    from autograder.sandbox import sandbox_available
+
+    args = [_tool("backprop-course"), "grade", "--course-dir", str(hub.course_dir), "--db", hub.gradebook_url,
+            "--assignment", ASSIGNMENT, "--workers", "2"]
+    if not sandbox_available()[0]:
+        args.append("--no-sandbox")
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=tool_env(), cwd=ROOT)
+    assert done.returncode == 0, f"grade exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def _grades_csv(path: Path) -> dict[str, tuple[float, float]]:
+    with path.open() as fh:
+        return {r["student_id"]: (float(r["score"]), float(r["max_score"]))
+                for r in csv.DictReader(fh) if r["assignment"] == ASSIGNMENT}
+
+
+def _gradebook_scores(url: str) -> dict[str, float]:
+    """Each student's score for the assignment, read back from the gradebook database."""
+    from nbgrader.api import Gradebook
+
+    from autograder.course import COURSE_ID as GRADEBOOK_COURSE
+    from autograder.database import normalise_db_url
+
+    with Gradebook(normalise_db_url(url), GRADEBOOK_COURSE) as gb:
+        return {s.student.id: float(s.score) for s in gb.assignment_submissions(ASSIGNMENT)}
+

@@ -1,0 +1,109 @@
+"""The hub's settings and per-role configuration (deploy/hub), without starting anything."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hub_support import HUB_DIR, HubSettings, settings_env, user_environment
+from traitlets.config import Config, PyFileConfigLoader
+
+from autograder.lab import nbgrader_server_extensions
+
+
+def _nbgrader_config(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Config:
+    """What deploy/hub/nbgrader/nbgrader_config.py sets when loaded with ``env`` (as nbgrader loads it)."""
+    for key in [k for k in os.environ if k.startswith(("BPC_", "JUPYTERHUB_"))]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return PyFileConfigLoader("nbgrader_config.py", path=str(HUB_DIR / "nbgrader")).load_config()
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = HubSettings.from_env({
+        "BPC_HUB_PORT": "9000", "BPC_EXCHANGE_ROOT": "/srv/x", "BPC_COURSE_ID": "bp-2026",
+        "BPC_INSTRUCTORS": "ann, bo,ann", "BPC_STUDENTS": "s1,s2,,", "BPC_HUB_SPAWNER": "simple",
+    })
+    assert (settings.port, settings.exchange_root, settings.course_id) == (9000, "/srv/x", "bp-2026")
+    assert settings.instructors == ("ann", "bo") and settings.students == ("s1", "s2")
+    assert settings.role("bo") == "instructor" and settings.role("s1") == settings.role("stranger") == "student"
+    assert HubSettings.from_env(settings_env(settings)) == settings
+    assert HubSettings.from_env({}) == HubSettings()
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"BPC_HUB_SPAWNER": "docker"}, "BPC_HUB_SPAWNER"),
+    ({"BPC_INSTRUCTORS": "ann", "BPC_STUDENTS": "ann,bo"}, "in both"),
+    ({"BPC_COURSE_ID": "a+b"}, "BPC_COURSE_ID"),
+    ({"BPC_EXCHANGE_ROOT": "exchange"}, "absolute"),
+])
+def test_settings_that_cannot_work_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        HubSettings.from_env(env)
+
+
+def test_each_role_gets_its_own_tools() -> None:
+    settings = HubSettings(gradebook_url="postgresql://grader:pw@db/course", course_dir="/srv/course")
+    student = user_environment(settings, "student")
+    teacher = user_environment(settings, "instructor")
+    assert student["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(HUB_DIR / "student"), str(HUB_DIR / "nbgrader")]
+    assert teacher["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(HUB_DIR / "nbgrader")]
+    assert "BPC_GRADEBOOK_URL" not in student and "BPC_COURSE_DIR" not in student, "students get no gradebook"
+    assert teacher["BPC_GRADEBOOK_URL"] == settings.gradebook_url and teacher["BPC_COURSE_DIR"] == "/srv/course"
+    at_home = user_environment(HubSettings(course_dir="~/teaching/bp"), "instructor", "/home/ann")
+    assert at_home["BPC_COURSE_DIR"] == "/home/ann/teaching/bp"
+    with pytest.raises(ValueError):
+        user_environment(settings, "admin")
+
+
+def test_students_have_every_instructor_tool_of_nbgrader_off() -> None:
+    server = json.loads((HUB_DIR / "student" / "jupyter_server_config.d" / "backprop-course-student.json").read_text())
+    switches = server["ServerApp"]["jpserver_extensions"]
+    assert set(nbgrader_server_extensions()) <= set(switches), "a new nbgrader server extension needs a decision"
+    assert switches["nbgrader.server_extensions.assignment_list"] is True
+    assert not switches["nbgrader.server_extensions.formgrader"]
+    assert not switches["nbgrader.server_extensions.course_list"]
+    lab = json.loads((HUB_DIR / "student" / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert {k for k, off in lab.items() if off} == {"@jupyter/nbgrader:formgrader",
+                                                    "@jupyter/nbgrader:create-assignment",
+                                                    "@jupyter/nbgrader:course-list"}
+
+
+def test_nbgrader_config_for_a_student(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**user_environment(HubSettings(exchange_root="/srv/ex", course_id="bp"), "student"),
+           "JUPYTERHUB_USER": "ada"}
+    c = _nbgrader_config(env, monkeypatch)
+    assert c.Exchange.root == "/srv/ex" and c.CourseDirectory.course_id == "bp"
+    assert c.CourseDirectory.student_id == "ada", "the student id is the hub's user name, not the Unix user's"
+    assert "db_url" not in c.CourseDirectory and "root" not in c.CourseDirectory
+
+
+@pytest.mark.parametrize("spawner", ["local", "simple"])
+def test_nbgrader_config_for_an_instructor(spawner: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = HubSettings(gradebook_url="postgresql://grader:pw@127.0.0.1:5432/course", spawner=spawner)
+    env = {**user_environment(settings, "instructor"), "JUPYTERHUB_USER": "ann", "HOME": str(tmp_path)}
+    c = _nbgrader_config(env, monkeypatch)
+    assert c.CourseDirectory.root == str(tmp_path / "course")
+    assert c.CourseDirectory.db_url == "postgresql+psycopg://grader:pw@127.0.0.1:5432/course"
+    assert "student_id" not in c.CourseDirectory, "collect must see every student"
+    # one Unix user runs every server with the simple spawner: nbgrader's owner check would flag everyone
+    assert ("check_owner" in c.CollectApp) == (spawner == "simple")
+
+
+def test_hub_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """jupyterhub_config.py gives JupyterHub the settings (loaded as JupyterHub loads it)."""
+    settings = HubSettings(state_dir=tmp_path / "state", port=8123, instructors=("ann",), students=("s1",),
+                           password="a-long-password", api_token="t" * 32)
+    for key, value in settings_env(settings).items():
+        monkeypatch.setenv(key, value)
+    c = PyFileConfigLoader("jupyterhub_config.py", path=str(HUB_DIR)).load_config()
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8123"
+    assert c.Authenticator.allowed_users == {"ann", "s1"}
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.ConfigurableHTTPProxy.command == [settings.proxy_command]
+    assert c.JupyterHub.load_groups["instructors"] == {"users": ["ann"]}
+    assert c.JupyterHub.services[0]["name"] == "course-admin"
+    assert (tmp_path / "state").stat().st_mode & 0o077 == 0, "the hub's secrets are private"
