@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis deploy/hub/node_modules
 
 # The JupyterHub deployment (deploy/hub, tests/hub) needs configurable-http-proxy from the npm registry,
 # pinned by deploy/hub/package-lock.json. Best effort: without npm the hub tests say what is missing.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,10 +14,11 @@ __all__ = ["build_parser", "main"]
 
 
 def _course_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--course-dir", type=Path, default=Path("course"),
-                   help="the course folder (default: ./course, ignored by git)")
-    p.add_argument("--db", metavar="URL", default=None,
-                   help="gradebook database URL nbgrader accepts (default: SQLite in the course folder)")
+    p.add_argument("--course-dir", type=Path, default=Path(os.environ.get("BPC_COURSE_DIR") or "course"),
+                   help="the course folder (default: $BPC_COURSE_DIR, else ./course, ignored by git)")
+    p.add_argument("--db", metavar="URL", default=os.environ.get("BPC_GRADEBOOK_URL") or None,
+                   help="gradebook database URL, e.g. postgresql://user:password@host/dbname (default: "
+                        "$BPC_GRADEBOOK_URL, else SQLite in the course folder; see docs/database.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,10 +185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 all well; 1 something needs attention (the output says what); 2 a usage or setup error.
     """
-    from autograder.course import CourseError
+    import re
+
+    from autograder.course import COURSE_ID, CourseError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", COURSE_ID):
+        print(f"error: BPC_COURSE_ID {COURSE_ID!r}: use letters, digits, '-' and '_'", file=sys.stderr)
+        return 2
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

@@ -35,7 +35,9 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_COURSE_DIR = Path("course")
-COURSE_ID = "backprop-course"
+# The course's name in nbgrader's exchange and gradebook; a JupyterHub deployment sets BPC_COURSE_ID for
+# every process (docs/deploy.md), so the grader, its workers and nbgrader agree on it.
+COURSE_ID = os.environ.get("BPC_COURSE_ID") or "backprop-course"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # what a released answer cell holds (nbgrader's)
 
 

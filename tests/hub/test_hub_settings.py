@@ -107,3 +107,21 @@ def test_hub_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert c.JupyterHub.load_groups["instructors"] == {"users": ["ann"]}
     assert c.JupyterHub.services[0]["name"] == "course-admin"
     assert (tmp_path / "state").stat().st_mode & 0o077 == 0, "the hub's secrets are private"
+
+
+def test_the_course_command_takes_the_hub_settings_from_the_environment(tmp_path: Path) -> None:
+    """An instructor's server has BPC_COURSE_DIR, BPC_GRADEBOOK_URL and BPC_COURSE_ID set: backprop-course uses
+    them as defaults, so its commands need no --course-dir/--db and write the same course id nbgrader uses."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BPC_COURSE_DIR": str(tmp_path / "c"), "BPC_GRADEBOOK_URL": "postgresql://h/gb",
+           "BPC_COURSE_ID": "bp-2026"}
+    code = ("from autograder.cli import build_parser\nfrom autograder.course import COURSE_ID, CourseDir, "
+            "nbgrader_config\na = build_parser().parse_args(['grade'])\nc = CourseDir.at(a.course_dir, a.db)\n"
+            "print(c.root, c.db_url, nbgrader_config(c).CourseDirectory.course_id)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(tmp_path / "c"), "postgresql+psycopg://h/gb", "bp-2026"]
+    bad = subprocess.run([sys.executable, "-m", "autograder.cli", "report"], capture_output=True, text=True,
+                         env={**env, "BPC_COURSE_ID": "no spaces"})
+    assert bad.returncode == 2 and "BPC_COURSE_ID" in bad.stderr and "Traceback" not in bad.stderr
