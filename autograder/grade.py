@@ -127,10 +127,8 @@ def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
     return db
 
 
-def _merge(course: CourseDir, result: SubmissionResult, moved: bool = False) -> None:
-    """Write one result's scores into the course gradebook, and move its notebooks and feedback.
-
-    ``moved``: the result was merged before (into another gradebook) and its files are in place already.
+def _record(course: CourseDir, result: SubmissionResult) -> None:
+    """Write one result's scores into the course gradebook (and note which gradebook in ``result``).
 
     Another grader may write the same gradebook at the same time (two ``grade`` runs on one PostgreSQL
     database): a lost race (the student or submission row another run inserted first, a deadlock) is
@@ -144,8 +142,11 @@ def _merge(course: CourseDir, result: SubmissionResult, moved: bool = False) -> 
     run_with_retries(lambda: _write_scores(course.db_url, result, kwargs), course.db_url,
                      f"cannot write {result.student}/{result.assignment} into the gradebook")
     result.gradebook = safe_url(course.db_url)
-    if moved:
-        return
+
+
+def _merge(course: CourseDir, result: SubmissionResult) -> None:
+    """Record a new result in the gradebook (:func:`_record`) and move its notebooks and feedback into place."""
+    _record(course, result)
     for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
         dest = course.root / kind / result.student / result.assignment
         if dest.exists():
@@ -264,7 +265,7 @@ def grade(
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
              f"graded (use --force to regrade them)")
     for result in remerge:
-        _merge(course, result, moved=True)
+        _record(course, result)  # its files are in place since it was first graded
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
     if remerge:
         progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
@@ -310,7 +311,7 @@ def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult
 
 
 def _write_scores(db_url: str, result: SubmissionResult, kwargs: dict) -> None:
-    """One attempt of :func:`_merge`'s database part, in a new session: all of it commits, or none."""
+    """One attempt of :func:`_record`, in a new session: all of it commits, or none."""
     from autograder.database import open_gradebook
 
     scores = {(c.notebook, c.cell): c for c in result.cells}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import COURSE_ID, CourseDir, nbgrader_api
+from autograder.course import CourseDir, nbgrader_api
 from autograder.feedback import NOT_ANSWERED
 from autograder.scan import scan_notebook
 
@@ -181,10 +181,10 @@ def _recheck(job: Job, autograded: Path, result: SubmissionResult) -> list[str]:
 
 def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None:
     """Write ``result``'s cell scores into the scratch gradebook, so feedback shows the final scores."""
-    from nbgrader.api import Gradebook
+    from autograder.database import open_gradebook
 
     scores = {(c.notebook, c.cell): c.score for c in result.cells}
-    with Gradebook(course.db_url, COURSE_ID) as gb:
+    with open_gradebook(course.db_url) as gb:
         for name in job.notebooks:
             nb = gb.find_submission_notebook(name, job.assignment, job.student)
             for grade in nb.grades:
@@ -216,11 +216,13 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
             last = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
             problems.append(f"nbgrader could not grade it: {last[0][:300]}")
 
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from autograder.database import open_gradebook
 
     autograded = scratch / "autograded" / job.student / job.assignment
     notes: list[str] = []
-    with Gradebook(course.db_url, COURSE_ID) as gb:
+    with open_gradebook(course.db_url) as gb:
         for name in job.notebooks:
             messages, answer_problems, answer_notes = _messages(autograded, name)
             problems += answer_problems

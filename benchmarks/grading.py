@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.course import COURSE_ID, CourseDir
+from autograder.course import CourseDir
 from autograder.grade import grade, load_results
 from autograder.release import release
 from autograder.sample_class import make_sample_class
@@ -44,15 +44,29 @@ def make_class(course: CourseDir, students: int) -> None:
 
 def nbgrader_scores(course: CourseDir) -> dict[tuple[str, str], float]:
     """Total auto score per (student, assignment) from the course gradebook."""
-    from nbgrader.api import Gradebook
+    from autograder.database import open_gradebook
 
     out = {}
-    with Gradebook(course.db_url, COURSE_ID) as gb:
+    with open_gradebook(course.db_url) as gb:
         for assignment in course.assignments():
             for sub in gb.assignment_submissions(assignment):
                 out[(sub.student.id, assignment)] = round(sum(g.auto_score or 0 for nb in sub.notebooks
                                                               for g in nb.grades), 6)
     return out
+
+
+def timed_grade(course: CourseDir, label: str, workers: int, every: int = 40, **options) -> float:
+    """``grade(course, workers=workers, **options)``; prints every ``every``-th progress line; wall seconds."""
+    done = [0]
+
+    def tick(msg: str) -> None:
+        done[0] += 1
+        if done[0] % every == 0:
+            print(f"  {label}: {msg}", flush=True)
+
+    start = time.perf_counter()
+    grade(course, workers=workers, progress=tick, **options)
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -83,16 +97,7 @@ def main() -> int:
         def ours(name: str, **options) -> tuple[float, dict]:
             course = CourseDir.at(Path(tmp) / name)
             shutil.copytree(base.root, course.root, dirs_exist_ok=True)
-            done = [0]
-
-            def tick(msg: str) -> None:
-                done[0] += 1
-                if done[0] % 40 == 0:
-                    print(f"  {name}: {msg}", flush=True)
-
-            start = time.perf_counter()
-            grade(course, workers=args.workers, progress=tick, **options)
-            seconds = time.perf_counter() - start
+            seconds = timed_grade(course, name, args.workers, **options)
             return seconds, {(r.student, r.assignment): round(r.score, 6) for r in load_results(course)}
 
         t_fast, fast_scores = ours("ours-no-verify", verify=False)

@@ -18,17 +18,15 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway server (test scaffolding stays out of the package)
 
-from grading import make_class, nbgrader_scores  # noqa: E402
+from grading import make_class, nbgrader_scores, timed_grade  # noqa: E402
 from pgserver import PostgresServer  # noqa: E402
 
 from autograder.course import CourseDir  # noqa: E402
-from autograder.grade import grade  # noqa: E402
 from autograder.release import release  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -42,16 +40,7 @@ def _run(base: CourseDir, folder: Path, db_url: str | None, workers: int) -> tup
         shutil.copytree(base.submitted, course.submitted)
     else:
         shutil.copytree(base.root, course.root, dirs_exist_ok=True)
-    done = [0]
-
-    def tick(msg: str) -> None:
-        done[0] += 1
-        if done[0] % 25 == 0:
-            print(f"  {folder.name}: {msg}", flush=True)
-
-    start = time.perf_counter()
-    grade(course, workers=workers, progress=tick)
-    return time.perf_counter() - start, nbgrader_scores(course)
+    return timed_grade(course, folder.name, workers, every=25), nbgrader_scores(course)
 
 
 def main() -> int:
