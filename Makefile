@@ -1,5 +1,6 @@
 # The README's two commands: `make demo` (the main job) and `make test` (the whole test suite).
 # Both create .venv on first use (any Python >= 3.11 on PATH) and reuse it afterwards.
+# `make test-fast` runs the pure-Python tier only (no kernels, grading, PostgreSQL, browser or hub): the inner loop.
 
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -9,27 +10,39 @@ PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do 
              2>/dev/null && { echo $$p; break; }; done)
 # nbgrader shells out to `alembic` by name: the venv's bin/ must be on PATH.
 RUN     := PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
+# The slow tiers are marked (pyproject.toml, [tool.pytest.ini_options] markers); the fast tier is what is left.
+SLOW    := kernel or grading or postgres or browser or hub
+# pytest-xdist: two processes, each test file kept in one (its module fixtures are built once).
+XDIST   ?= -n 2 --dist loadfile
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test test-fast lint venv clean
 
 demo: $(STAMP)
 	@$(RUN) $(BIN)/backprop-course demo
 
 test: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .
-	@$(RUN) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	@$(RUN) $(BIN)/ruff check .
+	@$(RUN) $(BIN)/python -m pytest -q -m "not ($(SLOW))" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 
 venv: $(STAMP)
 
+# uv installs the ~150 packages in seconds; it is installed into the venv itself with pip (nothing outside
+# .venv), and pip does the install where uv cannot be had.
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python >= 3.11 is needed (python3 --version to check)" >&2; exit 1; fi
-	@echo "Setting up $(VENV) with $(PYTHON) (first run only; about a minute)..."
+	@echo "Setting up $(VENV) with $(PYTHON) (first run only)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null && \
+	    $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'; then :; else \
+	  echo "note: uv is not available here; installing with pip (about a minute)"; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'; fi
 	@# The grader sandboxes students' code with bubblewrap: install it where we can (root with apt-get).
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq bubblewrap >/dev/null 2>&1; } ; } || \

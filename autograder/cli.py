@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.errors import CourseError
+from autograder.settings import check_course_id, default_course_dir, default_db_url
 from course_lib import __version__
 
 __all__ = ["build_parser", "main"]
 
 
 def _course_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--course-dir", type=Path, default=Path(os.environ.get("BPC_COURSE_DIR") or "course"),
+    p.add_argument("--course-dir", type=Path, default=Path(default_course_dir()),
                    help="the course folder (default: $BPC_COURSE_DIR, else ./course, ignored by git)")
-    p.add_argument("--db", metavar="URL", default=os.environ.get("BPC_GRADEBOOK_URL") or None,
+    p.add_argument("--db", metavar="URL", default=default_db_url(),
                    help="gradebook database URL, e.g. postgresql://user:password@host/dbname (default: "
                         "$BPC_GRADEBOOK_URL, else SQLite in the course folder; see docs/database.md)")
 
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _course(args: argparse.Namespace):
-    from autograder.course import CourseDir
+    from autograder.coursedir.course import CourseDir
 
     course = CourseDir.at(args.course_dir, args.db)
     print(f"course folder: {course.root}")
@@ -101,7 +102,7 @@ def _course(args: argparse.Namespace):
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.release import release
+    from autograder.commands.release import release
 
     zips = release(_course(args))
     print(f"released {len(zips)} assignment(s): " + ", ".join(z.name for z in zips))
@@ -109,7 +110,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from autograder.collect import collect
+    from autograder.commands.collect import collect
 
     report = collect(_course(args), args.source)
     print(report.summary())
@@ -117,7 +118,7 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder.grade import grade
+    from autograder.commands.grade import grade
 
     course = _course(args)
     summary = grade(course, workers=args.workers, assignments=args.assignment, students=args.student,
@@ -134,39 +135,39 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from autograder.check import run_check
+    from autograder.student.check import run_check
 
     return run_check(args.notebook)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from autograder.report import make_report
+    from autograder.commands.report import make_report
 
     print(make_report(_course(args)))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from autograder.grade import write_grades_csv
+    from autograder.commands.grade import write_grades_csv
 
     print(f"wrote {write_grades_csv(_course(args))}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from autograder.demo import run_demo
+    from autograder.commands.demo import run_demo
 
     return run_demo(args.course_dir, args.workers)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from autograder.training_demo import run_training_demo
+    from autograder.reader.training_demo import run_training_demo
 
     return run_training_demo(steps=args.steps, lr=args.lr, seed=args.seed)
 
 
 def _site(args: argparse.Namespace) -> int:
-    from autograder.site import build_site
+    from autograder.reader.site import build_site
 
     index = build_site(args.out, jobs=args.jobs)
     print(f"site: {index.resolve()} (open it in a browser, or serve the folder: "
@@ -175,7 +176,7 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from autograder.lab import run_student_lab
+    from autograder.student.lab import run_student_lab
 
     return run_student_lab(args.folder, args.jupyter_args)
 
@@ -185,19 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 all well; 1 something needs attention (the output says what); 2 a usage or setup error.
     """
-    import re
-
-    from autograder.course import COURSE_ID, CourseError
-
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", COURSE_ID):
-        print(f"error: BPC_COURSE_ID {COURSE_ID!r}: use letters, digits, '-' and '_'", file=sys.stderr)
-        return 2
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
     try:
+        check_course_id()
         return int(args.run(args))
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.course import CourseDir
-from autograder.grade import grade, load_results
-from autograder.release import release
-from autograder.sample_class import make_sample_class
+from autograder.commands.grade import grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import make_sample_class
+from autograder.coursedir.course import CourseDir
 
 BIN = Path(sys.executable).parent
 
@@ -44,7 +44,7 @@ def make_class(course: CourseDir, students: int) -> None:
 
 def nbgrader_scores(course: CourseDir) -> dict[tuple[str, str], float]:
     """Total auto score per (student, assignment) from the course gradebook."""
-    from autograder.database import open_gradebook
+    from autograder.coursedir.database import open_gradebook
 
     out = {}
     with open_gradebook(course.db_url) as gb:

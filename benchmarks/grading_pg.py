@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the throwaway server (test scaffoldin
 from grading import make_class, nbgrader_scores, timed_grade  # noqa: E402
 from pgserver import PostgresServer  # noqa: E402
 
-from autograder.course import CourseDir  # noqa: E402
-from autograder.release import release  # noqa: E402
+from autograder.commands.release import release  # noqa: E402
+from autograder.coursedir.course import CourseDir  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

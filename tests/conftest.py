@@ -1,8 +1,11 @@
-"""Shared test settings: hypothesis runs reproducibly (derandomized) and without per-example deadlines."""
+"""Shared test settings: hypothesis runs reproducibly (derandomized) and without per-example deadlines;
+tests marked ``needs_sandbox`` are skipped where bubblewrap cannot run (failed under CI, which must run them)."""
 
+import functools
 import os
 
 import matplotlib
+import pytest
 from hypothesis import settings
 
 matplotlib.use("Agg")
@@ -13,3 +16,25 @@ settings.load_profile("course")
 
 # A throwaway PostgreSQL server: fixtures `postgres` (session) and `pg_url` (fresh database); see tests/pgserver.py
 from pgserver import pg_url, postgres  # noqa: E402, F401
+
+
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to a true value (as ``.ci/run`` runs)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@functools.cache
+def _sandbox_status() -> tuple[bool, str]:
+    from autograder.isolation.sandbox import sandbox_available  # runs bwrap: only when a test needs it
+
+    return sandbox_available()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("needs_sandbox"):
+        ok, why = _sandbox_status()
+        if not ok:
+            if in_ci():
+                pytest.fail(f"no sandbox on this machine: {why} (CI must run the sandbox tests)", pytrace=False)
+            pytest.skip(f"no sandbox on this machine: {why}")

@@ -16,7 +16,7 @@ pytest fixtures (registered in tests/conftest.py, so every test under tests/ can
 * ``postgres`` (session): the running :class:`PostgresServer`, stopped at the end of the session;
 * ``pg_url`` (function): the URL of a fresh, empty database made for that test.
 
-The returned URLs are plain ``postgresql://`` URLs; ``autograder.database.normalise_db_url`` turns them
+The returned URLs are plain ``postgresql://`` URLs; ``autograder.coursedir.database.normalise_db_url`` turns them
 into the SQLAlchemy form with the psycopg 3 driver (``postgresql+psycopg://``).
 
 Authentication: the superuser ``postgres`` is trusted on 127.0.0.1 (no password); every other role must

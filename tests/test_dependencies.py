@@ -15,10 +15,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.utils import determine_grade
 from traitlets.config import Config
 
-from autograder.course import NOTEBOOKS_DIR, source_assignments
-from autograder.dependencies import cell_names, imported_modules, needed_cells
-from autograder.sample_class import flip_sign, solved
-from autograder.sandbox import SKIPPED_NOTE, CappedExecute, skipped_cells
+from autograder.commands.sample_class import flip_sign, solved
+from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
+from autograder.isolation.sandbox import SKIPPED_NOTE, CappedExecute, skipped_cells
+from autograder.notebook.dependencies import cell_names, imported_modules, needed_cells
 
 
 def _meta(cell) -> dict:
@@ -94,6 +94,7 @@ def _execute(nb, skip: bool, folder: Path):
     return nb
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("assignment", source_assignments(NOTEBOOKS_DIR))
 def test_skipping_never_changes_a_grade(assignment, tmp_path):
     """Correct and wrong submissions (signs flipped, last answer left blank), executed both ways."""
@@ -118,6 +119,7 @@ def test_skipping_never_changes_a_grade(assignment, tmp_path):
                                                         if _meta(c).get("grade") and not _meta(c).get("solution"))
 
 
+@pytest.mark.kernel
 def test_a_skip_execution_tag_cannot_switch_off_a_test(tmp_path):
     """nbclient skips cells tagged 'skip-execution', and nbgrader keeps a test cell's tags: a student could
     tag a test and pass it. The grader's Execute removes the tag, so the test runs (and fails here)."""

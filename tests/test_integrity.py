@@ -15,10 +15,12 @@ import nbformat
 import pytest
 from pipeline_fixture import make_course_notebooks
 
-from autograder.course import CourseDir
-from autograder.grade import grade, load_results
-from autograder.release import release
-from autograder.sample_class import answer_cells, solved
+from autograder.commands.grade import grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import answer_cells, solved
+from autograder.coursedir.course import CourseDir
+
+pytestmark = pytest.mark.grading
 
 WRONG = "def double(x: float) -> float:\n    return 3 * x\n"
 
@@ -138,8 +140,8 @@ def test_submissions_are_unchanged_by_grading(attacked):
 
 
 def test_scan_finds_nothing_in_the_course_solutions():
-    from autograder.course import NOTEBOOKS_DIR
-    from autograder.scan import scan_notebook
+    from autograder.coursedir.course import NOTEBOOKS_DIR
+    from autograder.grading.scan import scan_notebook
 
     for path in sorted(NOTEBOOKS_DIR.glob("*/*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
@@ -148,8 +150,8 @@ def test_scan_finds_nothing_in_the_course_solutions():
 
 def test_the_recheck_passes_every_course_solution(tmp_path):
     """No false alarms: each source notebook's own solutions pass the independent re-check in full."""
-    from autograder.course import NOTEBOOKS_DIR, source_assignments
-    from autograder.verify import verify_notebook
+    from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
+    from autograder.isolation.verify import verify_notebook
 
     for assignment in source_assignments(NOTEBOOKS_DIR):
         for path in sorted((NOTEBOOKS_DIR / assignment).glob("*.ipynb")):

@@ -233,6 +233,7 @@ def executed_sources():
     return out
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("name", IDS)
 def test_source_notebook_runs_without_errors_or_stderr(executed_sources, name):
     nb, _ = executed_sources[name]
@@ -247,6 +248,7 @@ def test_source_notebook_runs_without_errors_or_stderr(executed_sources, name):
             assert not outputs_of(cell, "execute_result"), "a graded cell must not end on a value"
 
 
+@pytest.mark.kernel
 def test_each_notebook_runs_well_under_a_minute(executed_sources):
     times = {name: seconds for name, (_, seconds) in executed_sources.items()}
     print("\nexecution time per notebook (fresh kernel):")
@@ -256,6 +258,7 @@ def test_each_notebook_runs_well_under_a_minute(executed_sources):
     assert not slow, f"notebooks slower than {MAX_SECONDS} s: {slow}"
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("name", IDS)
 def test_validator_gives_full_marks(executed_sources, name, tmp_path):
     from nbgrader.preprocessors import CheckCellMetadata
@@ -313,6 +316,7 @@ def backward(params: dict, X: np.ndarray, Y: np.ndarray) -> dict:
 ]
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("name", "grade_id", "cheat"), CHEATS, ids=[f"{n}:{g}" for n, g, _ in CHEATS])
 def test_handing_in_course_libs_gradients_scores_zero(name, grade_id, cheat):
     path = next(p for p in PATHS if p.parent.name == name)
@@ -367,6 +371,7 @@ def _solution_lines(source: str, begin: str, end: str) -> list[str]:
     return lines
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_release_contains_no_solutions_or_hidden_tests(release, path):
     released = read(release / path.parent.name / path.name)
@@ -410,6 +415,7 @@ def executed_release(release):
     return out
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("name", IDS)
 def test_release_scores_zero_on_every_graded_test(executed_release, name):
     from nbgrader.preprocessors import CheckCellMetadata

@@ -18,11 +18,14 @@ import pytest
 from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
-from autograder.collect import collect
-from autograder.course import CourseDir, CourseError
-from autograder.grade import grade, load_results
-from autograder.release import release
-from autograder.sample_class import make_sample_class
+from autograder.commands.collect import collect
+from autograder.commands.grade import grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import make_sample_class
+from autograder.coursedir.course import CourseDir
+from autograder.errors import CourseError
+
+pytestmark = pytest.mark.grading
 
 ASSIGNMENTS = ["01-double", "02-square"]
 KINDS = ["correct", "blank", "invalid-json", "syntax-error", "kernel-death", "deleted-test", "renamed",
@@ -256,7 +259,7 @@ def test_a_hanging_submission_is_stopped_and_the_class_goes_on(course_setup, tmp
 
 
 def test_the_demo_grade_table(course_setup):
-    from autograder.demo import grade_table
+    from autograder.commands.demo import grade_table
 
     _, course, _, _, _ = course_setup
     table = grade_table(course)

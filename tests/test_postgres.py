@@ -16,13 +16,16 @@ import pytest
 from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
-from autograder.collect import collect
-from autograder.course import CourseDir, CourseError
-from autograder.database import normalise_db_url, run_with_retries
-from autograder.grade import _merge, grade, load_results
-from autograder.release import release
-from autograder.sample_class import make_sample_class
-from autograder.worker import CellResult, SubmissionResult
+from autograder.commands.collect import collect
+from autograder.commands.grade import _merge, grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import make_sample_class
+from autograder.coursedir.course import CourseDir
+from autograder.coursedir.database import normalise_db_url, run_with_retries
+from autograder.errors import CourseError
+from autograder.grading.worker import CellResult, SubmissionResult
+
+pytestmark = [pytest.mark.postgres, pytest.mark.grading]
 
 ASSIGNMENTS = ["01-double", "02-square"]
 KINDS = ["correct", "blank", "exception", "deleted-test"]
@@ -47,7 +50,7 @@ def _rows(path: Path) -> list[dict]:
 
 def _gradebook_scores(db_url: str) -> dict[tuple[str, str], float]:
     """Total auto score per (student, assignment), read back with nbgrader's Gradebook API."""
-    from autograder.database import open_gradebook
+    from autograder.coursedir.database import open_gradebook
 
     out: dict[tuple[str, str], float] = {}
     with open_gradebook(db_url) as gb:

@@ -1,8 +1,8 @@
 """The grading sandbox: student code runs in a bubblewrap kernel that cannot read secrets or hurt the grader.
 
 Every attack runs inside a real sandboxed kernel: through the worker's ``grade_submission`` (nbgrader's
-autograde, as ``backprop-course grade`` runs it, with :func:`autograder.sandbox.sandboxed`'s config) or
-through nbclient with :class:`autograder.sandbox.CappedExecute` and the same config.
+autograde, as ``backprop-course grade`` runs it, with :func:`autograder.isolation.sandbox.sandboxed`'s config) or
+through nbclient with :class:`autograder.isolation.sandbox.CappedExecute` and the same config.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from pipeline_fixture import make_course_notebooks
 from traitlets.config import Config
 
-import autograder.course
-from autograder.course import REPO_ROOT, CourseDir
-from autograder.sample_class import solved
-from autograder.sandbox import (
+import autograder.coursedir.course
+from autograder.commands.sample_class import solved
+from autograder.coursedir.course import REPO_ROOT, CourseDir
+from autograder.isolation.sandbox import (
     AUTOGRADE_PREPROCESSORS,
     KERNEL_NAME,
     CappedExecute,
@@ -38,10 +38,13 @@ from autograder.sandbox import (
     sandbox_config,
     sandboxed,
 )
-from autograder.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
+from autograder.isolation.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
 
-AVAILABLE, WHY = sandbox_available()
-needs_sandbox = pytest.mark.skipif(not AVAILABLE, reason=f"no sandbox on this machine: {WHY}")
+
+def needs_sandbox(test):
+    """A test that runs student code in the sandbox: the kernel tier, and skipped where bwrap cannot run
+    (checked once, when the first such test runs: tests/conftest.py)."""
+    return pytest.mark.kernel(pytest.mark.needs_sandbox(test))
 
 PROBE_MARK = "SANDBOX-PROBE "
 PROBE = '''
@@ -74,7 +77,7 @@ print("SANDBOX-PROBE " + _json.dumps(_r))
 def grade_in_sandbox(course: CourseDir, student: str, nb: nbformat.NotebookNode, *, limits: Limits | None = None,
                      cell_timeout: int = 10):
     """Hand in ``nb`` for 01-double as ``student`` and grade it with the worker (sandboxed by default)."""
-    from autograder.worker import Job, grade_submission
+    from autograder.grading.worker import Job, grade_submission
 
     folder = course.root.parent / "incoming" / student / "01-double"
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,9 +93,7 @@ def grade_in_sandbox(course: CourseDir, student: str, nb: nbformat.NotebookNode,
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A released two-assignment nbgrader course (tests/pipeline_fixture.py)."""
-    if not AVAILABLE:
-        pytest.skip(f"no sandbox on this machine: {WHY}")
-    from autograder.release import release
+    from autograder.commands.release import release
 
     root = tmp_path_factory.mktemp("sandbox")
     notebooks = make_course_notebooks(root)
@@ -414,15 +415,17 @@ def test_sandbox_config_for_the_worker(tmp_path):
     assert settings.config["Execute.kernel_name"] == KERNEL_NAME
     assert settings.config["KernelManager.transport"] == "ipc"
     assert settings.config["Autograde.autograde_preprocessors"] == AUTOGRADE_PREPROCESSORS
-    assert AUTOGRADE_PREPROCESSORS[0] == "autograder.sandbox.CappedExecute" and len(AUTOGRADE_PREPROCESSORS) == 7
+    assert AUTOGRADE_PREPROCESSORS[0] == "autograder.isolation.sandbox.CappedExecute"
+    assert len(AUTOGRADE_PREPROCESSORS) == 7
     hidden = settings.env["BACKPROP_SANDBOX_HIDE"].split(os.pathsep)
     assert str(root.resolve()) in hidden and str(REPO_ROOT) in hidden and "/root" in hidden
     readonly = settings.env["BACKPROP_SANDBOX_READONLY"].split(os.pathsep)
     assert sys.prefix in readonly and str(REPO_ROOT / "course_lib") in readonly
     spec = json.loads((tmp_path / "box" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json").read_text())
-    assert spec["argv"][1:4] == ["-I", "-m", "autograder.sandbox_kernel"] and spec["interrupt_mode"] == "message"
+    assert spec["argv"][1:4] == ["-I", "-m", "autograder.isolation.sandbox_kernel"]
+    assert spec["interrupt_mode"] == "message"
     # the config plugs into the course's nbgrader config
-    cfg = autograder.course.nbgrader_config(CourseDir(root, "sqlite:///x.db"), extra=settings.config)
+    cfg = autograder.coursedir.course.nbgrader_config(CourseDir(root, "sqlite:///x.db"), extra=settings.config)
     assert cfg.Execute.kernel_name == KERNEL_NAME and cfg.KernelManager.ip.endswith("/run/k")
 
 
@@ -431,14 +434,15 @@ def test_launcher_refuses_a_kernel_outside_the_graded_folder(tmp_path):
     conn = tmp_path / "c.json"
     conn.write_text("{}")
     env = {**os.environ, "BACKPROP_SANDBOX_WORK": str(tmp_path), "BACKPROP_SANDBOX_NOTEBOOKS": str(tmp_path / "nb")}
-    run = subprocess.run([sys.executable, "-I", "-m", "autograder.sandbox_kernel", "-f", str(conn)], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=30)
+    run = subprocess.run([sys.executable, "-I", "-m", "autograder.isolation.sandbox_kernel", "-f", str(conn)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
     assert run.returncode == 1 and "refusing to run a kernel" in run.stderr, run.stderr
 
 
 def test_sandbox_available_says_why_not(monkeypatch):
     import shutil
 
+    before = sandbox_available()
     sandbox_available.cache_clear()
     try:
         monkeypatch.setattr(shutil, "which", lambda name: None)
@@ -447,7 +451,7 @@ def test_sandbox_available_says_why_not(monkeypatch):
     finally:
         monkeypatch.undo()
         sandbox_available.cache_clear()
-    assert sandbox_available() == (AVAILABLE, WHY)
+    assert sandbox_available() == before
 
 
 @needs_sandbox
@@ -481,7 +485,7 @@ def test_exec_mode_runs_a_command_sandboxed_with_inherited_pipes(tmp_path):
     (root / "source").mkdir(parents=True)
     (root / "source" / "secret.txt").write_text("hidden test")
     read_end, write_end = os.pipe()
-    code = ("import os, sys; fd = int(sys.argv[1]); import autograder.wire\n"
+    code = ("import os, sys; fd = int(sys.argv[1]); import autograder.isolation.wire\n"
             "try:\n    open(sys.argv[2]).read(); seen = 'SEEN'\nexcept OSError as e:\n    seen = type(e).__name__\n"
             "os.write(fd, f'{os.getuid()} {seen} {os.listdir(\".\")}'.encode())")
     with sandboxed(scratch, root):

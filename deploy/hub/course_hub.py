@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.settings import COURSE_ID_RULE
+
 __all__ = ["HERE", "HubSettings", "configure", "user_environment"]
 
 HERE = Path(__file__).resolve().parent
@@ -117,7 +119,7 @@ class HubSettings:
         both = set(self.instructors) & set(self.students)
         if both:
             raise ValueError(f"in both BPC_INSTRUCTORS and BPC_STUDENTS: {', '.join(sorted(both))}")
-        if not self.course_id or any(ch in self.course_id for ch in "/+* "):
+        if not COURSE_ID_RULE.fullmatch(self.course_id):
             raise ValueError(f"BPC_COURSE_ID {self.course_id!r}: use letters, digits, '-' and '_'")
         if not Path(self.exchange_root).is_absolute():
             raise ValueError(f"BPC_EXCHANGE_ROOT must be an absolute path, not {self.exchange_root!r}")

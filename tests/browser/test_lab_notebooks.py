@@ -24,6 +24,8 @@ import pytest
 from browser_support import NOTEBOOKS, LabServer, OutsideGuard
 from lab_driver import LabNotebook, open_lab, scroll_to_top
 
+pytestmark = pytest.mark.browser
+
 ASSIGNMENTS = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
 WIDGET_CALLS = {"slider": "slider_explorer(", "stepper": "backward_stepper(", "chooser": "path_chooser("}
 CASES = [(kind, a) for a in ASSIGNMENTS for kind in ("solution", "release")]

@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import nbformat
+import pytest
 from browser_support import NOTEBOOKS, OutsideGuard
 
-from autograder.site import (
+from autograder.reader.site import (
     CODE_STUB,
     estimated_minutes,
     find_pages,
@@ -29,6 +30,8 @@ from autograder.site import (
     static_widget_html,
     strip_hidden_tests,
 )
+
+pytestmark = pytest.mark.browser
 
 PAGES = find_pages(NOTEBOOKS)
 

@@ -12,8 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser_support import ROOT, LabServer, OutsideGuard
 from lab_driver import LabNotebook, open_lab
+
+pytestmark = pytest.mark.browser
 
 INSTRUCTOR_COMMANDS = ("nbgrader:open-formgrader", "nbgrader:open-create-assignment")
 

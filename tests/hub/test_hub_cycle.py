@@ -38,6 +38,8 @@ from hub_support import (
     user_environment,
 )
 
+pytestmark = [pytest.mark.hub, pytest.mark.grading]
+
 ASSIGNMENT = "01-chain-rule"
 KINDS = {"bpc-ada": "correct", "bpc-bob": "partly-wrong"}  # student -> sample_class kind of answers
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -163,7 +165,7 @@ def test_course_cycle_through_the_hub(course_hub: CourseHub, tmp_path: Path) -> 
     source = hub.course_dir / "source"
     notebooks = sorted(p.name for p in (hub.course_dir / "release" / ASSIGNMENT).glob("*.ipynb"))
     assert notebooks
-    from autograder.sample_class import make_sample_class
+    from autograder.commands.sample_class import make_sample_class
 
     for name, kind in KINDS.items():
         server = servers[name]
@@ -244,7 +246,7 @@ def test_course_cycle_through_the_hub(course_hub: CourseHub, tmp_path: Path) -> 
 
 def _grade(hub: CourseHub) -> subprocess.CompletedProcess:
     """``backprop-course grade`` into the PostgreSQL gradebook (as root: the grader's sandbox needs it)."""
-    from autograder.sandbox import sandbox_available
+    from autograder.isolation.sandbox import sandbox_available
 
     args = [_tool("backprop-course"), "grade", "--course-dir", str(hub.course_dir), "--db", hub.gradebook_url,
             "--assignment", ASSIGNMENT, "--workers", "2"]
@@ -265,8 +267,8 @@ def _gradebook_scores(url: str) -> dict[str, float]:
     """Each student's score for the assignment, read back from the gradebook database."""
     from nbgrader.api import Gradebook
 
-    from autograder.course import COURSE_ID as GRADEBOOK_COURSE
-    from autograder.database import normalise_db_url
+    from autograder.coursedir.course import COURSE_ID as GRADEBOOK_COURSE
+    from autograder.coursedir.database import normalise_db_url
 
     with Gradebook(normalise_db_url(url), GRADEBOOK_COURSE) as gb:
         return {s.student.id: float(s.score) for s in gb.assignment_submissions(ASSIGNMENT)}

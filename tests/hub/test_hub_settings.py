@@ -10,7 +10,7 @@ import pytest
 from hub_support import HUB_DIR, HubSettings, settings_env, user_environment
 from traitlets.config import Config, PyFileConfigLoader
 
-from autograder.lab import nbgrader_server_extensions
+from autograder.student.lab import nbgrader_server_extensions
 
 
 def _nbgrader_config(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Config:
@@ -117,7 +117,7 @@ def test_the_course_command_takes_the_hub_settings_from_the_environment(tmp_path
 
     env = {**os.environ, "BPC_COURSE_DIR": str(tmp_path / "c"), "BPC_GRADEBOOK_URL": "postgresql://h/gb",
            "BPC_COURSE_ID": "bp-2026"}
-    code = ("from autograder.cli import build_parser\nfrom autograder.course import COURSE_ID, CourseDir, "
+    code = ("from autograder.cli import build_parser\nfrom autograder.coursedir.course import COURSE_ID, CourseDir, "
             "nbgrader_config\na = build_parser().parse_args(['grade'])\nc = CourseDir.at(a.course_dir, a.db)\n"
             "print(c.root, c.db_url, nbgrader_config(c).CourseDirectory.course_id)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout

@@ -17,7 +17,7 @@ if os.environ.get("BPC_ROLE") == "instructor":
     url = os.environ.get("BPC_GRADEBOOK_URL", "")
     if url:
         try:  # postgresql:// -> postgresql+psycopg:// (the driver installed with the course)
-            from autograder.database import normalise_db_url
+            from autograder.coursedir.database import normalise_db_url
 
             url = normalise_db_url(url)
         except Exception:  # noqa: BLE001 - keep the URL as given; nbgrader reports what is wrong with it

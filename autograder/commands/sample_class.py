@@ -9,28 +9,24 @@ from __future__ import annotations
 
 import ast
 import copy
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
+from autograder.notebook import cells
+
 __all__ = ["EXTRA_KINDS", "KINDS", "answer_cells", "flip_sign", "make_sample_class", "solved"]
 
-SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-
-
-def _meta(cell: dict) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
 def answer_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The autograded answer cells (solution: true, grade: false) of a notebook, in order."""
-    return [c for c in nb.cells if c.cell_type == "code" and _meta(c).get("solution") and not _meta(c).get("grade")]
+    return list(cells.answer_cells(nb))
 
 
 def _solution_code(source_cell: dict) -> str:
-    return "\n".join(ln for ln in source_cell["source"].split("\n") if not SOLUTION_MARKERS.match(ln))
+    return cells.solution_text(source_cell["source"])
 
 
 def solved(
@@ -44,10 +40,10 @@ def solved(
     Answer cells whose grade_id is in ``skip`` stay as released (unanswered); ``mutate[grade_id]`` rewrites
     that answer (a wrong answer).
     """
-    solutions = {_meta(c)["grade_id"]: _solution_code(c) for c in answer_cells(source_nb)}
+    solutions = {cells.grade_id(c): _solution_code(c) for c in answer_cells(source_nb)}
     nb = copy.deepcopy(release_nb)
     for cell in answer_cells(nb):
-        gid = _meta(cell)["grade_id"]
+        gid = cells.grade_id(cell)
         if gid in skip or gid not in solutions:
             continue
         code = solutions[gid]
@@ -89,7 +85,7 @@ def _write(nb: nbformat.NotebookNode, path: Path) -> None:
 
 
 def _first_test_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if _meta(c).get("grade") and not _meta(c).get("solution"))
+    return next(cells.test_cells(nb))
 
 
 # Each kind: (description, how to build the submission folder from release and source notebooks)
@@ -136,7 +132,7 @@ def make_sample_class(release: Path, source: Path, out: Path, assignments: list[
                 src = nbformat.read(str(source / assignment / rel_path.name), as_version=4)
                 rel = nbformat.read(str(rel_path), as_version=4)
                 dest = out / student / assignment / rel_path.name
-                ids = [_meta(c)["grade_id"] for c in answer_cells(rel)]
+                ids = [cells.grade_id(c) for c in answer_cells(rel)]
                 if kind == "blank":
                     _write(rel, dest)
                     continue
@@ -173,4 +169,4 @@ def make_sample_class(release: Path, source: Path, out: Path, assignments: list[
 
 
 def _by_id(nb: nbformat.NotebookNode, grade_id: str) -> dict:
-    return next(c for c in nb.cells if _meta(c).get("grade_id") == grade_id)
+    return next(c for c in nb.cells if cells.grade_id(c) == grade_id)

@@ -2,7 +2,7 @@
 
 For each ``submitted/<student>/<assignment>`` whose content (or the assignment's source) changed since
 it was last graded, a worker process runs nbgrader's autograde in a scratch course (see
-:mod:`autograder.worker`). As each one finishes, this process — the only writer — merges its scores into
+:mod:`autograder.grading.worker`). As each one finishes, this process — the only writer — merges its scores into
 the gradebook, moves its autograded notebooks and feedback into the course folder, and saves its result
 under ``.grading/results/``. An interrupted run therefore loses at most the submissions in flight, and
 the next run grades only what is left. ``grades.csv`` is rebuilt from the saved results.
@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import CourseDir, CourseError, nbgrader_api
-from autograder.database import safe_url
-from autograder.pool import JobFailure, run_pool
-from autograder.worker import Job, SubmissionResult, grade_submission
+from autograder.coursedir.course import CourseDir, nbgrader_api
+from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
+from autograder.errors import CourseError
+from autograder.grading.pool import JobFailure, run_pool
+from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
+from autograder.isolation.sandbox import sandbox_available
 
 __all__ = ["GradeSummary", "grade", "load_results", "write_grades_csv"]
 
@@ -132,11 +134,10 @@ def _record(course: CourseDir, result: SubmissionResult) -> None:
 
     Another grader may write the same gradebook at the same time (two ``grade`` runs on one PostgreSQL
     database): a lost race (the student or submission row another run inserted first, a deadlock) is
-    retried in a new session, a bounded number of times (:func:`autograder.database.run_with_retries`).
+    retried in a new session, a bounded number of times (:func:`autograder.coursedir.database.run_with_retries`).
     """
     from nbgrader.utils import parse_utc
 
-    from autograder.database import run_with_retries
 
     kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
     run_with_retries(lambda: _write_scores(course.db_url, result, kwargs), course.db_url,
@@ -161,7 +162,6 @@ def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:
     """A CourseError saying what to do unless the gradebook can be reached and knows every assignment."""
     from nbgrader.api import MissingEntry
 
-    from autograder.database import ensure_gradebook, open_gradebook, run_with_retries
 
     ensure_gradebook(course.db_url)
 
@@ -210,7 +210,6 @@ def grade(
         raise CourseError(f"unknown assignment {', '.join(unknown)}; the course has {', '.join(known)}")
     _check_gradebook(course, chosen)
     if sandbox:
-        from autograder.sandbox import sandbox_available
 
         ok, why = sandbox_available()
         if not ok:
@@ -298,8 +297,6 @@ def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult
 
     The graded cells come from the job's template gradebook (a local SQLite file, never the course's).
     """
-    from autograder.database import open_gradebook
-    from autograder.worker import CellResult
 
     result = SubmissionResult(job.student, job.assignment, job.digest, status=reason)
     with open_gradebook(f"sqlite:///{job.template_db}") as gb:
@@ -312,7 +309,6 @@ def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult
 
 def _write_scores(db_url: str, result: SubmissionResult, kwargs: dict) -> None:
     """One attempt of :func:`_record`, in a new session: all of it commits, or none."""
-    from autograder.database import open_gradebook
 
     scores = {(c.notebook, c.cell): c for c in result.cells}
     with open_gradebook(db_url) as gb:

@@ -6,9 +6,10 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from autograder.course import CourseDir, CourseError
-from autograder.grade import load_results
-from autograder.worker import SubmissionResult
+from autograder.commands.grade import load_results
+from autograder.coursedir.course import CourseDir
+from autograder.errors import CourseError
+from autograder.grading.worker import SubmissionResult
 
 __all__ = ["diagnosis_of", "histogram_text", "make_report"]
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograder.course import CourseDir, CourseError
+from autograder.coursedir.course import CourseDir
+from autograder.errors import CourseError
 
 __all__ = ["CollectReport", "collect", "notebook_fingerprints"]
 

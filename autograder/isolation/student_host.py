@@ -1,8 +1,8 @@
-"""The student's side of the independent re-check (run as ``python -m autograder.student_host IN OUT``).
+"""The student's side of the independent re-check (run as ``python -m autograder.isolation.student_host IN OUT``).
 
 It runs a submission's own code cells (never its test cells) and then answers calls from the verifier
-(:mod:`autograder.verify`): "call your function ``grad_w1`` with these numbers". Only data travels back
-(:mod:`autograder.wire`). Whatever the student's code does to numpy, course_lib or builtins happens in this
+(:mod:`autograder.isolation.verify`): "call your function ``grad_w1`` with these numbers". Only data travels back
+(:mod:`autograder.isolation.wire`). Whatever the student's code does to numpy, course_lib or builtins happens in this
 process only; the verdict is computed in the verifier, where no student code ever runs.
 
 This process is untrusted once the first student cell has run; the grader starts it inside the sandbox.
@@ -15,7 +15,7 @@ import signal
 import sys
 from typing import Any
 
-from autograder.wire import WireError, decode, encode, read_frame, write_frame
+from autograder.isolation.wire import WireError, decode, encode, read_frame, write_frame
 
 __all__ = ["main"]
 

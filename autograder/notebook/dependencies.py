@@ -5,7 +5,8 @@ draw or display something no test reads are skipped. The analysis reads code, ne
 the side of running a cell: assignments, ``del``, imports, ``def``/``class``, item or attribute
 assignment and method calls (``rng.normal()``, ``lst.append()``) all count as changing the name at their
 root, and a cell that cannot be parsed is always needed. Used by the independent re-check
-(:mod:`autograder.verify`) and by the grader's execution of a submission (:class:`autograder.sandbox.CappedExecute`).
+(:mod:`autograder.isolation.verify`) and by the grader's execution of a submission
+(:class:`autograder.isolation.sandbox.CappedExecute`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 or in any database SQLAlchemy can reach; PostgreSQL is supported with the psycopg 3 driver, a dependency
 of this package. SQLAlchemy reads a plain ``postgresql://`` URL as "use psycopg2", which is not installed,
 so :func:`normalise_db_url` rewrites ``postgresql://`` and ``postgres://`` to ``postgresql+psycopg://``;
-every course folder goes through it (:meth:`autograder.course.CourseDir.at`), and the normalised URL is
+every course folder goes through it (:meth:`autograder.coursedir.course.CourseDir.at`), and the normalised URL is
 what ``nbgrader_config.py`` holds, so plain ``nbgrader`` commands use the same driver.
 
 :func:`check_gradebook_url` connects once and turns the usual mistakes (server not running, wrong
@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from autograder.course import CourseError
+from autograder.errors import CourseError
+from autograder.settings import COURSE_ID
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
@@ -234,8 +235,6 @@ def open_gradebook(url: str) -> Iterator[Gradebook]:
 
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
-
-    from autograder.course import COURSE_ID
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 + SQLAlchemy 2: harmless noise
     gb = Gradebook(url, COURSE_ID)

@@ -1,9 +1,9 @@
 """Start a Jupyter kernel inside a bubblewrap sandbox: the launcher behind the ``backprop-sandbox`` kernelspec.
 
-Jupyter runs ``python -I -m autograder.sandbox_kernel -f {connection_file} [ipykernel options]`` with the
+Jupyter runs ``python -I -m autograder.isolation.sandbox_kernel -f {connection_file} [ipykernel options]`` with the
 notebook's folder as working directory. This process is trusted: it runs as the grader (root), outside the
 sandbox, with imports kept to the standard library so that it starts fast. It reads its policy from
-environment variables set by the grader (see :func:`autograder.sandbox.sandbox_config`):
+environment variables set by the grader (see :func:`autograder.isolation.sandbox.sandbox_config`):
 
 ``BACKPROP_SANDBOX_WORK``
     The only writable folder the kernel shares with the grader: the ipc sockets (``KernelManager.ip``
@@ -29,7 +29,7 @@ It then joins a fresh cgroup (``pids.max``), sets rlimits, and execs::
           --die-with-parent --cap-drop ALL [--cap-add SETUID,SETGID,SETPCAP for setpriv only] --clearenv ...
           --chdir <notebook folder> -- setpriv --reuid 65534 ... -- python -m ipykernel_launcher -f <copy>
 
-``python -I -m autograder.sandbox_kernel --exec -- COMMAND...`` runs any other command the same way (the
+``python -I -m autograder.isolation.sandbox_kernel --exec -- COMMAND...`` runs any other command the same way (the
 re-check's student host); its open file descriptors are inherited.
 
 The kernel therefore runs as an unprivileged user (``Limits.uid``, default 65534 "nobody") with no
@@ -338,8 +338,8 @@ def _parse_args(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
             return Path(args[i + 1]), args[:i] + args[i + 2:]
         if arg.startswith("--f="):
             return Path(arg[4:]), args[:i] + args[i + 1:]
-    raise SandboxError("usage: python -I -m autograder.sandbox_kernel -f CONNECTION_FILE [ipykernel options]\n"
-                       "       python -I -m autograder.sandbox_kernel --exec [--] COMMAND [ARGS...]")
+    raise SandboxError("usage: python -I -m autograder.isolation.sandbox_kernel -f CONNECTION_FILE [ipykernel options]"
+                       "\n       python -I -m autograder.isolation.sandbox_kernel --exec [--] COMMAND [ARGS...]")
 
 
 def _copy_folder(src: Path, dest: Path, budget: int) -> int:
@@ -428,7 +428,7 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
             hidden_files.append(real)
     readonly = [p.resolve() for p in _paths(environ.get(ENV_READONLY)) if p.exists()]
     if connection_file is None:
-        readonly.append(Path(__file__).resolve().parent)  # the autograder package (no secrets in it)
+        readonly.append(Path(__file__).resolve().parents[1])  # the autograder package (no secrets in it)
 
     box = Path(tempfile.mkdtemp(prefix="kernel-", dir=work))  # 0700, ours: nothing can race us in it
     home = box / "home"

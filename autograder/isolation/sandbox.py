@@ -3,7 +3,7 @@
 Without it, student code runs as the grader with its working directory inside the course folder: it can
 read the hidden tests and the gradebook, write anything, reach the network, fork-bomb or fill memory. With
 it, each notebook's kernel is the ``backprop-sandbox`` kernelspec, whose launcher
-(:mod:`autograder.sandbox_kernel`) runs ipykernel under ``bwrap`` as an unprivileged user without
+(:mod:`autograder.isolation.sandbox_kernel`) runs ipykernel under ``bwrap`` as an unprivileged user without
 capabilities, in its own pid/network/ipc/uts namespaces, with:
 
 * the course folder, the scratch course, the repository (solutions, tests), ``/root``, ``/home``, ``/run``
@@ -18,19 +18,19 @@ capabilities, in its own pid/network/ipc/uts namespaces, with:
 notebook is dropped (with a note) instead of kept in the grader's memory and the graded notebook; the
 outputs that decide a score (errors, stderr, the ``execute_result``) are always kept, shortened.
 
-Integration in :func:`autograder.worker.grade_submission` (the grader must run as root)::
+Integration in :func:`autograder.grading.worker.grade_submission` (the grader must run as root)::
 
-    from autograder.sandbox import cleanup_cgroups, sandbox_available, sandbox_command, sandboxed
+    from autograder.isolation.sandbox import cleanup_cgroups, sandbox_available, sandbox_command, sandboxed
 
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
     with sandboxed(scratch, Path(job.source).parent) as extra:  # the course root: source/'s parent
         job = dataclasses.replace(job, host_command=tuple(
-            sandbox_command([sys.executable, "-m", "autograder.student_host"])))  # the re-check's host too
+            sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])))  # the re-check's host too
         api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
         ... everything from api.autograde(...) to api.generate_feedback(...) as now ...
     cleanup_cgroups()  # harmless any time: removes empty kernel cgroups only
 
-and decide once (in :func:`autograder.grade.grade`) what to do when ``sandbox_available()`` is
+and decide once (in :func:`autograder.commands.grade.grade`) what to do when ``sandbox_available()`` is
 ``(False, why)``: refuse, or grade unsandboxed after printing ``why``.
 
 ``sandboxed`` sets the environment the launcher reads (``JUPYTER_PATH`` with the kernelspec and the
@@ -60,7 +60,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
-from autograder.sandbox_kernel import (
+from autograder.isolation.sandbox_kernel import (
     ENV_HIDE,
     ENV_LIMITS,
     ENV_MPL_FONTLIST,
@@ -70,6 +70,8 @@ from autograder.sandbox_kernel import (
     Limits,
     cleanup_cgroups,
 )
+from autograder.notebook.cells import meta
+from autograder.notebook.dependencies import needed_cells
 
 __all__ = [
     "AUTOGRADE_PREPROCESSORS",
@@ -90,7 +92,7 @@ __all__ = [
 KERNEL_NAME = "backprop-sandbox"
 # nbgrader's default Autograde.autograde_preprocessors (nbgrader/converters/autograde.py), Execute replaced
 AUTOGRADE_PREPROCESSORS = [
-    "autograder.sandbox.CappedExecute",
+    "autograder.isolation.sandbox.CappedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -136,9 +138,9 @@ def sandbox_command(argv: Sequence[str]) -> list[str]:
     Same isolation and limits as the kernels; open file descriptors are inherited (the re-check's pipes);
     the ``autograder`` package is readable. For the re-check's student host::
 
-        host_command = sandbox_command([sys.executable, "-m", "autograder.student_host"])
+        host_command = sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])
     """
-    return [sys.executable, "-I", "-m", "autograder.sandbox_kernel", "--exec", "--", *argv]
+    return [sys.executable, "-I", "-m", "autograder.isolation.sandbox_kernel", "--exec", "--", *argv]
 
 
 def write_kernelspec(folder: Path) -> str:
@@ -148,7 +150,7 @@ def write_kernelspec(folder: Path) -> str:
     (its working directory) cannot shadow ``autograder`` in the trusted launcher.
     """
     spec = {
-        "argv": [sys.executable, "-I", "-m", "autograder.sandbox_kernel", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-I", "-m", "autograder.isolation.sandbox_kernel", "-f", "{connection_file}"],
         "display_name": "Python 3 (sandboxed grader)",
         "language": "python",
         "interrupt_mode": "message",  # a signal to the launcher's process group would hit bwrap, not the kernel
@@ -183,7 +185,7 @@ def _readonly_defaults() -> list[Path]:
 
 
 def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -324,18 +326,17 @@ SKIPPED_NOTE = "(not run by the grader: no test depends on this cell; run it in 
 
 
 def skipped_cells(nb: NotebookNode) -> set[int]:
-    """Indices of the locked cells that grading does not need (:func:`autograder.dependencies.needed_cells`).
+    """Indices of the locked cells that grading does not need (:func:`autograder.notebook.dependencies.needed_cells`).
 
     Test cells, answer cells and every cell a student can edit always run; a locked cell (restored from the
     source by nbgrader before execution) is skipped when no later cell that runs reads what it defines.
     """
-    from autograder.dependencies import needed_cells
 
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
 
     def always(cell: NotebookNode) -> bool:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
-        return bool(meta.get("grade") or meta.get("solution") or not meta.get("locked"))
+        m = meta(cell)
+        return bool(m.get("grade") or m.get("solution") or not m.get("locked"))
 
     keep = needed_cells([(always(c), c.get("source", "")) for _, c in code])
     return {i for (i, _), k in zip(code, keep, strict=True) if not k}

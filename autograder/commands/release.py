@@ -7,7 +7,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.course import (
+from autograder.coursedir.course import (
     NOTEBOOKS_DIR,
     CourseDir,
     CourseError,
@@ -15,6 +15,7 @@ from autograder.course import (
     source_assignments,
     write_nbgrader_config,
 )
+from autograder.coursedir.database import ensure_gradebook
 
 __all__ = ["release", "sync_source"]
 
@@ -59,7 +60,6 @@ def release(
     Solutions are replaced by stubs and hidden tests removed (nbgrader ``generate_assignment``);
     the assignments are recorded in the gradebook. Returns the zip files.
     """
-    from autograder.database import ensure_gradebook
 
     ensure_gradebook(course.db_url)  # an unreachable or misconfigured database: one clear line, nothing written
     names = sync_source(course, notebooks)

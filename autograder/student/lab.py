@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.course import CourseError
+from autograder.errors import CourseError
 
 __all__ = [
     "NBGRADER_LAB_EXTENSIONS",

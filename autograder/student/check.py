@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import CourseError
-from autograder.worker import cell_error_text, read_notebook_problem
+from autograder.errors import CourseError
+from autograder.notebook.reading import cell_error_text, read_notebook_problem
 
 __all__ = ["CellCheck", "check_notebook", "format_check"]
 

@@ -3,7 +3,7 @@
 In nbgrader, test cells run in the student's kernel, so an answer cell can monkeypatch ``np.allclose``,
 the checker or builtins and pass every test. Here the verdict comes from a second run:
 
-* the **student host** (:mod:`autograder.student_host`, in the sandbox) runs the submission's own cells
+* the **student host** (:mod:`autograder.isolation.student_host`, in the sandbox) runs the submission's own cells
   and then only answers calls — "call ``grad_w1`` with these numbers" — with plain data;
 * the **verifier** (this module, in the grader) runs the *source* notebook's trusted cells — setup and
   test cells, hidden tests included — in a namespace where each graded name (a function the source's
@@ -30,8 +30,9 @@ from typing import Any
 
 import nbformat
 
-from autograder.dependencies import needed_cells, strip_magics
-from autograder.wire import WireError, decode, encode, read_frame, write_frame
+from autograder.isolation.wire import WireError, decode, encode, read_frame, write_frame
+from autograder.notebook.cells import is_answer, is_test, meta
+from autograder.notebook.dependencies import needed_cells, strip_magics
 
 __all__ = ["CellVerdict", "HostFailure", "graded_names", "needed_cells", "verify_notebook"]
 
@@ -50,24 +51,10 @@ class CellVerdict:
     message: str = ""
 
 
-def _nb_meta(cell: Any) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def _is_test(cell: Any) -> bool:
-    m = _nb_meta(cell)
-    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
-
-
-def _is_answer(cell: Any) -> bool:
-    m = _nb_meta(cell)
-    return cell.cell_type == "code" and bool(m.get("solution")) and not m.get("grade")
-
-
 def graded_names(source_nb: nbformat.NotebookNode) -> list[str]:
     """Names the source's answer cells define at top level (functions and variables), in order."""
     names: list[str] = []
-    for cell in filter(_is_answer, source_nb.cells):
+    for cell in filter(is_answer, source_nb.cells):
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
@@ -232,16 +219,16 @@ def verify_notebook(
     """
     source = nbformat.read(str(source_path), as_version=4)
     submission = nbformat.read(str(submission_path), as_version=4)
-    tests = [c for c in source.cells if _is_test(c)]
+    tests = [c for c in source.cells if is_test(c)]
     if not tests:
         return {}, ""
-    last_answer = max((i for i, c in enumerate(submission.cells) if _is_answer(c)), default=-1)
+    last_answer = max((i for i, c in enumerate(submission.cells) if is_answer(c)), default=-1)
     candidates = [c for i, c in enumerate(submission.cells)
-                  if c.cell_type == "code" and not _is_test(c) and i <= last_answer]
-    keep = needed_cells([(not _nb_meta(c).get("locked"), c.source) for c in candidates])
+                  if c.cell_type == "code" and not is_test(c) and i <= last_answer]
+    keep = needed_cells([(not meta(c).get("locked"), c.source) for c in candidates])
     student_cells = [c.source for c, k in zip(candidates, keep, strict=True) if k]
     names = graded_names(source)
-    command = host_command or [sys.executable, "-m", "autograder.student_host"]
+    command = host_command or [sys.executable, "-m", "autograder.isolation.student_host"]
     verdicts: dict[str, CellVerdict] = {}
     problem = ""
     host = _Host(command, host_env, cell_timeout)
@@ -256,12 +243,12 @@ def verify_notebook(
                 ns[name] = _Remote(host, name)
             elif name in names and kind == "data":
                 ns[name] = host.call({"op": "get", "name": name})
-        last_test = max(i for i, c in enumerate(source.cells) if _is_test(c))
+        last_test = max(i for i, c in enumerate(source.cells) if is_test(c))
         trusted = [c for i, c in enumerate(source.cells) if i <= last_test and c.cell_type == "code"
-                   and not _is_answer(c)]
-        keep = needed_cells([(_is_test(c), c.source) for c in trusted])
+                   and not is_answer(c)]
+        keep = needed_cells([(is_test(c), c.source) for c in trusted])
         for cell in (c for c, k in zip(trusted, keep, strict=True) if k):
-            meta = _nb_meta(cell)
+            cell_meta = meta(cell)
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore")
@@ -276,19 +263,19 @@ def verify_notebook(
                     if isinstance(exc, KeyboardInterrupt | SystemExit):
                         raise
                     value, error = None, f"{type(exc).__name__}: {exc}"
-            if _is_test(cell):
-                points = float(meta.get("points", 0))
+            if is_test(cell):
+                points = float(cell_meta.get("points", 0))
                 if error == "unverifiable":
                     continue  # left to nbgrader's own score
                 score = 0.0 if error else _cell_score(value, points)
-                verdicts[meta["grade_id"]] = CellVerdict(meta["grade_id"], score, points, error or "")
+                verdicts[cell_meta["grade_id"]] = CellVerdict(cell_meta["grade_id"], score, points, error or "")
     except HostFailure as exc:
         problem = str(exc)
     finally:
         host.close()
     if problem:
         for cell in tests:
-            meta = _nb_meta(cell)
-            verdicts.setdefault(meta["grade_id"], CellVerdict(meta["grade_id"], 0.0, float(meta.get("points", 0)),
-                                                              problem))
+            cell_meta = meta(cell)
+            gid = cell_meta["grade_id"]
+            verdicts.setdefault(gid, CellVerdict(gid, 0.0, float(cell_meta.get("points", 0)), problem))
     return verdicts, problem

@@ -2,7 +2,7 @@
 
 Each submission is autograded by nbgrader's own API in a scratch course folder that holds a copy of the
 submission and a copy of a template gradebook (so several workers never write one SQLite file). The
-caller (:mod:`autograder.grade`) merges the scores into the real gradebook and moves the autograded
+caller (:mod:`autograder.commands.grade`) merges the scores into the real gradebook and moves the autograded
 notebooks and feedback into the course folder.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import shutil
 import sys
 import time
@@ -19,11 +18,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import CourseDir, nbgrader_api
-from autograder.feedback import NOT_ANSWERED
-from autograder.scan import scan_notebook
+from autograder.coursedir.course import CourseDir, nbgrader_api
+from autograder.coursedir.database import open_gradebook
+from autograder.grading.scan import scan_notebook
+from autograder.isolation.sandbox import AUTOGRADE_PREPROCESSORS, Limits, sandbox_command, sandboxed
+from autograder.isolation.verify import verify_notebook
+from autograder.notebook.cells import grade_id, is_answer, is_graded
+from autograder.notebook.reading import cell_error_text, read_notebook_problem
 
-__all__ = ["CellResult", "Job", "SubmissionResult", "cell_error_text", "grade_submission", "read_notebook_problem"]
+__all__ = ["CellResult", "Job", "SubmissionResult", "grade_submission"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,10 @@ class Job:
     notebooks: tuple[str, ...]  # the assignment's notebook names
     cell_timeout: int = 30
     digest: str = ""
-    verify: bool = True  # run the independent re-check (autograder.verify)
-    sandbox: bool = True  # run the student's code under bubblewrap with limits (autograder.sandbox)
-    skip_unneeded: bool = True  # skip locked cells no test needs (drawings, widgets): see autograder.dependencies
-    limits: str = ""  # the sandbox's resource limits as JSON (autograder.sandbox.Limits); "" = defaults
+    verify: bool = True  # run the independent re-check (autograder.isolation.verify)
+    sandbox: bool = True  # run the student's code under bubblewrap with limits (autograder.isolation.sandbox)
+    skip_unneeded: bool = True  # skip locked cells no test needs (drawings, widgets): notebook.dependencies
+    limits: str = ""  # the sandbox's resource limits as JSON (autograder.isolation.sandbox.Limits); "" = defaults
     host_command: tuple[str, ...] = ()  # how to start the student host (sandboxed); () = plain Python
     host_env: dict[str, str] | None = None
 
@@ -86,48 +89,6 @@ class SubmissionResult:
         return SubmissionResult(**{**data, "cells": cells})
 
 
-def read_notebook_problem(path: Path) -> str:
-    """Why ``path`` cannot be graded as a notebook, or '' if it can be read."""
-    import nbformat
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror})"
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return "is not a text file (not a notebook)"
-    except ValueError as exc:
-        return f"is not valid JSON (line {getattr(exc, 'lineno', '?')}): the file is damaged or not a notebook"
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return "is JSON but not a notebook (no list of cells)"
-    try:
-        nbformat.reads(raw.decode("utf-8"), as_version=4)
-    except Exception as exc:  # nbformat raises several kinds for malformed notebooks
-        return f"is not a readable notebook ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
-    return ""
-
-
-def cell_error_text(cell: dict) -> str:
-    """The first error (or stderr output) a cell showed, as one message; "" if none."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            ename, evalue = out.get("ename", "Error"), str(out.get("evalue", ""))
-            timed_out = ename in ("CellTimeoutError", "KeyboardInterrupt")  # the grader interrupts on timeout
-            if timed_out or "CellTimeoutError" in "".join(out.get("traceback", [])):
-                return "timed out: the cell did not finish in time (an infinite loop?)"
-            if ename == "NotImplementedError":
-                return f"NotImplementedError: {NOT_ANSWERED}"
-            evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", evalue)  # ipykernel's temp file name
-            return f"{ename}: {evalue}".strip()
-        if out.get("output_type") == "stream" and out.get("name") == "stderr":
-            return "wrote to stderr (a warning or error message), which nbgrader scores as 0: " + "".join(
-                out.get("text", "")
-            ).strip()[:300]
-    return ""
-
-
 def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str], list[str]]:
     """Per test cell, the error it showed; and the problems and notes found in the answer cells."""
     path = autograded / f"{notebook}.ipynb"
@@ -137,13 +98,12 @@ def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str
         return {}, [], []
     messages, problems, unanswered, errors = {}, [], [], []
     for cell in nb.get("cells", []):
-        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
-        gid = meta.get("grade_id", "")
-        if meta.get("grade") and gid:
+        gid = grade_id(cell)
+        if is_graded(cell) and gid:
             messages[gid] = cell_error_text(cell)
             if messages[gid].startswith("NotImplementedError"):
                 unanswered.append(gid)
-        elif meta.get("solution") and cell.get("cell_type") == "code":
+        elif is_answer(cell):
             err = cell_error_text(cell)
             if err.startswith(("SyntaxError", "IndentationError", "TabError")):
                 problems.append(f"{err.splitlines()[0][:160]} in answer cell {gid}")
@@ -158,7 +118,6 @@ def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str
 
 def _recheck(job: Job, autograded: Path, result: SubmissionResult) -> list[str]:
     """Run the independent re-check; lower each cell to the re-check's score. Returns cells that lost points."""
-    from autograder.verify import verify_notebook
 
     suspicious = []
     host_command = list(job.host_command) or None
@@ -181,7 +140,6 @@ def _recheck(job: Job, autograded: Path, result: SubmissionResult) -> list[str]:
 
 def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None:
     """Write ``result``'s cell scores into the scratch gradebook, so feedback shows the final scores."""
-    from autograder.database import open_gradebook
 
     scores = {(c.notebook, c.cell): c.score for c in result.cells}
     with open_gradebook(course.db_url) as gb:
@@ -196,7 +154,6 @@ def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None
 def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
                extra: dict) -> None:
     """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
-    from autograder.sandbox import AUTOGRADE_PREPROCESSORS
 
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
     # nbgrader's autograde with our Execute: output budgets, and only the cells grading needs are run
@@ -218,7 +175,6 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
 
     from nbgrader.api import MissingEntry
 
-    from autograder.database import open_gradebook
 
     autograded = scratch / "autograded" / job.student / job.assignment
     notes: list[str] = []
@@ -292,10 +248,9 @@ def grade_submission(job: Job) -> SubmissionResult:
             path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
 
     if job.sandbox:
-        from autograder.sandbox import Limits, sandbox_command, sandboxed
 
         with sandboxed(scratch, Path(job.source).parent, limits=Limits.from_json(job.limits or None)) as extra:
-            host = tuple(sandbox_command([sys.executable, "-m", "autograder.student_host"]))
+            host = tuple(sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"]))
             _autograde(dataclasses.replace(job, host_command=host), scratch, sub, result, problems, extra)
     else:
         _autograde(job, scratch, sub, result, problems, {})

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.coursedir.database import normalise_db_url
+from autograder.errors import CourseError
+from autograder.notebook.cells import CODE_STUB, is_graded
+from autograder.settings import COURSE_ID
+
 __all__ = [
     "CourseDir",
     "CourseError",
@@ -32,17 +37,9 @@ __all__ = [
     "write_nbgrader_config",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_COURSE_DIR = Path("course")
-# The course's name in nbgrader's exchange and gradebook; a JupyterHub deployment sets BPC_COURSE_ID for
-# every process (docs/deploy.md), so the grader, its workers and nbgrader agree on it.
-COURSE_ID = os.environ.get("BPC_COURSE_ID") or "backprop-course"
-CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # what a released answer cell holds (nbgrader's)
-
-
-class CourseError(Exception):
-    """A problem an instructor can fix; the message says how. The CLI prints it without a traceback."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +53,12 @@ class CourseDir:
     def at(root: str | Path, db_url: str | None = None) -> CourseDir:
         """The course folder at ``root`` (created if missing), gradebook ``db_url`` or SQLite in it.
 
-        ``db_url`` is normalised by :func:`autograder.database.normalise_db_url` (``postgresql://`` gets the
+        ``db_url`` is normalised by :func:`autograder.coursedir.database.normalise_db_url` (``postgresql://`` gets the
         psycopg 3 driver); an unknown scheme is a CourseError.
         """
         path = Path(root).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         if db_url:
-            from autograder.database import normalise_db_url
-
             db_url = normalise_db_url(db_url)
         return CourseDir(path, db_url or f"sqlite:///{path / 'gradebook.db'}")
 
@@ -110,9 +105,7 @@ def _has_graded_cells(path: Path) -> bool:
         nb = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return any(
-        (c.get("metadata", {}).get("nbgrader") or {}).get("grade") for c in nb.get("cells", [])
-    )
+    return any(is_graded(c) for c in nb.get("cells", []))
 
 
 def source_assignments(folder: Path = NOTEBOOKS_DIR, graded_only: bool = True) -> list[str]:
@@ -135,7 +128,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
 
     Settings that matter for fair grading: a per-cell timeout; deleted test cells are restored and graded
     (``OverwriteCells.add_missing_cells``); output is capped (``LimitOutput``); the kernel is the Python
-    that runs this command; feedback hides hidden tests (:mod:`autograder.feedback`).
+    that runs this command; feedback hides hidden tests (:mod:`autograder.grading.feedback`).
     """
     from traitlets.config import Config
 
@@ -151,7 +144,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
     c.LimitOutput.max_traceback = 60
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
-        "autograder.feedback.HideHiddenTests",
+        "autograder.grading.feedback.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}

@@ -7,11 +7,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.collect import collect
-from autograder.course import NOTEBOOKS_DIR, CourseDir
-from autograder.grade import grade, load_results
-from autograder.release import release
-from autograder.sample_class import KINDS, make_sample_class
+from autograder.commands.collect import collect
+from autograder.commands.grade import grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import KINDS, make_sample_class
+from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
 
 __all__ = ["grade_table", "run_demo"]
 

@@ -4,7 +4,7 @@ It reads (never runs) every code cell the student could edit — answer cells an
 flags code that patches modules or builtins, touches files or the environment, starts processes, opens
 connections, digs into interpreter internals, or calls course_lib's automatic or numerical gradients.
 A flag is a reason for the instructor to look, not a verdict: scores are decided by the tests and the
-independent re-check (:mod:`autograder.verify`).
+independent re-check (:mod:`autograder.isolation.verify`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import ast
 from dataclasses import dataclass
 
 import nbformat
+
+from autograder.notebook.cells import grade_id, is_test, meta
 
 __all__ = ["Flag", "scan_notebook", "scan_source"]
 
@@ -136,14 +138,13 @@ def scan_notebook(nb: nbformat.NotebookNode) -> list[Flag]:
     flags: list[Flag] = []
     modules: set[str] = set()
     for index, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
         if cell.cell_type != "code":
             continue
-        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+        if meta(cell).get("locked") or is_test(cell):
             # trusted cells (restored from the source by nbgrader) still teach us which names are modules
             scan_source(cell.source, "", modules)
             continue
-        name = meta.get("grade_id") or f"cell {index + 1}"
+        name = grade_id(cell) or f"cell {index + 1}"
         flags += scan_source(cell.source, name, modules)
     seen, unique = set(), []
     for f in flags:

@@ -31,7 +31,18 @@ from typing import Any
 
 import nbformat
 
-from autograder.course import CODE_STUB, NOTEBOOKS_DIR, CourseError, source_assignments
+from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
+from autograder.errors import CourseError
+from autograder.notebook.cells import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    CODE_STUB,
+    END_SOLUTION,
+    meta,
+    replace_regions,
+    solution_text,
+    strip_hidden_tests,
+)
 
 __all__ = [
     "CODE_STUB",
@@ -55,8 +66,6 @@ __all__ = [
 #: What nbgrader puts in place of a written (markdown) answer.
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -86,33 +95,7 @@ class Page:
 
 
 # --------------------------------------------------------------------------------------------------
-# Source transformations (the same rules as nbgrader's ClearSolutions / ClearHiddenTests)
-
-
-def _strip_regions(source: str, begin: str, end: str, replacement: str | None) -> str:
-    """Remove each ``begin`` ... ``end`` block (marker lines included); put ``replacement`` lines in its
-    place, indented like the ``begin`` line (``None``: nothing)."""
-    out: list[str] = []
-    inside = False
-    for line in source.splitlines():
-        marker = line.strip()
-        if not inside and marker.startswith(begin):
-            inside = True
-            if replacement is not None:
-                indent = line[: len(line) - len(line.lstrip())]
-                out.extend(indent + stub_line for stub_line in replacement.splitlines())
-        elif inside and marker.startswith(end):
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise SiteError(f"{begin!r} without {end!r} in a cell:\n{source}")
-    return "\n".join(out)
-
-
-def strip_hidden_tests(source: str) -> str:
-    """``source`` without its ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` blocks."""
-    return _strip_regions(source, BEGIN_HIDDEN, END_HIDDEN, None)
+# Source transformations (nbgrader's rules: autograder.notebook.cells)
 
 
 def release_stub(source: str, cell_type: str = "code") -> str:
@@ -123,17 +106,7 @@ def release_stub(source: str, cell_type: str = "code") -> str:
     stub = CODE_STUB if cell_type == "code" else MARKDOWN_STUB
     if BEGIN_SOLUTION not in source:
         return stub
-    return _strip_regions(source, BEGIN_SOLUTION, END_SOLUTION, stub)
-
-
-def solution_text(source: str) -> str:
-    """The worked answer: ``source`` with the solution marker lines removed (their content kept)."""
-    return "\n".join(line for line in source.splitlines()
-                     if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
-
-
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader") or {}
+    return replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, stub)
 
 
 def prepare_notebook(nb: Any) -> Any:
@@ -146,7 +119,7 @@ def prepare_notebook(nb: Any) -> Any:
     for cell in nb.cells:
         if BEGIN_HIDDEN in cell.source:
             cell.source = strip_hidden_tests(cell.source)
-        if _nbgrader(cell).get("solution"):
+        if meta(cell).get("solution"):
             cell.metadata["site"] = {
                 "stub": release_stub(cell.source, cell.cell_type),
                 "solution": solution_text(cell.source),

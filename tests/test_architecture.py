@@ -1,0 +1,129 @@
+"""The project's layout holds: no import cycle, and the grader's layers import only downwards.
+
+Imports are read from the source (``ast``), so the test sees imports inside functions too.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("autograder", "course_lib")
+
+# The grader's layers, top to bottom (docs/architecture.md). A module may import its own layer's modules
+# and any layer below it, never one above. Student and reader tools sit beside the commands.
+LAYERS: list[set[str]] = [
+    {"autograder.cli"},
+    {"autograder.commands", "autograder.student", "autograder.reader"},
+    {"autograder.grading"},
+    {"autograder.isolation"},
+    {"autograder.coursedir", "autograder.notebook"},
+    {"autograder.settings", "autograder.errors"},
+    {"course_lib"},
+]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@functools.cache
+def _project_modules() -> dict[str, Path]:
+    return {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def _imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """The project modules ``path`` imports (anywhere in the file), resolved to the longest known name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+        for t in targets:
+            while t and t not in known:
+                t = t.rpartition(".")[0]
+            if t and t != name and not name.startswith(t + "."):
+                found.add(t)
+    return found
+
+
+@functools.cache
+def _graph() -> dict[str, set[str]]:
+    mods = _project_modules()
+    return {name: _imports(path, name, set(mods)) for name, path in mods.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def _layer(name: str) -> int:
+    for i, layer in enumerate(LAYERS):
+        if any(name == top or name.startswith(top + ".") for top in layer):
+            return i
+    raise AssertionError(f"{name} belongs to no layer: add it to LAYERS and docs/architecture.md")
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_inside_the_project():
+    cycle = _cycle(_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_every_module_belongs_to_a_layer():
+    for name in _project_modules():
+        if name in PACKAGES:
+            continue
+        _layer(name)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in _project_modules() if n.startswith("autograder.")))
+def test_the_grader_imports_only_downwards(name):
+    if name == "autograder":
+        return
+    mine = _layer(name)
+    upward = [m for m in sorted(_graph()[name]) if m != "autograder" and _layer(m) < mine]
+    assert not upward, f"{name} (layer {mine}) imports a higher layer: {upward}"
+
+
+def test_course_lib_never_imports_the_grader():
+    bad = {n: sorted(m for m in deps if m.startswith("autograder")) for n, deps in _graph().items()
+           if n.startswith("course_lib")}
+    assert not any(bad.values()), bad
