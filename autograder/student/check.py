@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbgrader.utils import determine_grade, is_grade
 
 from autograder.errors import CourseError
 from autograder.notebook.reading import cell_error_text, read_notebook_problem
@@ -34,9 +37,6 @@ class CellCheck:
 
 def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
     """Execute a copy of ``path`` and score every graded cell."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-    from nbgrader.utils import determine_grade, is_grade
 
     path = Path(path)
     if not path.exists():
