@@ -3,9 +3,10 @@ r"""Plain-word explanations of a failed gradient check, most useful first.
 For one parameter tensor with analytic entries $a$ and numerical reference $n$:
 
 * non-finite entries, an all-zero gradient, a gradient where the loss does not depend on the parameter;
-* **sign / constant factor**: $c = \langle a, n\rangle / \langle n, n\rangle$; when $|a_i - c\,n_i|$ is
-  within tolerance everywhere the gradient is $c$ times the right one, and $c$ is named (``-1``, ``2``,
-  ``1/2``, ``m``, ``1/m``);
+* **sign / constant factor**: $c = \langle a, n\rangle / \langle n, n\rangle$ over every checked entry
+  at every test point; when $|a_i - c\,n_i|$ is within tolerance at all of them the gradient is $c$ times
+  the right one, and $c$ is named only when it is a small rational $p/q$ ($p, q \le 12$: ``-1``, ``2``,
+  ``1/2``, ``3``) or the number of examples (``m``, ``1/m``); any other constant ratio is stated as a number;
 * **transposed** (square matrices): $a \approx n^\top$;
 * **a few wrong entries**: which ones, and whether they share a row or column;
 * **missing path or term**: given the loss as a sum of parts $f = \sum_k f_k$ (per output, per example,
@@ -13,15 +14,18 @@ For one parameter tensor with analytic entries $a$ and numerical reference $n$:
   missing contribution, $2$ one counted twice, $-1$ one with the wrong sign;
 * **known mistakes**: the gradient equals a buggy variant from a caller's catalogue.
 
-Every sentence is built from the numbers only, so the same input gives the same words.
+Every sentence is built from the numbers only, so the same input gives the same words; the advice uses
+the words of the notebook's context (:mod:`~course_lib.gradcheck.context`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from course_lib.gradcheck.context import Advice, advice_for
 from course_lib.gradcheck.inputs import format_value
 
 __all__ = [
@@ -65,58 +69,116 @@ def _plural(n: int, word: str) -> str:
 def worst_entry_sentence(
     name: str, label: str, analytic: float, numeric: float, failed: int, checked: int, point: int, points: int
 ) -> str:
-    """``W1: worst entry W1[2, 0]: expected (numeric) 0.1, received (analytic) -0.1; 6 of 6 ...``."""
+    """``W1: worst entry W1[2, 0] at test point 2: expected 0.1 (numerical derivative), received -0.1 ...``."""
     where = f" at test point {point + 1}" if point else ""
-    which = f"worst entry {label}" if label != name else "value"
-    over = f" (over {points} test points)" if points > 1 else ""
+    which = f": worst entry {label}{where}" if label != name else where
+    over = f" over {points} test points" if points > 1 else ""
     return (
-        f"{name}: {which}{where}: expected (numeric) {format_value(numeric)}, received (analytic) "
-        f"{format_value(analytic)}; {failed} of {checked} checked entries differ{over}."
+        f"{name}{which}: expected {format_value(numeric)} (numerical derivative), received "
+        f"{format_value(analytic)} from your code; {failed} of {checked} checked "
+        f"{'entry differs' if checked == 1 else 'entries differ'}{over}."
     )
 
 
-def _factor_name(c: float, n_examples: int | None) -> tuple[str, str] | None:
-    """(short name, advice) for a 'nice' factor c, or None."""
-    sign = "the sign is flipped and " if c < 0 else ""
+def _small_rational(mag: float) -> tuple[int, int] | None:
+    """(p, q) with mag ≈ p/q, 1 <= p, q <= 12, gcd 1, when one fits to 1e-4 relative."""
+    for q in range(1, 13):
+        p = round(mag * q)
+        if 1 <= p <= 12 and math.gcd(p, q) == 1 and abs(mag - p / q) <= 1e-4 * mag:
+            return p, q
+    return None
+
+
+def _factor_advice(c: float, n_examples: int | None, advice: Advice) -> tuple[str, str] | None:
+    """(the factor as written, what it means and where to look) for a small rational or m, else None."""
+    sign = "-" if c < 0 else ""
     mag = abs(c)
-    if n_examples and n_examples > 1:
+    flipped = "the sign is flipped and " if c < 0 else ""
+    if n_examples and n_examples > 1 and advice.examples:
         m = n_examples
         if abs(mag - m) <= 1e-4 * m:
-            return f"{'-' if c < 0 else ''}m = {'-' if c < 0 else ''}{m}", (
-                f"{sign}the loss is a mean over the m = {m} examples, so its gradient needs the factor 1/m "
-                "too: divide the summed gradient by m."
+            return f"{sign}m = {sign}{m}", (
+                f"{flipped}the value is m = {m} times too large. The loss is a mean over the m = {m} examples, so "
+                "its gradient needs the factor 1/m too: divide the summed gradient by m."
             )
         if abs(mag * m - 1) <= 1e-4:
-            return f"{'-' if c < 0 else ''}1/m = {'-' if c < 0 else ''}1/{m}", (
-                f"{sign}the gradient was divided by m = {m} once too often (divide the summed gradient by m "
-                "exactly once)."
+            return f"{sign}1/m = {sign}1/{m}", (
+                f"{flipped}the value is m = {m} times too small: the gradient was divided by m once too often "
+                "(divide the summed gradient by m exactly once)."
             )
-    k = round(mag)
-    if k >= 1 and abs(mag - k) <= 1e-4 * mag:
-        if k == 1:
-            return None
-        hint = "" if k == 2 else f" (if {k} is the number of examples, the 1/m of the mean is missing)"
-        return f"{'-' if c < 0 else ''}{k}", (
-            f"{sign}look for a term counted more than once or a stray constant factor{hint}."
+    pq = _small_rational(mag)
+    if pq is None or pq == (1, 1):
+        return None
+    p, q = pq
+    if q == 1:
+        hint = ""
+        if advice.examples and p > 2:
+            hint = f" (if {p} is the number of examples, the 1/m of the mean is missing)"
+        how = "twice" if p == 2 else f"{p} times"
+        return f"{sign}{p}", f"{flipped}the value is {how} too large. Look for {advice.larger.format(k=p)}{hint}."
+    if p == 1:
+        if q == 2:
+            return f"{sign}1/2", f"{flipped}the value is half what it should be. {advice.half}"
+        return f"{sign}1/{q}", (
+            f"{flipped}the value is {q} times too small. Look for {advice.smaller.format(k=q)}."
         )
-    if mag > 0:
-        q = round(1 / mag)
-        if q >= 2 and abs(1 / mag - q) <= 1e-4 / mag:
-            return f"{'-' if c < 0 else ''}1/{q}", (
-                f"{sign}look for a missing term (a path or an example not added in) or a stray division "
-                f"by {q}."
-            )
-    return None
+    return f"{sign}{p}/{q}", f"{flipped}the size is off by the factor {p}/{q}. Look for a stray constant factor."
 
 
 GENERIC = "no simple pattern"
 
 
-def pattern_sentence(view: TensorView, n_examples: int | None = None) -> str:
+def _constant_factor(
+    name: str, a: np.ndarray, n: np.ndarray, tol: np.ndarray, points: int, n_examples: int | None, advice: Advice
+) -> str | None:
+    """A sentence when a = c·n within tolerance at every entry given (every checked entry, every point)."""
+    unit = float(np.max(np.abs(n)))  # scale first: n @ n overflows for entries near 1e200
+    nn = float((n / unit) @ (n / unit)) if unit > 0 else 0.0
+    if nn == 0:
+        return None
+    c = float((a / unit) @ (n / unit)) / nn
+    if not np.all(np.abs(a - c * n) <= (1 + abs(c)) * tol):
+        return None
+    if a.size == 1:
+        where = ""
+    elif points > 1 and a.size == points:
+        where = f" at all {points} test points"
+    elif points > 1:
+        where = f" at every checked entry of all {points} test points"
+    else:
+        where = " at every checked entry"
+    if abs(c + 1) <= 1e-4:
+        return f"{name}: the sign is flipped: received = -1 × expected{where}. {advice.sign}"
+    named = _factor_advice(c, n_examples, advice)
+    if named is not None:
+        short, meaning = named
+        return (
+            f"{name}: off by a constant factor {short}: received = {short.split(' = ')[-1]} × expected{where}; "
+            f"{meaning}"
+        )
+    if a.size > 1:  # one number is always "a multiple" of another: no evidence of a factor then
+        return (
+            f"{name}: received = {c:.4g} × expected{where}: the direction is right but a scale factor is "
+            f"wrong; {advice.ratio}"
+        )
+    return None
+
+
+def pattern_sentence(
+    view: TensorView,
+    n_examples: int | None = None,
+    advice: Advice | None = None,
+    everywhere: TensorView | None = None,
+    points: int = 1,
+) -> str:
     """The most likely mistake for a failed tensor, in plain words (always returns a sentence).
 
-    When nothing specific fits, the sentence contains :data:`GENERIC` and gives general advice.
+    ``view`` is the tensor at its first failing test point; ``everywhere`` (default ``view``) holds its
+    checked entries at every test point: a sign or constant factor is only claimed when it holds there.
+    When nothing specific fits, the sentence contains :data:`GENERIC` and the context's advice.
     """
+    advice = advice or advice_for("general")
+    everywhere = everywhere or view
     a, n, tol, name = view.analytic, view.numeric, view.tol, view.name
     bad = ~np.isfinite(a)
     if bad.any():
@@ -124,51 +186,29 @@ def pattern_sentence(view: TensorView, n_examples: int | None = None) -> str:
         kinds = " and ".join(k for k, m in (("NaN", np.isnan(a)), ("inf", np.isinf(a))) if m.any())
         return (
             f"{name} contains {kinds} in {int(bad.sum())} of {a.size} checked entries (first at "
-            f"{view.label(j)}): "
-            "a NaN or inf never passes. Look for log(0), 0/0, or exp of a large number in the backward pass "
-            "(use σ(a)(1 − σ(a)) rather than e^{-a}/(1 + e^{-a})²)."
+            f"{view.label(j)}): a NaN or inf never passes. {advice.nonfinite}"
         )
     within = np.abs(a - n) <= tol
     if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
         j = int(np.argmax(np.abs(n)))
         return (
-            f"{name}: your gradient is zero, but the loss does depend on {name} (expected "
-            f"{format_value(n[j])} "
-            f"at {view.label(j)}): the backward pass never reaches {name}, or its result is not stored."
+            f"{name}: your gradient is zero, but {advice.output} does depend on {name} (expected "
+            f"{format_value(n[j])} at {view.label(j)}): the backward pass never reaches {name}, or its "
+            "result is not stored."
         )
     if np.all(np.abs(n) <= tol):
         j = int(np.argmax(np.abs(a)))
         return (
-            f"{name}: the loss does not change when {name} changes at this point (expected 0), but your "
-            f"gradient is {format_value(a[j])} at {view.label(j)}: that contribution does not belong to "
-            f"{name}."
+            f"{name}: {advice.output} does not change when {name} changes at this point (expected 0), but "
+            f"your gradient is {format_value(a[j])} at {view.label(j)}: that contribution does not belong "
+            f"to {name}."
         )
-    unit = float(np.max(np.abs(n)))  # scale first: n @ n overflows for entries near 1e200
-    nn = float((n / unit) @ (n / unit)) if unit > 0 else 0.0
-    if nn > 0:
-        c = float((a / unit) @ (n / unit)) / nn
-        if np.all(np.abs(a - c * n) <= (1 + abs(c)) * tol):
-            named = _factor_name(c, n_examples)
-            if abs(c + 1) <= 1e-4:
-                return (
-                    f"{name}: the sign is flipped: received = -1 × expected in every checked entry. "
-                    "Look for a "
-                    "minus sign dropped or added, for example ŷ − y versus y − ŷ, or dL/dy = −1/y for "
-                    "L = −log y."
-                )
-            if named is not None:
-                short, advice = named
-                return (
-                    f"{name}: off by a constant factor {short}: received = {short.split(' = ')[-1]} × "
-                    "expected "
-                    f"in every checked entry; {advice}"
-                )
-            if a.size > 1:  # one number is always "a multiple" of another: no evidence of a factor then
-                return (
-                    f"{name}: off by a constant factor {c:.6g}: received = {c:.6g} × expected in every "
-                    "checked entry; "
-                    "the direction is right but a scale factor is wrong."
-                )
+    if np.all(np.isfinite(everywhere.analytic)):
+        factor = _constant_factor(
+            name, everywhere.analytic, everywhere.numeric, everywhere.tol, points, n_examples, advice
+        )
+        if factor is not None:
+            return factor
     if len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size:
         full_a = np.zeros(view.shape)
         full_n = np.zeros(view.shape)
@@ -191,16 +231,11 @@ def pattern_sentence(view: TensorView, n_examples: int | None = None) -> str:
                 shared = f"; all in column {int(cols[0])}"
         return (
             f"{name}: only {wrong.size} of {a.size} checked entries are wrong ({labels}{shared}): the "
-            "formula "
-            "is right in general, so check the indices (which unit, which input, which example) used "
-            "for these."
+            "formula is right in general, so check the indices (which unit, which input, which example) "
+            "used for these."
         )
-    return (
-        f"{name}: {GENERIC} (sign, constant factor, transpose, zero) explains the difference: check each "
-        f"local derivative on the paths from {name} to the loss, one factor at a time (a frequent slip "
-        "is σ(a) "
-        "where σ'(a) = σ(a)(1 − σ(a)) is needed)."
-    )
+    what = "sign, constant factor, transpose, zero" if view.shape else "sign, constant factor, zero"
+    return f"{name}: {GENERIC} ({what}) explains the difference. {advice.fallback}"
 
 
 def fit_parts(a: np.ndarray, parts: np.ndarray, tol: np.ndarray) -> np.ndarray | None:
