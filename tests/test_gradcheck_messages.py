@@ -337,3 +337,16 @@ def test_every_failing_message_names_the_quantity_expected_received_and_the_mist
     first = report.diagnoses[0]
     assert any(name in first.split(":")[0] for name in report.failed_parameters)
     assert "worst entry" not in first  # the likely mistake comes before the numbers
+
+
+def test_the_verdict_names_the_exercise_when_the_test_gives_it():
+    report = check_derivative(lambda u: u**2, lambda u: u, [2.5, -0.2], name="d(u²)/du", exercise="d_square")
+    assert str(report).startswith("Gradient check FAILED for d_square: 1 of 1 parameters wrong.\n1. d(u²)/du: ")
+    assert str(check_derivative(lambda u: u**2, lambda u: u, 0.5)).startswith("Gradient check FAILED: 1 of 1")
+
+
+def test_specific_diagnoses_come_before_the_general_advice():
+    d = regime("square", 3)  # with the L2 term: b1 and b2 are off by m, W1 and W2 are not a multiple
+    report = check_gradients(d.loss, d.params, d.bug("no_mean"), n_examples=8, context="all-parameters")
+    assert report.diagnoses[0].startswith("b1, b2: off by a constant factor m = 8: received = 8 × expected")
+    assert report.diagnoses[1].startswith("W1, W2: no simple pattern")

@@ -55,6 +55,8 @@ from course_lib.gradcheck.tolerance import Tolerance
 
 __all__ = ["MODES", "check_derivative", "check_gradients"]
 
+DEFAULT_EXERCISE = "your gradient function"
+
 
 def check_gradients(
     f: Callable[[Any], float],
@@ -76,7 +78,7 @@ def check_gradients(
     mistakes: Mapping[str, Any] | None = None,
     n_examples: int | None = None,
     name: str = "x",
-    exercise: str = "your gradient function",
+    exercise: str = DEFAULT_EXERCISE,
     strict: bool = False,
     context: str | None = None,
 ) -> GradientReport:
@@ -106,8 +108,8 @@ def check_gradients(
             a function must match at every test point, values describe ``params`` only.
         n_examples: the number m of examples the loss averages over, to name a factor m or 1/m.
         name: the parameter's name when ``params`` is a single value.
-        exercise: the name shown by the guard if the gradient function calls a numerical or automatic
-            gradient.
+        exercise: the exercise's name: shown in a failed verdict, and by the guard if the gradient
+            function calls a numerical or automatic gradient.
         strict: also fail when some entries are inconclusive (kink, uncertain reference).
         context: where the check is in the course, so that advice uses only words taught so far
             (``"general"``, ``"chain-rule"``, ``"sigmoid-chain"``, ``"many-paths"``, ``"all-parameters"``;
@@ -160,6 +162,7 @@ def check_gradients(
         mode=plan.mode,
         strict=strict,
         notes=list(dict.fromkeys(notes)),
+        exercise="" if exercise == DEFAULT_EXERCISE else exercise,
     )
 
 

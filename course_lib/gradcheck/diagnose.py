@@ -179,6 +179,20 @@ def pattern_sentence(
     """
     advice = advice or advice_for("general")
     everywhere = everywhere or view
+    sentence = _special_values(view, advice)
+    if sentence is None and np.all(np.isfinite(everywhere.analytic)):
+        sentence = _constant_factor(
+            view.name, everywhere.analytic, everywhere.numeric, everywhere.tol, points, n_examples, advice
+        )
+    sentence = sentence or _transposed(view) or _few_entries(view)
+    if sentence is not None:
+        return sentence
+    what = "sign, constant factor, transpose, zero" if view.shape else "sign, constant factor, zero"
+    return f"{view.name}: {GENERIC} ({what}) explains the difference. {advice.fallback}"
+
+
+def _special_values(view: TensorView, advice: Advice) -> str | None:
+    """NaN or inf; a zero gradient where f depends on the parameter; a gradient where it does not."""
     a, n, tol, name = view.analytic, view.numeric, view.tol, view.name
     bad = ~np.isfinite(a)
     if bad.any():
@@ -188,7 +202,6 @@ def pattern_sentence(
             f"{name} contains {kinds} in {int(bad.sum())} of {a.size} checked entries (first at "
             f"{view.label(j)}): a NaN or inf never passes. {advice.nonfinite}"
         )
-    within = np.abs(a - n) <= tol
     if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
         j = int(np.argmax(np.abs(n)))
         return (
@@ -203,39 +216,41 @@ def pattern_sentence(
             f"your gradient is {format_value(a[j])} at {view.label(j)}: that contribution does not belong "
             f"to {name}."
         )
-    if np.all(np.isfinite(everywhere.analytic)):
-        factor = _constant_factor(
-            name, everywhere.analytic, everywhere.numeric, everywhere.tol, points, n_examples, advice
-        )
-        if factor is not None:
-            return factor
-    if len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size:
-        full_a = np.zeros(view.shape)
-        full_n = np.zeros(view.shape)
-        full_t = np.zeros(view.shape)
-        full_a.flat[view.local], full_n.flat[view.local], full_t.flat[view.local] = a, n, tol
-        if np.all(np.abs(full_a - full_n.T) <= full_t + full_t.T):
-            return (
-                f"{name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
-                f"dL/d{name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
-            )
-    wrong = np.flatnonzero(~within)
-    if 0 < wrong.size <= a.size // 2:
-        labels = ", ".join(view.label(int(j)) for j in wrong[:4]) + (", ..." if wrong.size > 4 else "")
-        shared = ""
-        if len(view.shape) == 2:
-            rows, cols = np.unravel_index(view.local[wrong], view.shape)
-            if np.all(rows == rows[0]) and wrong.size > 1:
-                shared = f"; all in row {int(rows[0])}"
-            elif np.all(cols == cols[0]) and wrong.size > 1:
-                shared = f"; all in column {int(cols[0])}"
+    return None
+
+
+def _transposed(view: TensorView) -> str | None:
+    a, n, tol = view.analytic, view.numeric, view.tol
+    if not (len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size):
+        return None
+    full_a, full_n, full_t = np.zeros(view.shape), np.zeros(view.shape), np.zeros(view.shape)
+    full_a.flat[view.local], full_n.flat[view.local], full_t.flat[view.local] = a, n, tol
+    if np.all(np.abs(full_a - full_n.T) <= full_t + full_t.T):
         return (
-            f"{name}: only {wrong.size} of {a.size} checked entries are wrong ({labels}{shared}): the "
-            "formula is right in general, so check the indices (which unit, which input, which example) "
-            "used for these."
+            f"{view.name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
+            f"dL/d{view.name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
         )
-    what = "sign, constant factor, transpose, zero" if view.shape else "sign, constant factor, zero"
-    return f"{name}: {GENERIC} ({what}) explains the difference. {advice.fallback}"
+    return None
+
+
+def _few_entries(view: TensorView) -> str | None:
+    a = view.analytic
+    wrong = np.flatnonzero(~(np.abs(a - view.numeric) <= view.tol))
+    if not 0 < wrong.size <= a.size // 2:
+        return None
+    labels = ", ".join(view.label(int(j)) for j in wrong[:4]) + (", ..." if wrong.size > 4 else "")
+    shared = ""
+    if len(view.shape) == 2:
+        rows, cols = np.unravel_index(view.local[wrong], view.shape)
+        if np.all(rows == rows[0]) and wrong.size > 1:
+            shared = f"; all in row {int(rows[0])}"
+        elif np.all(cols == cols[0]) and wrong.size > 1:
+            shared = f"; all in column {int(cols[0])}"
+    return (
+        f"{view.name}: only {wrong.size} of {a.size} checked entries are wrong ({labels}{shared}): the "
+        "formula is right in general, so check the indices (which unit, which input, which example) "
+        "used for these."
+    )
 
 
 def fit_parts(a: np.ndarray, parts: np.ndarray, tol: np.ndarray) -> np.ndarray | None:

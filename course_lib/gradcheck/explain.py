@@ -76,7 +76,8 @@ def _merge(patterns: list[tuple[int, str]], layout: Layout) -> list[str]:
         else:
             who = names
         out.append((ks[0], f"{who}: {rest}"))
-    return [s for _, s in sorted(out, key=lambda item: item[0])]
+    # the specific sentences first, then the general advice; in parameter order within each
+    return [s for _, s in sorted(out, key=lambda item: (diagnose.GENERIC in item[1], item[0]))]
 
 
 @dataclass

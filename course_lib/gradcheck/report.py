@@ -75,6 +75,7 @@ class GradientReport:
     mode: str = "full"
     strict: bool = False
     notes: list[str] = field(default_factory=list)
+    exercise: str = ""  # named in the verdict when the caller gave it
 
     @property
     def passed(self) -> bool:
@@ -95,7 +96,8 @@ class GradientReport:
             if any(row.status == INCONCLUSIVE for row in self.rows):
                 verdict += " (some entries inconclusive, see below)"
         elif failed:
-            verdict = f"Gradient check FAILED: {failed} of {len(self.rows)} parameters wrong"
+            what = f" for {self.exercise}" if self.exercise else ""
+            verdict = f"Gradient check FAILED{what}: {failed} of {len(self.rows)} parameters wrong"
         else:
             verdict = "Gradient check FAILED (strict): some entries could not be confirmed"
         return verdict + "."
