@@ -350,3 +350,30 @@ def test_specific_diagnoses_come_before_the_general_advice():
     report = check_gradients(d.loss, d.params, d.bug("no_mean"), n_examples=8, context="all-parameters")
     assert report.diagnoses[0].startswith("b1, b2: off by a constant factor m = 8: received = 8 × expected")
     assert report.diagnoses[1].startswith("W1, W2: no simple pattern")
+
+
+def _at_params_only(d, bug):
+    """A gradient function with ``bug`` at the given params and correct at every other point."""
+
+    def grads(p):
+        same = all(np.array_equal(p[k], d.params[k]) for k in p)
+        return d.bug(bug)(p) if same else d.backward(p)
+
+    return grads
+
+
+def test_a_parts_fit_seen_at_one_point_only_is_not_claimed():
+    d = regime("ordinary", 5)
+    everywhere = check_gradients(d.loss, d.params, d.bug("dropped_path"), parts=d.output_parts())
+    assert everywhere.diagnoses[0].startswith("W1, b1: compared part by part, your gradient misses the "
+                                              "contribution of 'output 2'.")
+    once = check_gradients(d.loss, d.params, _at_params_only(d, "dropped_path"), parts=d.output_parts())
+    assert not once.passed and "compared part by part" not in str(once)
+
+
+def test_a_transpose_seen_at_one_point_only_is_not_claimed():
+    d = regime("square", 2)
+    everywhere = check_gradients(d.loss, d.params, d.bug("dw2_transposed"))
+    assert "W2: your gradient is the transpose of the expected one" in everywhere.diagnoses[0]
+    once = check_gradients(d.loss, d.params, _at_params_only(d, "dw2_transposed"))
+    assert not once.passed and "transpose of the expected" not in str(once)

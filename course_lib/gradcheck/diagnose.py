@@ -21,6 +21,7 @@ the words of the notebook's context (:mod:`~course_lib.gradcheck.context`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "describe_parts_fit",
     "fit_parts",
     "inconclusive_sentence",
+    "parts_fit_holds",
     "pattern_sentence",
     "worst_entry_sentence",
 ]
@@ -168,31 +170,38 @@ def pattern_sentence(
     view: TensorView,
     n_examples: int | None = None,
     advice: Advice | None = None,
-    everywhere: TensorView | None = None,
-    points: int = 1,
+    others: Sequence[TensorView] = (),
 ) -> str:
     """The most likely mistake for a failed tensor, in plain words (always returns a sentence).
 
-    ``view`` is the tensor at its first failing test point; ``everywhere`` (default ``view``) holds its
-    checked entries at every test point: a sign or constant factor is only claimed when it holds there.
-    When nothing specific fits, the sentence contains :data:`GENERIC` and the context's advice.
+    ``view`` is the tensor at its first failing test point, ``others`` the same tensor at the other test
+    points: a zero gradient, a sign or constant factor, a transpose or a set of wrong entries is only
+    claimed when it holds at every one of them. When nothing specific fits, the sentence contains
+    :data:`GENERIC` and the context's advice.
     """
     advice = advice or advice_for("general")
-    everywhere = everywhere or view
-    sentence = _special_values(view, advice)
-    if sentence is None and np.all(np.isfinite(everywhere.analytic)):
-        sentence = _constant_factor(
-            view.name, everywhere.analytic, everywhere.numeric, everywhere.tol, points, n_examples, advice
+    views = [view, *others]
+    a = np.concatenate([v.analytic for v in views])
+    sentence = _special_values(view, advice, views)
+    if sentence is None and np.all(np.isfinite(a)):
+        n = np.concatenate([v.numeric for v in views])
+        tol = np.concatenate([v.tol for v in views])
+        sentence = _constant_factor(view.name, a, n, tol, len(views), n_examples, advice)
+    if sentence is None and all(_is_transposed(v) for v in views):
+        sentence = (
+            f"{view.name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
+            f"dL/d{view.name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
         )
-    sentence = sentence or _transposed(view) or _few_entries(view)
+    sentence = sentence or _few_entries(views)
     if sentence is not None:
         return sentence
     what = "sign, constant factor, transpose, zero" if view.shape else "sign, constant factor, zero"
     return f"{view.name}: {GENERIC} ({what}) explains the difference. {advice.fallback}"
 
 
-def _special_values(view: TensorView, advice: Advice) -> str | None:
-    """NaN or inf; a zero gradient where f depends on the parameter; a gradient where it does not."""
+def _special_values(view: TensorView, advice: Advice, views: list[TensorView]) -> str | None:
+    """NaN or inf at this point; a zero gradient where f depends on the parameter, or a gradient where it
+    does not, at every point."""
     a, n, tol, name = view.analytic, view.numeric, view.tol, view.name
     bad = ~np.isfinite(a)
     if bad.any():
@@ -202,14 +211,14 @@ def _special_values(view: TensorView, advice: Advice) -> str | None:
             f"{name} contains {kinds} in {int(bad.sum())} of {a.size} checked entries (first at "
             f"{view.label(j)}): a NaN or inf never passes. {advice.nonfinite}"
         )
-    if np.all(np.abs(a) <= tol) and not np.all(np.abs(n) <= tol):
+    if all(np.all(np.abs(v.analytic) <= v.tol) for v in views) and not np.all(np.abs(n) <= tol):
         j = int(np.argmax(np.abs(n)))
         return (
             f"{name}: your gradient is zero, but {advice.output} does depend on {name} (expected "
             f"{format_value(n[j])} at {view.label(j)}): the backward pass never reaches {name}, or its "
             "result is not stored."
         )
-    if np.all(np.abs(n) <= tol):
+    if all(np.all(np.abs(v.numeric) <= v.tol) for v in views):
         j = int(np.argmax(np.abs(a)))
         return (
             f"{name}: {advice.output} does not change when {name} changes at this point (expected 0), but "
@@ -219,36 +228,35 @@ def _special_values(view: TensorView, advice: Advice) -> str | None:
     return None
 
 
-def _transposed(view: TensorView) -> str | None:
+def _is_transposed(view: TensorView) -> bool:
     a, n, tol = view.analytic, view.numeric, view.tol
-    if not (len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == a.size == n.size):
-        return None
+    if not (len(view.shape) == 2 and view.shape[0] == view.shape[1] and view.local.size == math.prod(view.shape)):
+        return False
     full_a, full_n, full_t = np.zeros(view.shape), np.zeros(view.shape), np.zeros(view.shape)
     full_a.flat[view.local], full_n.flat[view.local], full_t.flat[view.local] = a, n, tol
-    if np.all(np.abs(full_a - full_n.T) <= full_t + full_t.T):
-        return (
-            f"{view.name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
-            f"dL/d{view.name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
-        )
-    return None
+    return bool(np.all(np.abs(full_a - full_n.T) <= full_t + full_t.T))
 
 
-def _few_entries(view: TensorView) -> str | None:
-    a = view.analytic
-    wrong = np.flatnonzero(~(np.abs(a - view.numeric) <= view.tol))
-    if not 0 < wrong.size <= a.size // 2:
+def _few_entries(views: list[TensorView]) -> str | None:
+    """At most half of the checked entries wrong, the same ones at every test point."""
+    view = views[0]
+    wrong = sorted({int(v.local[j]) for v in views for j in np.flatnonzero(~(np.abs(v.analytic - v.numeric) <= v.tol))})
+    checked = {int(i) for v in views for i in v.local}
+    if not 0 < len(wrong) <= len(checked) // 2:
         return None
-    labels = ", ".join(view.label(int(j)) for j in wrong[:4]) + (", ..." if wrong.size > 4 else "")
+    shown = [view.label(int(np.flatnonzero(view.local == i)[0])) if i in view.local else str(i) for i in wrong[:4]]
+    labels = ", ".join(shown) + (", ..." if len(wrong) > 4 else "")
     shared = ""
-    if len(view.shape) == 2:
-        rows, cols = np.unravel_index(view.local[wrong], view.shape)
-        if np.all(rows == rows[0]) and wrong.size > 1:
+    if len(view.shape) == 2 and len(wrong) > 1:
+        rows, cols = np.unravel_index(np.array(wrong), view.shape)
+        if np.all(rows == rows[0]):
             shared = f"; all in row {int(rows[0])}"
-        elif np.all(cols == cols[0]) and wrong.size > 1:
+        elif np.all(cols == cols[0]):
             shared = f"; all in column {int(cols[0])}"
+    where = f" (at every one of the {len(views)} test points)" if len(views) > 1 else ""
     return (
-        f"{view.name}: only {wrong.size} of {a.size} checked entries are wrong ({labels}{shared}): the "
-        "formula is right in general, so check the indices (which unit, which input, which example) "
+        f"{view.name}: only {len(wrong)} of {len(checked)} checked entries are wrong ({labels}{shared}){where}: "
+        "the formula is right in general, so check the indices (which unit, which input, which example) "
         "used for these."
     )
 
@@ -277,9 +285,16 @@ def fit_parts(a: np.ndarray, parts: np.ndarray, tol: np.ndarray) -> np.ndarray |
         prediction = c @ parts
         if not np.any(np.abs(prediction) > tol):
             continue
-        if np.all(np.abs(a - prediction) <= 2 * tol + 1e-6 * (np.abs(c) @ np.abs(parts))):
+        if parts_fit_holds(a, parts, tol, c):
             return c
     return None
+
+
+def parts_fit_holds(a: np.ndarray, parts: np.ndarray, tol: np.ndarray, c: np.ndarray) -> bool:
+    """Whether ``a ≈ c @ parts`` within tolerance (used to confirm a fit at the other test points)."""
+    if not np.all(np.isfinite(a)):
+        return False
+    return bool(np.all(np.abs(a - c @ parts) <= 2 * tol + 1e-6 * (np.abs(c) @ np.abs(parts))))
 
 
 def _names(names: list[str], limit: int = 3) -> str:

@@ -40,18 +40,18 @@ def check_parts_sum(
         )
 
 
-def _view(layout: Layout, k: int, points: list[Point]) -> diagnose.TensorView:
-    """Parameter ``k``'s checked entries at ``points`` (one point: labels are meaningful)."""
+def _view(layout: Layout, k: int, point: Point) -> diagnose.TensorView:
+    """Parameter ``k``'s checked entries at ``point``."""
     part = layout.slice(k)
-    chosen = [(p, p.checked(part)) for p in points]
+    idx = point.checked(part)
     return diagnose.TensorView(
         layout.names[k],
         layout.shapes[k],
-        np.concatenate([idx - part.start for _, idx in chosen]),
-        np.concatenate([p.analytic[idx] for p, idx in chosen]),
-        np.concatenate([p.numeric[idx] for p, idx in chosen]),
-        np.concatenate([p.tol[idx] for p, idx in chosen]),
-        np.concatenate([p.status[idx] == FAILED for p, idx in chosen]),
+        idx - part.start,
+        point.analytic[idx],
+        point.numeric[idx],
+        point.tol[idx],
+        point.status[idx] == FAILED,
     )
 
 
@@ -134,9 +134,8 @@ class Explainer:
                 )
             )
             point = next(p for p in points if np.any(p.status[layout.slice(k)] == FAILED))
-            pattern = diagnose.pattern_sentence(
-                _view(layout, k, [point]), self.n_examples, self.advice, _view(layout, k, points), len(points)
-            )
+            others = [_view(layout, k, p) for p in points if p is not point and p.checked(layout.slice(k)).size]
+            pattern = diagnose.pattern_sentence(_view(layout, k, point), self.n_examples, self.advice, others)
             if not (diagnose.GENERIC in pattern and k in explained):
                 patterns.append((k, pattern))
         out = first + _merge(patterns, layout) + directions + numbers
@@ -153,15 +152,12 @@ class Explainer:
             "so the error is in entries that were not sampled: run with mode='full' to locate it."
         )
 
-    def _fit_parts(self, point: Point, failing: list[int]) -> dict[tuple[int, ...], list[int]]:
-        """Fit each failing parameter's gradient with the parts' gradients: {coefficients: [parameters]}."""
+    def _parts_gradients(self, point: Point, idx: np.ndarray) -> np.ndarray:
+        """The gradient of every part at ``point``, entries ``idx`` (K × len(idx))."""
         assert self.parts is not None
-        layout = self.layout
-        chosen = [point.checked(layout.slice(k)) for k in failing]
-        idx = np.concatenate(chosen)
         gradients = []
         for part in self.parts.values():
-            loss = LossFunction(part, layout)
+            loss = LossFunction(part, self.layout)
             reference = Reference(loss, point.theta, self.method)
             try:
                 reference.compute(idx)
@@ -170,17 +166,28 @@ class Explainer:
                 reference.compute(idx)
             self.extra_evals += loss.calls
             gradients.append(reference.values[idx])
-        grads = np.array(gradients)
+        return np.array(gradients)
+
+    def _fit_parts(self, point: Point, failing: list[int]) -> dict[tuple[int, ...], list[int]]:
+        """Fit each failing parameter's gradient with the parts' gradients at ``point``, then keep only
+        the fits that hold at every other test point too: {coefficients: [parameters]}."""
+        fits: dict[int, np.ndarray] = {}
+        for k in failing:
+            sel = point.checked(self.layout.slice(k))
+            if np.all(np.isfinite(point.analytic[sel])):
+                c = diagnose.fit_parts(point.analytic[sel], self._parts_gradients(point, sel), point.tol[sel])
+                if c is not None:
+                    fits[k] = c
+        for other in self.points:
+            for k in [k for k in fits if other is not point]:
+                sel = other.checked(self.layout.slice(k))
+                if sel.size and not diagnose.parts_fit_holds(
+                    other.analytic[sel], self._parts_gradients(other, sel), other.tol[sel], fits[k]
+                ):
+                    del fits[k]
         groups: dict[tuple[int, ...], list[int]] = {}
-        offset = 0
-        for k, sel in zip(failing, chosen, strict=True):
-            local = slice(offset, offset + sel.size)
-            offset += sel.size
-            if not np.all(np.isfinite(point.analytic[sel])):
-                continue
-            c = diagnose.fit_parts(point.analytic[sel], grads[:, local], point.tol[sel])
-            if c is not None:
-                groups.setdefault(tuple(int(round(x)) for x in c), []).append(k)
+        for k, c in fits.items():
+            groups.setdefault(tuple(int(round(x)) for x in c), []).append(k)
         return groups
 
     def _values(self, description: str, point: Point) -> np.ndarray | None:
