@@ -377,3 +377,22 @@ def test_a_transpose_seen_at_one_point_only_is_not_claimed():
     assert "W2: your gradient is the transpose of the expected one" in everywhere.diagnoses[0]
     once = check_gradients(d.loss, d.params, _at_params_only(d, "dw2_transposed"))
     assert not once.passed and "transpose of the expected" not in str(once)
+
+
+@pytest.mark.parametrize(
+    ("f", "df", "factor"),
+    [
+        (inv_exp, INV_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"], "2x"),
+        (exp_exp, EXP_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"], "2x"),
+        (lambda x: np.exp(x**3), lambda x: math.exp(x**3), "3x²"),
+    ],
+)
+def test_a_missing_inner_derivative_is_named_from_the_numbers_alone(f, df, factor):
+    report = check_derivative(f, df, [0.5, -0.9, 1.3], name="dy/dx")  # no chain=, no context: notebook 01 today
+    assert report.diagnoses[0] == (
+        f"dy/dx: received × {factor} = expected at all 3 test points: the factor {factor} is missing. That is the "
+        "local derivative of an inner step (such as d(x²)/dx = 2x): every step's local derivative belongs in the "
+        "product, the inner ones too."
+    )
+    one_point = check_derivative(f, df, 0.9, name="dy/dx", n_points=1)
+    assert "is missing" not in one_point.diagnoses[0]  # one point is no evidence of a power of x

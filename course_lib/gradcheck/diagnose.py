@@ -21,6 +21,7 @@ the words of the notebook's context (:mod:`~course_lib.gradcheck.context`).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,7 @@ class TensorView:
     numeric: np.ndarray
     tol: np.ndarray
     failed: np.ndarray  # bool per checked entry
+    at: float | None = None  # the parameter's value at this point, when it is a single number
 
     def label(self, j: int) -> str:
         """Label of checked entry ``j``: ``W1[2, 0]`` or the name for a number."""
@@ -192,7 +194,7 @@ def pattern_sentence(
             f"{view.name}: your gradient is the transpose of the expected one: entry [i, j] must hold "
             f"dL/d{view.name}[i, j]. Swap the order of the matrix product (or add/remove a .T)."
         )
-    sentence = sentence or _few_entries(views)
+    sentence = sentence or _few_entries(views) or _missing_power(views, advice)
     if sentence is not None:
         return sentence
     what = "sign, constant factor, transpose, zero" if view.shape else "sign, constant factor, zero"
@@ -224,6 +226,42 @@ def _special_values(view: TensorView, advice: Advice, views: list[TensorView]) -
             f"{name}: {advice.output} does not change when {name} changes at this point (expected 0), but "
             f"your gradient is {format_value(a[j])} at {view.label(j)}: that contribution does not belong "
             f"to {name}."
+        )
+    return None
+
+
+def _variable(name: str) -> str:
+    """The variable of a derivative's name: ``dy/dx`` -> ``x``, ``d(u²)/du`` -> ``u`` (else ``x``)."""
+    match = re.search(r"/d([A-Za-z]\w*)\)?$", name)
+    return match.group(1) if match else "x"
+
+
+def _missing_power(views: list[TensorView], advice: Advice) -> str | None:
+    """One variable checked at points with different values: received × k·x^p = expected at every point
+    (k a small rational, p = 1 or 2) means the local derivative of an inner step such as x² is missing."""
+    if len(views) < 2 or any(v.at is None or v.analytic.size != 1 for v in views):
+        return None
+    xs = np.array([v.at for v in views], dtype=np.float64)
+    a = np.concatenate([v.analytic for v in views])
+    n = np.concatenate([v.numeric for v in views])
+    tol = np.concatenate([v.tol for v in views])
+    if np.any(xs == 0) or not np.all(np.isfinite(a)) or np.allclose(np.abs(xs), abs(xs[0])):
+        return None
+    for p in (1, 2):
+        b = a * xs**p
+        scale = float(np.max(np.abs(b)))
+        if scale == 0:
+            continue
+        k = float((n / scale) @ (b / scale)) / float((b / scale) @ (b / scale))
+        pq = _small_rational(abs(k))
+        if pq is None or pq[1] != 1 or not np.all(np.abs(n - k * b) <= 2 * tol):
+            continue
+        x = _variable(views[0].name)
+        factor = f"{'-' if k < 0 else ''}{pq[0] if pq[0] != 1 else ''}{x}{'²' if p == 2 else ''}"
+        return (
+            f"{views[0].name}: received × {factor} = expected at all {len(views)} test points: the factor "
+            f"{factor} is missing. That is the local derivative of an inner step (such as d({x}²)/d{x} = 2{x}): "
+            "every step's local derivative belongs in the product, the inner ones too."
         )
     return None
 

@@ -52,6 +52,7 @@ def _view(layout: Layout, k: int, point: Point) -> diagnose.TensorView:
         point.numeric[idx],
         point.tol[idx],
         point.status[idx] == FAILED,
+        float(point.theta[part][0]) if layout.shapes[k] == () and len(layout.names) == 1 else None,
     )
 
 
