@@ -390,6 +390,8 @@ def _inv_exp_steps(x: float) -> tuple[float, float, float]:
     return h1, h2, 1.0 / h2
 
 
+MISSING_2X = "the local derivative dh1/dx = 2x of the step h1 = x² is missing"
+
 EXP_EXP_SLIPS: dict[str, Callable[[float], float]] = {
     # every local derivative at its step's output (2·h1, e^{h2}, e^{y}): the case of issue 12
     "every local derivative is evaluated at its step's output": lambda x: (
@@ -398,13 +400,13 @@ EXP_EXP_SLIPS: dict[str, Callable[[float], float]] = {
     "dy/dh2 is evaluated at the step's output y instead of its input h2": lambda x: (
         2 * x * math.exp(_exp_exp_steps(x)[0]) * math.exp(_exp_exp_steps(x)[2])
     ),
-    "the local derivative dh1/dx = 2x is missing": lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1],
-    "the local derivative dh2/dh1 = e^h1 is missing": lambda x: _exp_exp_steps(x)[2] * 2 * x,
+    MISSING_2X: lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1],
+    "the local derivative dh2/dh1 = e^h1 of the step h2 = e^h1 is missing": lambda x: _exp_exp_steps(x)[2] * 2 * x,
     "the factor 2 of d(x²)/dx = 2x is missing": lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1] * x,
 }
 
 INV_EXP_SLIPS: dict[str, Callable[[float], float]] = {
-    "the local derivative dh1/dx = 2x is missing": lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1],
+    MISSING_2X: lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1],
     "dy/dh2 is evaluated at the step's output y instead of its input h2": lambda x: (
         -1 / _inv_exp_steps(x)[2] ** 2 * _inv_exp_steps(x)[1] * 2 * x
     ),

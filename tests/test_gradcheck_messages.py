@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from gradcheck_cases import EXP_EXP_SLIPS, INV_EXP_SLIPS, chain_grads, chain_slip, regime
+from gradcheck_cases import EXP_EXP_SLIPS, INV_EXP_SLIPS, MISSING_2X, chain_grads, chain_slip, regime
 
 from course_lib import gradcheck, models
 from course_lib.gradcheck import (
@@ -103,7 +103,7 @@ CHAIN_RULE_FAILURES = {
     "d_reciprocal sign": (lambda u: 1 / u, lambda u: 1 / u**2, [0.7, -1.3], "d(1/u)/du"),
     "exp_exp at outputs": (exp_exp, EXP_EXP_SLIPS["every local derivative is evaluated at its step's output"],
                            [0.5, -0.9], "dy/dx"),
-    "inv_exp without 2x": (inv_exp, INV_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"], [0.5, -0.9],
+    "inv_exp without 2x": (inv_exp, INV_EXP_SLIPS[MISSING_2X], [0.5, -0.9],
                            "dy/dx"),
     "exp_exp times 3": (exp_exp, lambda x: 3 * math.exp(math.exp(x * x)) * math.exp(x * x) * 2 * x, [0.5, 1.1],
                         "dy/dx"),
@@ -154,7 +154,7 @@ def test_contexts_are_documented_checked_and_set_for_later_checks():
 
 
 def test_general_fallback_is_the_default_and_keeps_old_calls_working():
-    bad = INV_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"]
+    bad = INV_EXP_SLIPS[MISSING_2X]
     report = check_derivative(inv_exp, bad, [0.5, -0.9], name="dy/dx")  # a notebook call without context
     assert not report.passed and "σ" not in str(report) and "loss" not in str(report)
 
@@ -198,8 +198,8 @@ def test_each_chain_rule_slip_is_named(graph, f, slips, points):
 def test_chain_mistake_sentences():
     described = list(chain_mistakes(models.exp_exp_chain, 0.5))
     assert described[0] == "the factor 2 of d(x²)/dx = 2x is missing (dh1/dx written as x)"
-    assert "the local derivative dh1/dx = 2x is missing from the product (h1 = x² is an inner step: its " \
-           "derivative is a factor too)" in described
+    assert "the local derivative dh1/dx = 2x of the step h1 = x² is missing from the product: every step's " \
+           "local derivative is a factor, the inner ones too" in described
     assert "dh2/dh1 is evaluated at the step's output h2 instead of its input h1: dh2/dh1 = e^h1, with h1" \
            in described
 
@@ -246,7 +246,7 @@ def _check_one_weight(grads, weight, x, w, **options):
 
 
 def test_a_mistake_that_matches_at_one_point_only_is_not_claimed():
-    slip = EXP_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"]
+    slip = EXP_EXP_SLIPS[MISSING_2X]
 
     def df(x):  # the slip at x = 0.5 only; elsewhere another wrong value
         return slip(x) if x == 0.5 else 0.9 * slip(x)
@@ -382,8 +382,8 @@ def test_a_transpose_seen_at_one_point_only_is_not_claimed():
 @pytest.mark.parametrize(
     ("f", "df", "factor"),
     [
-        (inv_exp, INV_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"], "2x"),
-        (exp_exp, EXP_EXP_SLIPS["the local derivative dh1/dx = 2x is missing"], "2x"),
+        (inv_exp, INV_EXP_SLIPS[MISSING_2X], "2x"),
+        (exp_exp, EXP_EXP_SLIPS[MISSING_2X], "2x"),
         (lambda x: np.exp(x**3), lambda x: math.exp(x**3), "3x²"),
     ],
 )

@@ -138,8 +138,8 @@ def chain_mistakes(
             missing[f"the inner derivative ·{dform} is missing: {v} = {form}, so d{v}/d{u} = {dform} is a factor "
                     "of the chain rule product too"] = _only(v, i, lambda node, local: 1.0)
             continue
-        missing[f"the local derivative d{v}/d{u} = {dform} is missing from the product ({v} = {form} is an "
-                "inner step: its derivative is a factor too)"] = _only(v, i, lambda node, local: 1.0)
+        missing[f"the local derivative d{v}/d{u} = {dform} of the step {v} = {form} is missing from the product: "
+                "every step's local derivative is a factor, the inner ones too"] = _only(v, i, lambda node, local: 1.0)
         if node.op != "-log":
             outputs.append((v, i))
             at_output[f"d{v}/d{u} is evaluated at the step's output {v} instead of its input {u}: "
