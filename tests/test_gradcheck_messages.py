@@ -224,6 +224,7 @@ def test_sigmoid_chain_slips_are_named(slip, weight, sentence):
         w = {k: float(v) for k, v in zip(("w1", "w2", "w3"), rng.normal(0, 1.5, size=3), strict=True)}
         report = _check_one_weight(lambda p, x=x: chain_slip(slip, p, x), weight, x, w, context="sigmoid-chain")
         assert report.diagnoses[0] == f"dL/d{weight}: your gradient matches a known mistake: {sentence}."
+        assert not any("a scale factor is wrong" in s for s in report.diagnoses)  # explained: no vague ratio
         right = _check_one_weight(lambda p, x=x: chain_grads(p, x), weight, x, w)
         assert right.passed and right.diagnoses == []
 

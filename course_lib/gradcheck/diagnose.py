@@ -32,6 +32,7 @@ from course_lib.gradcheck.inputs import format_value
 
 __all__ = [
     "GENERIC",
+    "UNNAMED",
     "TensorView",
     "catalogue_match",
     "describe_parts_fit",
@@ -130,6 +131,7 @@ def _factor_advice(c: float, n_examples: int | None, advice: Advice) -> tuple[st
 
 
 GENERIC = "no simple pattern"
+UNNAMED = "the direction is right but a scale factor is wrong"  # a constant ratio that has no name
 
 
 def _constant_factor(
@@ -162,8 +164,7 @@ def _constant_factor(
         )
     if a.size > 1:  # one number is always "a multiple" of another: no evidence of a factor then
         return (
-            f"{name}: received = {c:.4g} × expected{where}: the direction is right but a scale factor is "
-            f"wrong; {advice.ratio}"
+            f"{name}: received = {c:.4g} × expected{where}: {UNNAMED}; {advice.ratio}"
         )
     return None
 

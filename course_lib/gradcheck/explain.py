@@ -137,7 +137,8 @@ class Explainer:
             point = next(p for p in points if np.any(p.status[layout.slice(k)] == FAILED))
             others = [_view(layout, k, p) for p in points if p is not point and p.checked(layout.slice(k)).size]
             pattern = diagnose.pattern_sentence(_view(layout, k, point), self.n_examples, self.advice, others)
-            if not (diagnose.GENERIC in pattern and k in explained):
+            vague = diagnose.GENERIC in pattern or diagnose.UNNAMED in pattern
+            if not (vague and k in explained):
                 patterns.append((k, pattern))
         out = first + _merge(patterns, layout) + directions + numbers
         for k, row in enumerate(rows):
