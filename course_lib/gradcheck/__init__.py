@@ -14,7 +14,8 @@
 Modules: :mod:`.check` (check_gradients and check_derivative: runs the three steps below);
 :mod:`.plan` (which entries, directions and test points), :mod:`.judge` (the verdict per entry, one rule)
 with :mod:`.tolerance` and :mod:`.reference` (complex step, central differences, Richardson);
-:mod:`.explain` (the sentences, in order) with :mod:`.diagnose` (sentence builders), :mod:`.context`
+:mod:`.explain` (the sentences, in order) with :mod:`.diagnose` (sentence builders), :mod:`.partsfit`
+(contributions of the loss's parts), :mod:`.context`
 (the notebook's words) and :mod:`.mutants` (chain-rule slips from the notes' graphs); :mod:`.student`
 (calling the student's gradient function), :mod:`.inputs` (validation and the exceptions), :mod:`.report`.
 """

@@ -5,7 +5,8 @@ missing or doubled path or term); a function that changed between calls or wrote
 pattern of each failed parameter (sign, factor, transpose, ..., identical sentences merged across
 parameters); a random direction that failed; then the numbers: each failed parameter's worst entry with the
 expected and received values; last, inconclusive entries. The words come from the notebook's context
-(:mod:`~course_lib.gradcheck.context`) and the sentence builders of :mod:`~course_lib.gradcheck.diagnose`.
+(:mod:`~course_lib.gradcheck.context`) and the sentence builders of :mod:`~course_lib.gradcheck.diagnose`
+and :mod:`~course_lib.gradcheck.partsfit`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.gradcheck import diagnose
+from course_lib.gradcheck import diagnose, partsfit
 from course_lib.gradcheck.context import Advice
 from course_lib.gradcheck.inputs import GradientInputError, Layout, NotComplexSafeError, format_value, parse_grads
 from course_lib.gradcheck.judge import FAILED, INCONCLUSIVE_, UNCHECKED, Point, ratio
@@ -114,7 +115,7 @@ class Explainer:
             if self.parts and here:
                 for c, ks in self._fit_parts(point, here).items():
                     names = [layout.names[k] for k in ks]
-                    first.append(diagnose.describe_parts_fit(names, np.array(c), list(self.parts)))
+                    first.append(partsfit.describe_parts_fit(names, np.array(c), list(self.parts)))
                     explained.update(ks)
         for k in sorted(forced):
             first.extend(forced[k][kind] for kind in ("changed", "mutation") if kind in forced[k])
@@ -177,13 +178,13 @@ class Explainer:
         for k in failing:
             sel = point.checked(self.layout.slice(k))
             if np.all(np.isfinite(point.analytic[sel])):
-                c = diagnose.fit_parts(point.analytic[sel], self._parts_gradients(point, sel), point.tol[sel])
+                c = partsfit.fit_parts(point.analytic[sel], self._parts_gradients(point, sel), point.tol[sel])
                 if c is not None:
                     fits[k] = c
         for other in self.points:
             for k in [k for k in fits if other is not point]:
                 sel = other.checked(self.layout.slice(k))
-                if sel.size and not diagnose.parts_fit_holds(
+                if sel.size and not partsfit.parts_fit_holds(
                     other.analytic[sel], self._parts_gradients(other, sel), other.tol[sel], fits[k]
                 ):
                     del fits[k]
