@@ -21,7 +21,7 @@ import numpy as np
 from course_lib.gradcheck import diagnose, partsfit
 from course_lib.gradcheck.context import Advice
 from course_lib.gradcheck.inputs import GradientInputError, Layout, NotComplexSafeError, format_value, parse_grads
-from course_lib.gradcheck.judge import FAILED, INCONCLUSIVE_, UNCHECKED, Point, ratio
+from course_lib.gradcheck.judge import FAILED, UNCHECKED, UNSURE, Point, ratio
 from course_lib.gradcheck.reference import LossFunction, Reference
 from course_lib.gradcheck.report import FAIL, ParamRow
 
@@ -225,7 +225,7 @@ class Explainer:
             return False
         checked = np.flatnonzero(point.status != UNCHECKED)
         tol = np.full(point.theta.size, np.inf)
-        tol[checked] = np.where(point.status[checked] == INCONCLUSIVE_, np.inf, point.tol[checked])
+        tol[checked] = np.where(point.status[checked] == UNSURE, np.inf, point.tol[checked])
         return diagnose.catalogue_match(point.analytic, {description: values}, tol, checked) is not None
 
     def _inconclusive(self, k: int, count: int) -> str:
@@ -233,7 +233,7 @@ class Explainer:
         part = layout.slice(k)
         for p in self.points:
             idx = np.arange(part.start, part.stop)
-            idx = idx[p.status[idx] == INCONCLUSIVE_]
+            idx = idx[p.status[idx] == UNSURE]
             if idx.size:
                 i = int(idx[np.argmax(ratio(np.abs(p.analytic[idx] - p.numeric[idx]), p.tol[idx]))])
                 r = p.refined[i]
@@ -243,7 +243,7 @@ class Explainer:
                 )
         for p in self.points:
             direction = p.directions.get(k)
-            if direction is not None and direction.status == INCONCLUSIVE_ and direction.refined is not None:
+            if direction is not None and direction.status == UNSURE and direction.refined is not None:
                 r = direction.refined
                 return diagnose.inconclusive_sentence(
                     f"{layout.names[k]} (direction)",

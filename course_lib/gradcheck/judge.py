@@ -26,10 +26,11 @@ from course_lib.gradcheck.reference import Reference, Refined
 from course_lib.gradcheck.report import FAIL, INCONCLUSIVE, OK, ParamRow
 from course_lib.gradcheck.tolerance import Tolerance
 
-__all__ = ["FAILED", "INCONCLUSIVE_", "OK_", "UNCHECKED", "Direction", "Point", "evaluate", "ratio", "summarise"]
+__all__ = ["FAILED", "UNSURE", "PASSED", "UNCHECKED", "Direction", "Point", "evaluate", "ratio", "summarise"]
 
-UNCHECKED, OK_, INCONCLUSIVE_, FAILED = -1, 0, 1, 2
-STATUS_NAME = {OK_: OK, INCONCLUSIVE_: INCONCLUSIVE, FAILED: FAIL}
+# status codes of an entry or direction (int8 arrays): inconclusive entries are "unsure"
+UNCHECKED, PASSED, UNSURE, FAILED = -1, 0, 1, 2
+STATUS_NAME = {PASSED: OK, UNSURE: INCONCLUSIVE, FAILED: FAIL}
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _at_kink(analytic: float, refined: Refined, slack: float) -> int:
     both (a wrong sign, a wrong factor) still fails."""
     lo, hi = sorted((refined.left, refined.right))
     slack += 0.1 * (hi - lo)
-    return INCONCLUSIVE_ if lo - slack <= analytic <= hi + slack else FAILED
+    return UNSURE if lo - slack <= analytic <= hi + slack else FAILED
 
 
 def settle(
@@ -87,7 +88,7 @@ def settle(
         status = _at_kink(analytic, refined, tol_c + slack)
     else:
         diff = abs(analytic - refined.value)
-        status = OK_ if diff <= tol_c else INCONCLUSIVE_ if diff <= tol_c + slack else FAILED
+        status = PASSED if diff <= tol_c else UNSURE if diff <= tol_c + slack else FAILED
     return status, refined.value, tol_c, disagree
 
 
@@ -101,7 +102,7 @@ def _judge_entries(point: Point, idx: np.ndarray, tolerance: Tolerance, scale: f
     tol = tolerance.per_entry(n, scale, ref.method, ref.steps[idx], ref.loss_max)
     a = point.analytic[idx]
     with np.errstate(invalid="ignore"):
-        status = np.where(np.abs(a - n) <= tol, OK_, FAILED)
+        status = np.where(np.abs(a - n) <= tol, PASSED, FAILED)
     for j in np.flatnonzero(status == FAILED):
         i = int(idx[j])
         if not math.isfinite(a[j]):
@@ -131,7 +132,7 @@ def _judge_directions(point: Point, plan: Plan, tolerance: Tolerance, scale: flo
         numeric, step = ref.directional(w)
         size = float(np.abs(w).sum())
         tol = float(tolerance.per_entry(np.array([numeric]), scale, ref.method, step, ref.loss_max, size)[0])
-        direction = Direction(analytic, numeric, tol, OK_ if abs(analytic - numeric) <= tol else FAILED)
+        direction = Direction(analytic, numeric, tol, PASSED if abs(analytic - numeric) <= tol else FAILED)
         if direction.status == FAILED and math.isfinite(analytic):
             refined = ref.refine_directional(w)
             direction.refined = refined
@@ -172,7 +173,7 @@ def evaluate(
         _judge_directions(point, plan, tolerance, scale)
     if plan.mode == "directions":
         for k, direction in point.directions.items():
-            if direction.status != OK_:
+            if direction.status != PASSED:
                 idx = plan.sampled[k]
                 reference.compute(idx)
                 local = float(np.max(np.abs(reference.values[idx])))
@@ -210,7 +211,7 @@ def summarise(layout: Layout, k: int, points: list[Point], forced: bool) -> Para
             status = p.status[idx]
             checked += idx.size
             failed += int(np.sum(status == FAILED))
-            inconclusive += int(np.sum(status == INCONCLUSIVE_))
+            inconclusive += int(np.sum(status == UNSURE))
             j = int(np.lexsort((-ratio(err, tol), -status))[0])
             candidates.append((int(status[j]), float(ratio(err, tol)[j]), p.number, int(idx[j])))
         direction = p.directions.get(k)
