@@ -46,9 +46,10 @@ from course_lib.gradcheck.inputs import (
     parse_params,
 )
 from course_lib.gradcheck.judge import Point, evaluate, summarise
+from course_lib.gradcheck.method import choose_method
 from course_lib.gradcheck.mutants import chain_mistakes
 from course_lib.gradcheck.plan import MODES, Plan, make_plan, perturbed_points, validate_options
-from course_lib.gradcheck.reference import LossFunction, Reference, choose_method
+from course_lib.gradcheck.reference import LossFunction, Reference
 from course_lib.gradcheck.report import GradientReport
 from course_lib.gradcheck.student import Student, nondeterminism
 from course_lib.gradcheck.tolerance import Tolerance
