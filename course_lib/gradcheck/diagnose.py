@@ -56,9 +56,13 @@ class TensorView:
 
     def label(self, j: int) -> str:
         """Label of checked entry ``j``: ``W1[2, 0]`` or the name for a number."""
+        return self.label_of(int(self.local[j]))
+
+    def label_of(self, flat: int) -> str:
+        """Label of the entry at flat index ``flat`` within the tensor."""
         if not self.shape:
             return self.name
-        index = np.unravel_index(int(self.local[j]), self.shape)
+        index = np.unravel_index(flat, self.shape)
         return f"{self.name}[{', '.join(str(int(i)) for i in index)}]"
 
 
@@ -280,8 +284,7 @@ def _few_entries(views: list[TensorView]) -> str | None:
     checked = {int(i) for v in views for i in v.local}
     if not 0 < len(wrong) <= len(checked) // 2:
         return None
-    shown = [view.label(int(np.flatnonzero(view.local == i)[0])) if i in view.local else str(i) for i in wrong[:4]]
-    labels = ", ".join(shown) + (", ..." if len(wrong) > 4 else "")
+    labels = ", ".join(view.label_of(i) for i in wrong[:4]) + (", ..." if len(wrong) > 4 else "")
     shared = ""
     if len(view.shape) == 2 and len(wrong) > 1:
         rows, cols = np.unravel_index(np.array(wrong), view.shape)
