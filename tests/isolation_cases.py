@@ -19,6 +19,11 @@ GRADED = ("01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-paramete
 
 # A 1.5 answer that passes the three visible chains but indexes the last step: it fails on the empty chain.
 _CHAIN_INDEXES_LAST_STEP = '''
+from collections.abc import Callable
+
+Step = tuple[Callable[[float], float], Callable[[float], float]]
+
+
 def chain_backward(x: float, steps: list[Step]) -> tuple[float, float]:
     """Run the chain forward from x, then backward."""
     inputs = []
@@ -33,7 +38,7 @@ def chain_backward(x: float, steps: list[Step]) -> tuple[float, float]:
 '''
 
 #: notebook folder -> answer grade_id -> [(name, text in the solution, its replacement)]; a replacement that
-#: starts with "\ndef " replaces the whole answer.
+#: starts with a newline replaces the whole answer.
 HAND_MISTAKES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "01-chain-rule": {
         "forward-answer": [("forward: h2 = e^x", "h2 = math.exp(h1)", "h2 = math.exp(x)")],
@@ -52,7 +57,8 @@ HAND_MISTAKES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     },
     "03-many-paths": {
         "paths-answer": [("first layer: the paths summed into one", "return [float(dL_dyhat[k]",
-                          "return [sum(float(dL_dyhat[k]"), ("", "for k in range(len(yhat))]", "for k in range(len(yhat)))]")],
+                          "return [sum(float(dL_dyhat[k]"),
+                         ("", "for k in range(len(yhat))]", "for k in range(len(yhat)))]")],
         "notes-answer": [("the repeated term left out", "return via_yhat2 + via_yhat1 + via_yhat2",
                           "return via_yhat2 + via_yhat1")],
         "deltas-answer": [("σ for σ' in the hidden layer", "* (h1 * (1 - h1))", "* h1")],
@@ -87,7 +93,7 @@ class Mistake:
 def _replacer(edits: list[tuple[str, str, str]]) -> Callable[[str], str]:
     def rewrite(code: str) -> str:
         for _, old, new in edits:
-            if new.startswith("\ndef "):
+            if new.startswith("\n"):
                 return new.strip("\n") + "\n"
             assert old in code, f"the mistake's text {old!r} is not in the solution any more"
             code = code.replace(old, new, 1)

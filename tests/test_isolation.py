@@ -48,6 +48,8 @@ def graded(tmp_path_factory):
     results = {r.student: r for r in load_results(course)}
     cells = sum(len(r.cells) for r in results.values())
     print(f"\nisolation: graded {len(results)} submissions ({cells} test cells) in {seconds:.1f} s")
+    for student, r in results.items():  # what each mistake now costs, and where (`pytest -s` shows it)
+        print(f"  {student}: {r.score:g}/{r.max_score:g}", *(f"\n    {c}: {m[:300]}" for c, m in _lost(r).items()))
     return results
 
 

@@ -117,9 +117,11 @@ def test_the_empty_chain_is_a_visible_case_with_a_named_message():
 
 def test_a_failing_hidden_case_is_named_without_its_code():
     """A 1.5 answer right for chains of two or more steps but wrong for one step fails a hidden case only."""
-    wrong = Mistake("01-chain-rule", "chain-answer", "one-step chains evaluated at the output", lambda code: code.replace(
-        "    return value, grad\n",
-        "    if len(steps) == 1:\n        grad = steps[0][1](value)\n    return value, grad\n"))
+    def one_step_at_the_output(code: str) -> str:
+        return code.replace("    return value, grad\n",
+                            "    if len(steps) == 1:\n        grad = steps[0][1](value)\n    return value, grad\n")
+
+    wrong = Mistake("01-chain-rule", "chain-answer", "one-step chains at the output", one_step_at_the_output)
     released = _run("01-chain-rule", _cells("01-chain-rule", wrong, released=True))
     assert released["chain-test"].passed, released["chain-test"].error
     message = _run("01-chain-rule", _cells("01-chain-rule", wrong))["chain-test"].error
