@@ -210,3 +210,32 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
     verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
     assert problem == ""
     assert {g: v.score for g, v in verdicts.items()} == {"t1": 0.0, "t2": 1.0, "t3": 0.0}
+
+
+def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_path):
+    """The student's process may call a test's reference only while the call that brought it runs."""
+    from autograder.verify import verify_notebook
+
+    def cell(source, **meta):
+        c = nbformat.v4.new_code_cell(source)
+        c.metadata["nbgrader"] = {"schema_version": 3, "locked": not meta.get("solution"), "solution": False,
+                                  "grade": False, **meta}
+        return c
+
+    source = nbformat.v4.new_notebook(cells=[
+        cell("from course_lib.isolation import judge_alone, use_references", grade_id="setup"),
+        cell("def double(x):\n    return 2 * x", grade_id="a1", solution=True),
+        cell("def quadruple(x):\n    return double(double(x))", grade_id="a2", solution=True),
+        cell("use_references(globals(), double=lambda x: 2 * x)\n"
+             "with judge_alone(globals(), 'quadruple', {'double': ('1', lambda: None)}):\n"
+             "    assert quadruple(3) == 12\n", grade_id="t2", grade=True, points=1),
+        cell("assert double(5) == 10", grade_id="t1", grade=True, points=1),
+    ])
+    submission = copy.deepcopy(source)
+    submission.cells[1].source = "KEPT = []\ndef double(x):\n    return KEPT[0](x) if KEPT else 3 * x"
+    submission.cells[2].source = "def quadruple(x):\n    KEPT.append(double)\n    return double(double(x))"
+    nbformat.write(source, str(tmp_path / "source.ipynb"))
+    nbformat.write(submission, str(tmp_path / "submission.ipynb"))
+    verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
+    assert verdicts["t2"].score == 1.0
+    assert verdicts["t1"].score == 0.0 and "never given" in problem
