@@ -73,7 +73,7 @@ def judge_alone(
     namespace.update(swapped)
     try:
         yield
-    except Exception as exc:
+    except Exception:
         _restore(namespace, saved)
         saved = {}
         unchecked = [name for name in depends_on if name not in swapped]
@@ -81,12 +81,12 @@ def judge_alone(
         if not wrong:
             raise
         name, where, why = wrong[0]
-        others = "".join(f" {n} ({w}) is wrong too." for n, w, _ in wrong[1:])
+        others = "".join(f" Your {n} ({w}) is wrong too." for n, w, _ in wrong[1:])
+        # The block's own message is left out: computed with a wrong dependency, its advice may be false.
         raise AssertionError(
-            f"{exercise} cannot be judged on its own yet: it calls your {name} ({where}), which is wrong: {why}."
-            f"{others} Fix {where} first, then run this check again. (The grader judges {exercise} with the "
-            f"notes' own {name}, so that mistake costs points in {where} only.) This check's own message was: "
-            f"{_first_line(exc)}"
+            f"{exercise} cannot be judged on its own yet: it calls your {name} ({where}), which is wrong: "
+            f"{why.rstrip('.')}.{others} Fix {where} first, then run this check again. (The grader judges "
+            f"{exercise} with the notes' own {name}, so that mistake costs points in {where} only.)"
         ) from None
     finally:
         _restore(namespace, saved)

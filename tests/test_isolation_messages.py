@@ -97,7 +97,7 @@ def test_released_self_check_says_which_exercise_to_fix_first():
 def test_released_step_check_in_04_says_fix_4_1_first():
     message = _message("04-all-parameters", "backward-answer", "step-test", released=True)
     assert "training_step cannot be judged on its own yet: it calls your backward (Exercise 4.1)" in message, message
-    assert "subtract" not in message.split("This check's own message was")[0]
+    assert "subtract" not in message  # the step's own advice, computed with a wrong gradient, is left out
 
 
 def test_released_3_2_check_names_3_1_instead_of_a_value_error():
@@ -155,7 +155,7 @@ def test_judge_alone_without_references_names_the_wrong_dependency():
     text = str(info.value)
     assert text.startswith("my_step cannot be judged on its own yet: it calls your helper (Exercise 9.1), which is "
                            "wrong: helper(1): expected 2, received 3.")
-    assert "more lines" not in text and text.endswith("the step is wrong")
+    assert "more lines" not in text and "the step is wrong" not in text  # its advice may be false
     # a right dependency: the exercise's own failure comes through unchanged
     with pytest.raises(AssertionError, match="^the step is wrong$"), judge_alone(
         ns, "my_step", {"helper": ("Exercise 9.1", lambda: None)}
