@@ -27,6 +27,7 @@ student's process for the duration of each call, so the isolation is the same in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -119,12 +120,17 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {line}" if not isinstance(exc, AssertionError) or not line else line
 
 
+#: A decimal number in a message (a hidden point, or a value computed there); "Exercise 2.3" is not one.
+_VALUE = re.compile(r"(?<![\w.])(?<!Exercise )[-+]?\d+\.\d+(?:[eE][-+]?\d+)?(?!\w)(?!\.\d)")
+
+
 @contextmanager
 def hidden_case(description: str) -> Iterator[None]:
     """Name a hidden case: a failure inside the block becomes "Hidden case failed: <description>. <why>".
 
-    The original exception's own traceback is dropped, so the message names the case and what went wrong
-    without showing the hidden test's code.
+    ``why`` is the check's own explanation (the likely mistake, the checker's diagnosis) with every decimal
+    value replaced by "…", and the original traceback is dropped: the message names the case and what
+    went wrong without showing the hidden test's code or values.
     """
     try:
         yield
@@ -133,4 +139,8 @@ def hidden_case(description: str) -> Iterator[None]:
             why = str(exc).strip() or "a check failed"
         else:
             why = f"your code raised {type(exc).__name__}: {str(exc).strip()}"
-        raise AssertionError(f"Hidden case failed: {description}. {why}") from None
+        why = _VALUE.sub("…", why)
+        raise AssertionError(
+            f"Hidden case failed: {description}. {why}\n(Values at hidden points are not shown: run the visible "
+            "checks above, or try the case yourself.)"
+        ) from None

@@ -126,7 +126,8 @@ def test_a_failing_hidden_case_is_named_without_its_code():
     assert released["chain-test"].passed, released["chain-test"].error
     message = _run("01-chain-rule", _cells("01-chain-rule", wrong))["chain-test"].error
     assert message.startswith("AssertionError: Hidden case failed: a chain of one step (x → cube). "), message
-    assert "check_chain(" not in message and "rng" not in message
+    assert "check_chain(" not in message and "rng" not in message  # no hidden code
+    assert "-0.6" not in message and "1.08" not in message  # no hidden values (the point, the expected slope)
 
 
 # ------------------------------------------------------------------------------------ course_lib.isolation
@@ -175,9 +176,18 @@ def test_use_references_replaces_the_earlier_registration_and_refuses_non_functi
 def test_hidden_case_names_the_case_and_drops_the_traceback():
     with pytest.raises(AssertionError) as info, hidden_case("the empty chain, y = x, dy/dx = 1"):
         [][0]  # noqa: B018 - the student's IndexError
-    assert str(info.value) == ("Hidden case failed: the empty chain, y = x, dy/dx = 1. your code raised IndexError: "
-                               "list index out of range")
+    assert str(info.value).startswith("Hidden case failed: the empty chain, y = x, dy/dx = 1. your code raised "
+                                      "IndexError: list index out of range\n(Values at hidden points are not shown")
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_hidden_case_shows_the_likely_mistake_but_not_the_hidden_values():
+    with pytest.raises(AssertionError) as info, hidden_case("three more points"):
+        raise AssertionError("forward_chain(-1.372, {'w1': 0.25}): expected 0.4892705369, received -1.2e-05. "
+                             "Likely mistake: a2 = w2·h1 (see Exercise 2.1).")
+    text = str(info.value)
+    assert "forward_chain(…, {'w1': …}): expected …, received …. Likely mistake: a2 = w2·h1 (see Exercise 2.1)." in text
+    assert not re.search(r"\d\.\d", text.replace("Exercise 2.1", "")), text
 
 
 # ------------------------------------------------------------------------------ the re-check forwards swaps
