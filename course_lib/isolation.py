@@ -32,12 +32,22 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["REGISTRY_NAME", "hidden_case", "judge_alone", "use_references"]
+__all__ = ["REGISTRY_NAME", "RightGivenYours", "hidden_case", "judge_alone", "use_references"]
 
 #: The namespace entry in which :func:`use_references` keeps the current test cell's references.
 REGISTRY_NAME = "__course_references__"
 
 _MISSING = object()
+
+
+class RightGivenYours(AssertionError):  # noqa: N818 - read as a sentence: "right, given yours"
+    """A check's verdict "this exercise's own code is right for what your other functions return".
+
+    Raised by a test helper when the exercise's result is wrong, but equals what its formula gives from the
+    values the student's *own* other functions return (for example, the update is right but the gradients
+    are not). Inside :func:`judge_alone`, with a wrong dependency, the message then says so: "your update
+    is right …; but your grad_w1 (Exercise 2.3) is wrong".
+    """
 
 
 def use_references(namespace: MutableMapping[str, Any], **references: Callable[..., Any]) -> None:
@@ -74,7 +84,7 @@ def judge_alone(
     namespace.update(swapped)
     try:
         yield
-    except Exception:
+    except Exception as exc:
         _restore(namespace, saved)
         saved = {}
         unchecked = [name for name in depends_on if name not in swapped]
@@ -83,10 +93,12 @@ def judge_alone(
             raise
         name, where, why = wrong[0]
         others = "".join(f" Your {n} ({w}) is wrong too." for n, w, _ in wrong[1:])
-        # The block's own message is left out: computed with a wrong dependency, its advice may be false.
+        if isinstance(exc, RightGivenYours):
+            head = f"{exercise}: {str(exc).strip().rstrip('.')}; but your {name} ({where}) is wrong: "
+        else:  # the block's own message is left out: computed with a wrong dependency, its advice may be false
+            head = f"{exercise} cannot be judged on its own yet: it calls your {name} ({where}), which is wrong: "
         raise AssertionError(
-            f"{exercise} cannot be judged on its own yet: it calls your {name} ({where}), which is wrong: "
-            f"{why.rstrip('.')}.{others} Fix {where} first, then run this check again. (The grader judges "
+            f"{head}{why.rstrip('.')}.{others} Fix {where} first, then run this check again. (The grader judges "
             f"{exercise} with the notes' own {name}, so that mistake costs points in {where} only.)"
         ) from None
     finally:

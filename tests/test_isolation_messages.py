@@ -15,7 +15,7 @@ import pytest
 from isolation_cases import GRADED, Mistake, exercise_tests, mistakes, source_path
 from notebook_helpers import is_answer, is_test, nbgrader_meta, read, run_in_process
 
-from course_lib.isolation import REGISTRY_NAME, hidden_case, judge_alone, use_references
+from course_lib.isolation import REGISTRY_NAME, RightGivenYours, hidden_case, judge_alone, use_references
 
 MISTAKES = mistakes()
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
@@ -86,18 +86,43 @@ def _message(notebook: str, answer: str, test_id: str, *, released: bool = False
     return results[test_id].error
 
 
-def test_released_self_check_says_which_exercise_to_fix_first():
+def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_first():
     """A student's own notebook has no references: 2.6's self-check names the wrong gradient's exercise."""
     message = _message("02-sigmoid-chain", "grad-w1-answer", "gd-test", released=True)
-    assert message.startswith("AssertionError: gradient_descent_step cannot be judged on its own yet: it calls your "
-                              "grad_w1 (Exercise 2.3), which is wrong"), message
+    assert message.startswith("AssertionError: gradient_descent_step: your update w' = w − η·dL/dw is right for the "
+                              "gradients your grad_w1, grad_w2 and grad_w3 return; but your grad_w1 (Exercise 2.3) is "
+                              "wrong"), message
     assert "Fix Exercise 2.3 first" in message and "costs points in Exercise 2.3 only" in message
+    assert "subtract" not in message  # before: "subtract (adding climbs the loss)" for a right update
 
 
-def test_released_step_check_in_04_says_fix_4_1_first():
+def test_released_step_check_in_04_says_the_step_is_right_and_fix_4_1_first():
     message = _message("04-all-parameters", "backward-answer", "step-test", released=True)
+    assert message.startswith("AssertionError: training_step: your step θ' = θ − η·∇θ L is right for the gradient "
+                              "your backward returns; but your backward (Exercise 4.1) is wrong"), message
+    assert "subtract" not in message
+
+
+def test_released_step_check_with_a_wrong_update_and_a_wrong_backward_claims_nothing_false():
+    """Both wrong: the message may not call the step right, nor give the step's advice computed from a wrong
+    gradient; it names the wrong backward."""
+    both = next(m for m in MISTAKES if m.notebook == "04-all-parameters" and m.answer == "backward-answer"
+                and m.student.endswith("hand"))
+    step = next(m for m in MISTAKES if m.notebook == "04-all-parameters" and m.answer == "step-answer"
+                and m.student.endswith("hand"))
+    cells = _cells("04-all-parameters", both, released=True)
+    for cell in cells:
+        if nbgrader_meta(cell).get("grade_id") == "step-answer":
+            cell.source = step.rewrite(cell.source)
+    message = _run("04-all-parameters", cells)["step-test"].error
     assert "training_step cannot be judged on its own yet: it calls your backward (Exercise 4.1)" in message, message
-    assert "subtract" not in message  # the step's own advice, computed with a wrong gradient, is left out
+    assert "is right" not in message
+
+
+def test_released_4_3_check_names_to_vector_alone():
+    message = _message("04-all-parameters", "flatten-answer", "step-test", released=True)
+    assert "it calls your to_vector (Exercise 4.2), which is wrong" in message, message
+    assert "from_vector" not in message.split("(The grader")[0]  # from_vector is right: not blamed
 
 
 def test_released_3_2_check_names_3_1_instead_of_a_value_error():
@@ -162,6 +187,17 @@ def test_judge_alone_without_references_names_the_wrong_dependency():
         ns, "my_step", {"helper": ("Exercise 9.1", lambda: None)}
     ):
         raise AssertionError("the step is wrong")
+
+
+def test_right_given_yours_is_said_only_with_a_wrong_dependency():
+    def wrong_check():
+        raise AssertionError("helper is wrong.")
+
+    ns = {"helper": lambda: 3}
+    with pytest.raises(AssertionError) as info, judge_alone(ns, "my_step", {"helper": ("Exercise 9.1", wrong_check)}):
+        raise RightGivenYours("your step is right for what your helper returns")
+    assert str(info.value).startswith("my_step: your step is right for what your helper returns; but your helper "
+                                      "(Exercise 9.1) is wrong: helper is wrong. Fix Exercise 9.1 first")
 
 
 def test_use_references_replaces_the_earlier_registration_and_refuses_non_functions():
