@@ -22,7 +22,8 @@ A student function calls the others by name, so the replacement reaches calls ma
 code as well. The grader's independent re-check (``autograder.verify``) forwards the replacements into the
 student's process for the duration of each call, so the isolation is the same in both runs.
 
-:func:`hidden_case` names a failing hidden case without showing the hidden test's code.
+:func:`hidden_case` names a failing hidden case without showing the hidden test's code or values, and
+:class:`RightGivenYours` lets a check say "your update is right for your gradients; fix Exercise 2.3 first".
 """
 
 from __future__ import annotations
