@@ -200,6 +200,18 @@ def test_right_given_yours_is_said_only_with_a_wrong_dependency():
                                       "(Exercise 9.1) is wrong: helper is wrong. Fix Exercise 9.1 first")
 
 
+def test_an_unanswered_exercise_or_dependency_is_called_so():
+    def blank():
+        raise NotImplementedError()
+
+    ns = {"helper": blank}
+    with pytest.raises(NotImplementedError), judge_alone(ns, "my_step", {"helper": ("Exercise 9.1", blank)}):
+        raise NotImplementedError()  # the exercise itself is blank: nbgrader's "not answered yet" stays
+    with pytest.raises(AssertionError, match=r"it calls your helper \(Exercise 9.1\), which is wrong: it is not "
+                       r"written yet"), judge_alone(ns, "my_step", {"helper": ("Exercise 9.1", blank)}):
+        raise AssertionError("the step is wrong")
+
+
 def test_use_references_replaces_the_earlier_registration_and_refuses_non_functions():
     ns: dict = {}
     use_references(ns, a=len)
