@@ -20,6 +20,9 @@ from autograder.wire import WireError, decode, encode, read_frame, write_frame
 __all__ = ["main"]
 
 
+_MISSING = object()
+
+
 class _Timeout(BaseException):
     pass
 
@@ -88,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 swap = decode(message["swap"], make_callable) if "swap" in message else {}
                 if not isinstance(swap, dict):
                     raise WireError("malformed replacements")
-                swap = {n: f for n, f in swap.items() if kinds.get(n) == "callable" and callable(f)}
-                saved = {n: ns[n] for n in swap}
+                swap = {n: f for n, f in swap.items() if kinds.get(n) in ("callable", "missing") and callable(f)}
+                saved = {n: ns.get(n, _MISSING) for n in swap}
                 ns.update(swap)
                 signal.alarm(int(message.get("timeout", timeout)))
                 try:
@@ -102,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                         value = fn(*call_args, **call_kwargs)
                 finally:
                     signal.alarm(0)
-                    ns.update(saved)
+                    for n, before in saved.items():
+                        if before is _MISSING:
+                            ns.pop(n, None)
+                        else:
+                            ns[n] = before
                 reply = {"op": "result", "value": encode(value)}
             else:
                 reply = {"op": "error", "type": "WireError", "message": f"unknown request {op!r}"}

@@ -170,6 +170,9 @@ class _Host:
                 os.close(fd)
 
 
+_ABSENT = object()  # a graded function the submission does not define (deleted, or its cell failed)
+
+
 class _Remote:
     """A stand-in for the student's function ``name``: calls it in the host with plain data.
 
@@ -187,9 +190,9 @@ class _Remote:
 
     def _replacements(self) -> dict[str, Any]:
         """Graded names the test has bound to a function of its own (never another student function)."""
-        return {n: self._ns[n] for n, original in self._originals.items()
-                if n in self._ns and self._ns[n] is not original and callable(self._ns[n])
-                and not isinstance(self._ns[n], _Remote)}
+        current = {n: self._ns.get(n, _ABSENT) for n in self._originals}
+        return {n: v for n, v in current.items()
+                if v is not self._originals[n] and callable(v) and not isinstance(v, _Remote)}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from course_lib import guard
@@ -278,6 +281,8 @@ def verify_notebook(
         for name, kind in ready["names"].items():
             if name in names and kind == "callable":
                 ns[name] = originals[name] = _Remote(host, name, ns, originals)
+            elif name in names and kind == "missing":
+                originals[name] = _ABSENT  # a test may still put a reference in its place
             elif name in names and kind == "data":
                 ns[name] = host.call({"op": "get", "name": name})
         last_test = max(i for i, c in enumerate(source.cells) if _is_test(c))

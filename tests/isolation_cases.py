@@ -86,7 +86,7 @@ class Mistake:
 
     @property
     def student(self) -> str:
-        kind = "hand" if not self.name.startswith("mutant") else "mutant"
+        kind = "mutant" if self.name.startswith("mutant") else "broken" if self.name.startswith("broken") else "hand"
         return f"{self.notebook[:2]}-{self.answer}-{kind}"
 
 
@@ -127,3 +127,13 @@ def mistakes() -> list[Mistake]:
             out.append(Mistake(notebook, gid, f"mutant {mutant.kind}: {mutant.description}",
                                lambda _code, source=mutant.source: source))
     return out
+
+
+def broken_cells() -> list[Mistake]:
+    """Answer cells that do not run at all (a syntax error): the functions they define are missing, and the
+    exercises that call them must still be judged on their own."""
+    def broken(code: str) -> str:
+        return code + "\nreturn = 1 +\n"
+
+    return [Mistake("02-sigmoid-chain", "forward-answer", "broken: the cell has a syntax error", broken),
+            Mistake("04-all-parameters", "backward-answer", "broken: the cell has a syntax error", broken)]

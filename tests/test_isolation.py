@@ -1,10 +1,10 @@
 """A mistake costs points once, in the exercise where it lives (issue 12), graded for real.
 
 One released course; for every graded notebook, one submission per answer cell and mistake (a hand-written
-realistic mistake and a mutant of ``benchmarks/mutation.py``, see ``tests/isolation_cases.py``) plus one
-correct submission each, graded in parallel by ``backprop-course``'s pipeline (nbgrader in the sandbox and
-the independent re-check; a cell keeps the lower of the two scores). Each wrong submission must lose
-points in its own exercise's test cells and nowhere else.
+realistic mistake and a mutant of ``benchmarks/mutation.py``, see ``tests/isolation_cases.py``; and two
+answer cells that do not run at all) plus one correct submission each, graded in parallel by
+``backprop-course``'s pipeline (nbgrader in the sandbox and the independent re-check; a cell keeps the lower
+of the two scores). Each wrong submission must lose points in its own exercise's test cells and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import nbformat
 import pytest
-from isolation_cases import GRADED, exercise_tests, mistakes
+from isolation_cases import GRADED, broken_cells, exercise_tests, mistakes
 
 from autograder.course import NOTEBOOKS_DIR, CourseDir
 from autograder.grade import grade, load_results
@@ -22,7 +22,7 @@ from autograder.sample_class import solved
 
 pytestmark = pytest.mark.grading
 
-MISTAKES = mistakes()
+MISTAKES = mistakes() + broken_cells()
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,8 @@ def test_the_plan_covers_every_answer_cell_of_every_graded_notebook():
     planned = {(m.notebook, m.answer) for m in MISTAKES}
     expected = {(nb, a) for nb in GRADED for a in exercise_tests(nb)}
     assert planned == expected
-    assert len(MISTAKES) == 2 * len(expected)
+    assert len(mistakes()) == 2 * len(expected)
+    assert len({m.student for m in MISTAKES}) == len(MISTAKES)
 
 
 @pytest.mark.parametrize("notebook", GRADED)

@@ -12,12 +12,12 @@ import re
 
 import nbformat
 import pytest
-from isolation_cases import GRADED, Mistake, exercise_tests, mistakes, source_path
+from isolation_cases import GRADED, Mistake, broken_cells, exercise_tests, mistakes, source_path
 from notebook_helpers import is_answer, is_test, nbgrader_meta, read, run_in_process
 
 from course_lib.isolation import REGISTRY_NAME, RightGivenYours, hidden_case, judge_alone, use_references
 
-MISTAKES = mistakes()
+MISTAKES = mistakes() + broken_cells()
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 
 
@@ -264,6 +264,12 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
     submission = copy.deepcopy(source)
     submission.cells[1].source = "def double(x):\n    return 3 * x"  # wrong in a1 only
     nbformat.write(source, str(tmp_path / "source.ipynb"))
+    nbformat.write(submission, str(tmp_path / "submission.ipynb"))
+    verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
+    assert problem == ""
+    assert {g: v.score for g, v in verdicts.items()} == {"t1": 0.0, "t2": 1.0, "t3": 0.0}
+    # a1's cell does not even run (a syntax error): double is missing, and quadruple is still judged alone
+    submission.cells[1].source = "def double(x):\n    return 2 * x +"
     nbformat.write(submission, str(tmp_path / "submission.ipynb"))
     verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
     assert problem == ""
