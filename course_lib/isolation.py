@@ -19,7 +19,7 @@ one of them is wrong, the message says which exercise to fix first (the grader j
 the references, so that mistake costs no points here).
 
 A student function calls the others by name, so the replacement reaches calls made *inside* the student's
-code as well. The grader's independent re-check (``autograder.verify``) forwards the replacements into the
+code as well. The grader's independent re-check (``autograder.isolation.verify``) forwards the replacements into the
 student's process for the duration of each call, so the isolation is the same in both runs.
 
 :func:`hidden_case` names a failing hidden case without showing the hidden test's code or values, and

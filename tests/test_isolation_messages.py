@@ -245,7 +245,7 @@ def test_hidden_case_shows_the_likely_mistake_but_not_the_hidden_values():
 def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_path):
     """A student function calling another by name uses the test's reference in the re-check too, for the
     duration of the call only."""
-    from autograder.verify import verify_notebook
+    from autograder.isolation.verify import verify_notebook
 
     def cell(source, **meta):
         c = nbformat.v4.new_code_cell(source)
@@ -281,7 +281,7 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
 
 def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_path):
     """The student's process may call a test's reference only while the call that brought it runs."""
-    from autograder.verify import verify_notebook
+    from autograder.isolation.verify import verify_notebook
 
     def cell(source, **meta):
         c = nbformat.v4.new_code_cell(source)
