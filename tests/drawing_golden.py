@@ -11,7 +11,9 @@ became a package), by running this file::
 * ``artists``: a SHA-256 of what the figure is made of, read back from matplotlib (every line, patch,
   text and collection with its coordinates, colours, widths, styles, fonts and z-order; the axes limits
   and the figure size), numbers rounded to 9 significant digits. These are our own numbers, so the hash
-  does not depend on the matplotlib version;
+  does not depend on how matplotlib rasterises. A few values have no public getter and are read from
+  private attributes (a line's dash pattern, an arrow's ends, a text's line spacing, a legend's location
+  and columns, the suptitle): a matplotlib that renames them needs a new recording;
 * ``png``: a SHA-256 of the PNG bytes, which do depend on the matplotlib version (font rasterising), so
   that comparison runs only under the matplotlib version recorded in ``matplotlib``.
 
