@@ -48,6 +48,7 @@ def _failed(results: dict) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------- in-process
+@pytest.mark.kernel  # runs notebook cells
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[f"{m.student}:{m.name}" for m in MISTAKES])
 def test_in_process_a_mistake_fails_only_its_own_exercise(mistake):
     failed = _failed(_run(mistake.notebook, _cells(mistake.notebook, mistake)))
@@ -63,6 +64,7 @@ def _test_ids(notebook: str) -> list[str]:
 TEST_CELLS = [(nb, gid) for nb in GRADED for gid in _test_ids(nb)]
 
 
+@pytest.mark.kernel  # runs notebook cells
 @pytest.mark.parametrize(("notebook", "test_id"), TEST_CELLS, ids=[f"{n[:2]}:{g}" for n, g in TEST_CELLS])
 def test_every_test_cell_is_self_contained(notebook, test_id):
     """Run each test cell with every other test cell removed: on the correct answers it passes; on every
@@ -89,6 +91,7 @@ def _message(notebook: str, answer: str, test_id: str, *, released: bool = False
     return results[test_id].error
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_first():
     """A student's own notebook has no references: 2.6's self-check names the wrong gradient's exercise."""
     message = _message("02-sigmoid-chain", "grad-w1-answer", "gd-test", released=True)
@@ -99,6 +102,7 @@ def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_
     assert "subtract" not in message  # before: "subtract (adding climbs the loss)" for a right update
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_step_check_in_04_says_the_step_is_right_and_fix_4_1_first():
     message = _message("04-all-parameters", "backward-answer", "step-test", released=True)
     assert message.startswith("AssertionError: training_step: your step θ' = θ − η·∇θ L is right for the gradient "
@@ -106,6 +110,7 @@ def test_released_step_check_in_04_says_the_step_is_right_and_fix_4_1_first():
     assert "subtract" not in message
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_step_check_with_a_wrong_update_and_a_wrong_backward_claims_nothing_false():
     """Both wrong: the message may not call the step right, nor give the step's advice computed from a wrong
     gradient; it names the wrong backward."""
@@ -122,27 +127,32 @@ def test_released_step_check_with_a_wrong_update_and_a_wrong_backward_claims_not
     assert "is right" not in message
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_4_3_check_names_to_vector_alone():
     message = _message("04-all-parameters", "flatten-answer", "step-test", released=True)
     assert "it calls your to_vector (Exercise 4.2), which is wrong" in message, message
     assert "from_vector" not in message.split("(The grader")[0]  # from_vector is right: not blamed
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_3_2_check_names_3_1_instead_of_a_value_error():
     message = _message("03-many-paths", "paths-answer", "notes-test", released=True)
     assert "it calls your path_products (Exercise 3.1), which is wrong" in message, message
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_released_1_3_check_names_the_local_derivative():
     message = _message("01-chain-rule", "local-answer", "backward-exp-exp-test", released=True)
     assert "it calls your d_square (Exercise 1.2), which is wrong" in message, message
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_the_empty_chain_is_a_visible_case_with_a_named_message():
     message = _message("01-chain-rule", "chain-answer", "chain-test", released=True)
     assert "chain_backward(0.7, ...) for the chain x (no steps: y = x, dy/dx = 1) raised IndexError" in message
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_a_failing_hidden_case_is_named_without_its_code():
     """A 1.5 answer right for chains of two or more steps but wrong for one step fails a hidden case only."""
     def one_step_at_the_output(code: str) -> str:
@@ -242,6 +252,7 @@ def test_hidden_case_shows_the_likely_mistake_but_not_the_hidden_values():
 
 
 # ------------------------------------------------------------------------------ the re-check forwards swaps
+@pytest.mark.kernel  # runs notebook cells
 def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_path):
     """A student function calling another by name uses the test's reference in the re-check too, for the
     duration of the call only."""
@@ -279,6 +290,7 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
     assert {g: v.score for g, v in verdicts.items()} == {"t1": 0.0, "t2": 1.0, "t3": 0.0}
 
 
+@pytest.mark.kernel  # runs notebook cells
 def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_path):
     """The student's process may call a test's reference only while the call that brought it runs."""
     from autograder.isolation.verify import verify_notebook
