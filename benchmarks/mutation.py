@@ -18,7 +18,7 @@ the script also counts the mutants that cost points in *another* exercise's test
 costs points once, in the exercise where it lives; must be 0), and checks that the correct solutions get
 full marks and the released blanks (nbgrader's stubs) 0.
 
-Run ``python benchmarks/mutation.py`` (optionally ``--notebook 02`` or ``--sample 20``) to print the
+Run ``python -m benchmarks.mutation`` (optionally ``--notebook 02`` or ``--sample 20``) to print the
 mutation score per notebook and list the survivors. A survivor must either be killed by a stronger test
 or be listed in ``EQUIVALENT`` below with a one-line reason.
 """
@@ -36,11 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "tests"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
 
-from notebook_helpers import (  # noqa: E402
+from testkit.notebook_helpers import (  # noqa: E402
     exercises,
     is_answer,
     nbgrader_meta,

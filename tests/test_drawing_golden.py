@@ -1,7 +1,7 @@
-"""The drawings are unchanged: every case of ``tests/drawing_golden.py`` gives the recorded text and picture.
+"""The drawings are unchanged: every case of ``testkit/drawing_golden.py`` gives the recorded text and picture.
 
 The recording (``tests/golden/drawing.json``) was made from the single-module ``course_lib/drawing.py``
-before it was split into a package; see ``tests/drawing_golden.py`` for what is compared and how to
+before it was split into a package; see ``testkit/drawing_golden.py`` for what is compared and how to
 re-record when a picture is meant to change.
 """
 
@@ -9,7 +9,8 @@ import json
 
 import matplotlib
 import pytest
-from drawing_golden import DESCRIBE, FIGURES, GOLDEN, figure_record, figure_summary
+
+from testkit.drawing_golden import DESCRIBE, FIGURES, GOLDEN, figure_record, figure_summary
 
 RECORDED = json.loads(GOLDEN.read_text(encoding="utf-8"))
 SAME_MATPLOTLIB = matplotlib.__version__ == RECORDED["matplotlib"]

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-from gradcheck_cases import EXP_EXP_SLIPS, INV_EXP_SLIPS, MISSING_2X, chain_grads, chain_slip, regime
 
 from course_lib import gradcheck, models
 from course_lib.gradcheck import (
@@ -22,6 +21,7 @@ from course_lib.gradcheck import (
     set_context,
 )
 from course_lib.guard import AutodiffDisabledError, hand_written_only
+from testkit.gradcheck_cases import EXP_EXP_SLIPS, INV_EXP_SLIPS, MISSING_2X, chain_grads, chain_slip, regime
 
 
 def exp_exp(x):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck_cases import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib import models
+from course_lib.gradcheck import GradientReport, check_derivative, check_gradients
+from testkit.gradcheck_cases import (
     CHAIN_BUGS,
     NET_BUGS,
     REGIMES,
@@ -13,11 +18,6 @@ from gradcheck_cases import (
     chain_grads,
     regime,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from course_lib import models
-from course_lib.gradcheck import GradientReport, check_derivative, check_gradients
 
 DRAWS = 200  # per regime here; benchmarks/gradcheck.py runs 1,000
 
@@ -249,7 +249,7 @@ def test_sampled_mode_on_a_larger_net_is_cheap_and_still_catches_bugs():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(16, 20))
     Y = (rng.uniform(size=(16, 4)) < 0.5).astype(float)
-    from gradcheck_cases import Draw
+    from testkit.gradcheck_cases import Draw
 
     d = Draw(params, X, Y, 0.0, sizes)
     p = models.flatten(params).size

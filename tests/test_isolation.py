@@ -1,7 +1,7 @@
 """A mistake costs points once, in the exercise where it lives (issue 12), graded for real.
 
 One released course; for every graded notebook, one submission per answer cell and mistake (a hand-written
-realistic mistake and a mutant of ``benchmarks/mutation.py``, see ``tests/isolation_cases.py``; and two
+realistic mistake and a mutant of ``benchmarks/mutation.py``, see ``testkit/isolation_cases.py``; and two
 answer cells that do not run at all) plus one correct submission each, graded in parallel by
 ``backprop-course``'s pipeline (nbgrader in the sandbox and the independent re-check; a cell keeps the lower
 of the two scores). Each wrong submission must lose points in its own exercise's test cells and nowhere else.
@@ -13,12 +13,12 @@ import time
 
 import nbformat
 import pytest
-from isolation_cases import GRADED, broken_cells, exercise_tests, mistakes
 
 from autograder.commands.grade import grade, load_results
 from autograder.commands.release import release
 from autograder.commands.sample_class import solved
 from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
+from testkit.isolation_cases import GRADED, broken_cells, exercise_tests, mistakes
 
 pytestmark = pytest.mark.grading
 

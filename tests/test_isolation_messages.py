@@ -12,10 +12,10 @@ import re
 
 import nbformat
 import pytest
-from isolation_cases import GRADED, Mistake, broken_cells, exercise_tests, mistakes, source_path
-from notebook_helpers import is_answer, is_test, nbgrader_meta, read, run_in_process
 
 from course_lib.isolation import REGISTRY_NAME, RightGivenYours, hidden_case, judge_alone, use_references
+from testkit.isolation_cases import GRADED, Mistake, broken_cells, exercise_tests, mistakes, source_path
+from testkit.notebook_helpers import is_answer, is_test, nbgrader_meta, read, run_in_process
 
 MISTAKES = mistakes() + broken_cells()
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)

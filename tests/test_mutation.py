@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-from notebook_helpers import notebook_paths, run_in_process
 
 from autograder.coursedir.course import source_assignments
 from benchmarks import mutation
+from testkit.notebook_helpers import notebook_paths, run_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 # the graded notebooks (their metadata is read; no mutant is generated at import time)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_helpers import (
+
+from testkit.notebook_helpers import (
     ASSIGNMENTS,
     EXERCISE_RE,
     execute,

@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
 from autograder.commands.collect import collect
@@ -23,6 +22,7 @@ from autograder.commands.release import release
 from autograder.commands.sample_class import make_sample_class
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = pytest.mark.grading
 

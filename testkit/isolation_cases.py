@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from notebook_helpers import exercises, is_answer, nbgrader_meta, notebook_paths, read
-
 from benchmarks import mutation
+from testkit.notebook_helpers import exercises, is_answer, nbgrader_meta, notebook_paths, read
 
 GRADED = ("01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters")
 

@@ -1,9 +1,9 @@
 """Golden outputs of :mod:`course_lib.drawing`: the cases, how a figure is summed up, and the recorder.
 
-``tests/golden/drawing.json`` was recorded from the single-module ``course_lib/drawing.py`` (before it
+``testkit/golden/drawing.json`` was recorded from the single-module ``course_lib/drawing.py`` (before it
 became a package), by running this file::
 
-    MPLBACKEND=Agg .venv/bin/python tests/drawing_golden.py
+    MPLBACKEND=Agg .venv/bin/python -m testkit.drawing_golden
 
 ``tests/test_drawing_golden.py`` redraws every case and compares three things with the recording:
 
