@@ -114,6 +114,12 @@ def test_a_zip_of_one_students_folder_is_not_taken_for_a_wrapper(course, tmp_pat
                                                  "export/cleo/01-double/double.ipynb": notebook(course, "01-double")})
     collect(course, wrapped)
     assert sorted(p.name for p in course.submitted.iterdir()) == ["anna", "bob", "cleo"]
+    # one student's Moodle folder, with a sub-folder of their own, is that student's
+    moodle = make_zip(tmp_path / "01-double.zip",
+                      {"Dee_77_assignsubmission_file_/work/double.ipynb": notebook(course, "01-double")})
+    report = collect(course, moodle)
+    assert not report.skipped and [r["id"] for r in student_records(course).values()].count("77") == 1
+    assert (course.submitted / folder_of(course, "77") / "01-double" / "double.ipynb").exists()
 
 
 def test_two_annas_stay_two_students_and_a_taken_folder_is_refused(course, tmp_path):

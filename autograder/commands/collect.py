@@ -441,7 +441,8 @@ def collect(
         if len(tops) == 1 and all(len(e.parts) > 1 for e in entries):
             top = next(iter(tops))
             notebooks = {nb for _, nb in prints}
-            if _is_wrapper([e.parts[1:] for e in entries], assignments, notebooks):
+            own = _MOODLE_FOLDER.match(top) or _inbound(top, assignments)  # one student's LMS folder
+            if not own and _is_wrapper([e.parts[1:] for e in entries], assignments, notebooks):
                 base = 1
                 if default is None and (named := _named_assignment(top, assignments)):
                     default, default_how = named, f"the folder name {_show(top)}"
