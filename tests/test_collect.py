@@ -284,3 +284,11 @@ def test_a_240_character_student_id_is_collected_with_a_short_folder_and_graded(
     grade(course, workers=1, cell_timeout=20, progress=lambda m: None)
     (result,) = load_results(course)
     assert (result.student, result.assignment, result.score) == (folder, "01-double", 3)
+
+
+def test_a_download_has_a_total_limit_too(course, tmp_path):
+    padded = notebook(course, "01-double") + b" " * (60 * 1024 - len(notebook(course, "01-double")))
+    src = make_zip(tmp_path / "many.zip", {f"s{i:02d}/01-double/double.ipynb": padded for i in range(45)})
+    report = collect(course, src, max_notebook_bytes=64 * 1024)
+    over = [s for s in report.skipped if "not unpacked, the download gave more than 2.5 MiB" in s]
+    assert len(report.placed) == 42 and len(over) == 3  # 42 x 60 KiB fit in 40 x 64 KiB

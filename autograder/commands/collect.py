@@ -500,14 +500,19 @@ def _read_entries(
             continue
         origin.time = origin.time or entry.mtime
         origin.time_origin = origin.time_origin or entry.time_origin
+        total = f"not unpacked, the download gave more than {cap * _MAX_TOTAL_FACTOR / MIB:g} MiB of notebooks " \
+                "(split it, or raise --max-notebook-mb)"
+        if budget <= 0:
+            report.skipped.append(f"{_show(rel)}: {total}")
+            continue
         staged = tmp / f"{n}.ipynb"
         try:
             digest = _stage(entry, staged, min(cap, budget))
         except _TooBig:
             staged.unlink(missing_ok=True)
-            limit = min(cap, budget)
-            report.skipped.append(f"{_show(rel)}: larger than {limit / MIB:g} MiB once unpacked (refused after "
-                                  f"that many bytes; --max-notebook-mb raises the limit for one notebook)")
+            report.skipped.append(f"{_show(rel)}: {total}" if budget < cap else
+                                  f"{_show(rel)}: larger than {cap / MIB:g} MiB once unpacked (refused after "
+                                  "that many bytes; --max-notebook-mb raises the limit for one notebook)")
             continue
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
             staged.unlink(missing_ok=True)
