@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", help="file a folder or LMS zip of student notebooks under submitted/")
     p.add_argument("source", type=Path, help="a folder or .zip of student notebooks")
+    p.add_argument("--assignment", default=None,
+                   help="the assignment whose upload slot this download is (else the path or the zip's name says it)")
+    p.add_argument("--accept-mismatch", action="append", default=[], metavar="STUDENT/ASSIGNMENT",
+                   help="file STUDENT's notebook as ASSIGNMENT although it came through another slot (repeatable)")
+    p.add_argument("--max-notebook-mb", type=float, default=50.0,
+                   help="refuse a notebook larger than this once unpacked (default 50)")
+    p.add_argument("--timezone", default="UTC", help="the time zone of zip entry times that carry none (default UTC)")
     _course_args(p)
     p.set_defaults(run=_collect)
 
@@ -117,7 +124,8 @@ def _release(args: argparse.Namespace) -> int:
 def _collect(args: argparse.Namespace) -> int:
     from autograder.commands.collect import collect
 
-    report = collect(_course(args), args.source)
+    report = collect(_course(args), args.source, assignment=args.assignment, accept_mismatch=args.accept_mismatch,
+                     max_notebook_bytes=int(args.max_notebook_mb * 1024 * 1024), timezone=args.timezone)
     print(report.summary())
     return 1 if report.skipped else 0
 
