@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE / "tests"))
 
-from pipeline_fixture import make_course_notebooks  # noqa: E402
+from testkit.pipeline_fixture import make_course_notebooks  # noqa: E402
 
 
 def main() -> None:

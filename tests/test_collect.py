@@ -15,11 +15,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
 from autograder.commands.collect import FOLDER_NAME_LENGTH, MIB, collect, student_records
 from autograder.coursedir.course import CourseDir
+from testkit.pipeline_fixture import make_course_notebooks
 
 
 @pytest.fixture
