@@ -9,7 +9,6 @@ import hashlib
 import json
 import shutil
 import struct
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -175,24 +174,21 @@ def test_a_zip_bomb_is_refused_after_the_cap_with_bounded_memory(course, tmp_pat
     zeros = bytes(MIB)
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         with zf.open("eve/01-double/double.ipynb", "w") as member:
-            for _ in range(1024):  # 1 GiB of zeros
+            for _ in range(256):  # 256 MiB of zeros, 5x the cap (benchmarks/collect_memory.py measures 1 GiB)
                 member.write(zeros)
         zf.writestr("finn/01-double/double.ipynb", notebook(course, "01-double"))
     del zeros
     assert bomb.stat().st_size < 2 * MIB
     tracemalloc.start()
-    start = time.monotonic()
     report = collect(course, bomb)
-    seconds = time.monotonic() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"zip bomb: {bomb.stat().st_size / MIB:.2f} MiB zip with a 1 GiB member; "
-          f"collect peak Python memory {peak / MIB:.2f} MiB, {seconds:.2f} s")
+    print(f"zip bomb: {bomb.stat().st_size / MIB:.2f} MiB zip with a 256 MiB member; "
+          f"collect peak Python memory {peak / MIB:.2f} MiB")
     assert peak < 8 * MIB
     assert any(s.startswith("eve/01-double/double.ipynb: larger than 50 MiB") for s in report.skipped)
     assert not (course.submitted / "eve").exists()
     assert (course.submitted / "finn" / "01-double" / "double.ipynb").exists()  # the class goes on
-    assert seconds < 30  # stopped after 50 MiB, not after 1 GiB (a generous bound on a shared machine)
 
 
 def test_a_header_that_understates_the_size_is_not_trusted(course, tmp_path):
