@@ -15,10 +15,10 @@ import nbformat
 import pytest
 from isolation_cases import GRADED, broken_cells, exercise_tests, mistakes
 
-from autograder.course import NOTEBOOKS_DIR, CourseDir
-from autograder.grade import grade, load_results
-from autograder.release import release
-from autograder.sample_class import solved
+from autograder.commands.grade import grade, load_results
+from autograder.commands.release import release
+from autograder.commands.sample_class import solved
+from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
 
 pytestmark = pytest.mark.grading
 
