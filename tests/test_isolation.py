@@ -130,12 +130,3 @@ def test_01_the_empty_chain_is_named(graded):
     assert "the chain x (no steps: y = x, dy/dx = 1) raised IndexError" in message, message
     assert "An empty chain has no last step" in message
 
-
-def test_05_graph_objects_are_left_to_nbgraders_score():
-    """05's graded functions take Value graphs, which cannot cross the re-check's data-only boundary: every test
-    cell is left to nbgrader's score (none is failed because its helper wraps the student's errors)."""
-    from autograder.isolation.verify import verify_notebook
-
-    path = NOTEBOOKS_DIR / "05-write-the-engine" / "write-the-engine.ipynb"
-    verdicts, problem = verify_notebook(path, path)
-    assert problem == "" and verdicts == {}, verdicts
