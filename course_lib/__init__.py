@@ -6,6 +6,7 @@ Where things are:
 * :mod:`course_lib.graph` — the scalar computation graph and ``backward()`` (the chain rule).
 * :mod:`course_lib.paths` — every path from a weight to the loss, their sum, and the cost of each method.
 * :mod:`course_lib.trace` — the forward/backward table of a graph.
+* :mod:`course_lib.gates` — gate patterns of the backward pass (add, multiply, max) and their widget.
 * :mod:`course_lib.models` — the lecture notes' models, forward only.
 * :mod:`course_lib.guard` — switches automatic/numerical gradients off while graded code runs.
 * :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.

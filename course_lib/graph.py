@@ -268,6 +268,7 @@ def topological_order(root: Node) -> list[Node]:
     Raises:
         GraphCycleError: if following parents leads back to a node on the current path.
     """
+    guard.ensure_allowed("course_lib.graph.topological_order()")
     order: list[Node] = []
     state: dict[int, int] = {}  # id -> 1 while on the DFS stack, 2 when finished (membership only)
     stack: list[tuple[Node, int]] = [(root, 0)]

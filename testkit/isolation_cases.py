@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmarks import mutation
 from testkit.notebook_helpers import exercises, is_answer, nbgrader_meta, notebook_paths, read
 
-GRADED = ("01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters")
+GRADED = ("01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters", "05-write-the-engine")
 
 # A 1.5 answer that passes the three visible chains but indexes the last step: it fails on the empty chain.
 _CHAIN_INDEXES_LAST_STEP = '''
@@ -66,6 +66,12 @@ HAND_MISTAKES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "backward-answer": [("the 1/m of the mean left out", "dA2 = (Yhat - Y) / m", "dA2 = Yhat - Y")],
         "flatten-answer": [("to_vector in the wrong order", "for key in KEYS])", "for key in sorted(KEYS)])")],
         "step-answer": [("the step adds the gradient", "theta - lr * gradient", "theta + lr * gradient")],
+    },
+    "05-write-the-engine": {
+        "order-answer": [("the forward order, root last", "return order[::-1]", "return order")],
+        "backward-answer": [("assigns instead of accumulating", "parent.grad += node.grad * local",
+                             "parent.grad = node.grad * local")],
+        "network-answer": [("the sum over examples, not the mean", "return sum(terms) / len(X)", "return sum(terms)")],
     },
 }
 

@@ -22,7 +22,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-ASSIGNMENTS = ("00-start-here", "01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters")
+ASSIGNMENTS = ("00-start-here", "01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters",
+               "05-write-the-engine")
 
 #: ``## Exercise 2.3 — dL/dw1 (3 points)``
 EXERCISE_RE = re.compile(r"^## Exercise (?P<number>\d+\.\d+) — (?P<title>.+) \((?P<points>\d+(?:\.\d+)?) points?\)\s*$")

@@ -148,6 +148,11 @@ def test_scan_finds_nothing_in_the_course_solutions():
         assert [str(f) for f in scan_notebook(nb)] == [], path.name
 
 
+#: Assignments whose graded functions take objects that cannot be sent as data (05's graphs of Value nodes):
+#: the re-check leaves their test cells to nbgrader's score (known limitation, README "Grading is protected").
+NOT_RECHECKED = {"05-write-the-engine"}
+
+
 def test_the_recheck_passes_every_course_solution(tmp_path):
     """No false alarms: each source notebook's own solutions pass the independent re-check in full."""
     from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
@@ -159,5 +164,8 @@ def test_the_recheck_passes_every_course_solution(tmp_path):
             assert problem == "", (path.name, problem)
             failed = {k: v.message for k, v in verdicts.items() if v.score < v.max_score}
             assert failed == {}, (path.name, failed)
+            if assignment in NOT_RECHECKED:  # no cell failed: each is left to nbgrader's own score
+                assert verdicts == {}, (path.name, verdicts)
+                continue
             assert verdicts, path.name
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -129,3 +129,4 @@ def test_01_the_empty_chain_is_named(graded):
     message = lost["chain-test"]
     assert "the chain x (no steps: y = x, dy/dx = 1) raised IndexError" in message, message
     assert "An empty chain has no last step" in message
+

@@ -318,3 +318,31 @@ def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_pat
     verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
     assert verdicts["t2"].score == 1.0
     assert verdicts["t1"].score == 0.0 and "never given" in problem
+
+
+# ------------------------------------------------------------------------------------ 05: write the engine
+def test_05_assigning_instead_of_accumulating_names_the_node_and_its_paths():
+    message = _message("05-write-the-engine", "backward-answer", "backward-test")
+    assert message.startswith("AssertionError: Exercise 5.2, backward on the graph fan_out_graph(0.7, -1.2): dL/ds "
+                              "expected 1.7056"), message
+    assert "A path was dropped: s feeds 2 arrows (from r, L) and reaches L along 2 paths" in message
+    assert "1 of 2 contributions lost" in message and "accumulate with parent.grad += upstream × local" in message
+
+
+def test_05_a_backward_that_does_not_reset_is_called_not_idempotent():
+    def no_reset(code: str) -> str:
+        assert "        node.grad = 0.0\n" in code
+        return code.replace("        node.grad = 0.0\n", "        pass\n")
+
+    mistake = Mistake("05-write-the-engine", "backward-answer", "no reset", no_reset)
+    failed = _failed(_run("05-write-the-engine", _cells("05-write-the-engine", mistake)))
+    assert set(failed) == {"backward-test"}, failed  # a first run on a fresh graph is right
+    assert "is not idempotent: after a second backward(L), dL/dx is" in failed["backward-test"]
+    assert "Set every node's grad to 0 before accumulating" in failed["backward-test"]
+
+
+def test_05_released_backward_check_with_a_wrong_order_says_fix_5_1_first():
+    message = _message("05-write-the-engine", "order-answer", "backward-test", released=True)
+    assert "backward cannot be judged on its own yet: it calls your topological_order (Exercise 5.1), which is " \
+           "wrong: Exercise 5.1, topological_order on the graph fan_out_graph(0.7, -1.2): the root L is last" in message
+    assert "Fix Exercise 5.1 first" in message

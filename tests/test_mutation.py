@@ -24,7 +24,7 @@ GRADED = [p for p in notebook_paths() if p.parent.name in source_assignments(p.p
 
 def test_the_graded_notebooks_have_mutants():
     assert [p.parent.name for p in GRADED] == ["01-chain-rule", "02-sigmoid-chain", "03-many-paths",
-                                                "04-all-parameters"]
+                                                "04-all-parameters", "05-write-the-engine"]
 
 
 def test_every_kind_of_mutant_is_generated():

@@ -210,8 +210,12 @@ class _Remote:
         raise _Unverifiable(f"the test inspects {self.__name__}.{attr}")
 
 
-class _Unverifiable(Exception):
-    """The test hands the student's function something that cannot be sent as data (never the student's doing)."""
+class _Unverifiable(BaseException):
+    """The test hands the student's function something that cannot be sent as data (never the student's doing).
+
+    A BaseException, so that a test helper's ``except Exception`` (which turns a student's error into a
+    message) cannot turn it into a failure: the cell is left to nbgrader's score instead (05's graph objects).
+    """
 
 
 def _cell_score(value: Any, points: float) -> float:
