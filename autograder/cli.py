@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.coursedir.course import ensure_bin_on_path
 from autograder.errors import CourseError
 from autograder.settings import check_course_id, default_course_dir, default_db_url
 from course_lib import __version__
@@ -191,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    ensure_bin_on_path()  # nbgrader runs `alembic` (and Formgrader `jupyter`) by name: find ours
     try:
         check_course_id()
         return int(args.run(args))

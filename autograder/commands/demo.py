@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from autograder.commands.collect import collect
-from autograder.commands.grade import grade, load_results
+from autograder.commands.grade import final_results, grade
 from autograder.commands.release import release
 from autograder.commands.sample_class import KINDS, make_sample_class
 from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
@@ -17,8 +17,11 @@ __all__ = ["grade_table", "run_demo"]
 
 
 def grade_table(course: CourseDir) -> str:
-    """Students down, assignments across, ``score/max`` in each cell and a note where something went wrong."""
-    results = load_results(course)
+    """Students down, assignments across, ``score/max`` in each cell and a note where something went wrong.
+
+    The scores are the gradebook's final scores (manual grades and late penalties included).
+    """
+    results = final_results(course)
     assignments = course.assignments()
     by_key = {(r.student, r.assignment): r for r in results}
     students = sorted({r.student for r in results})
