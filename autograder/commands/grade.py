@@ -31,7 +31,7 @@ from pathlib import Path
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
 from autograder.errors import CourseError
-from autograder.grading.feedback_page import place_mathjax
+from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
     Final,
@@ -148,7 +148,7 @@ def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[
         api = api or nbgrader_api(course)
         out = api.generate_feedback(r.assignment, r.student, force=True)
         if out["success"]:
-            place_mathjax(course.feedback / r.student)
+            make_self_contained(course.feedback / r.student / r.assignment)
             _write_atomic(state, now + "\n")
             done += 1
         else:
@@ -267,7 +267,7 @@ def _merge(course: CourseDir, result: SubmissionResult) -> None:
             shutil.move(src, dest)
         setattr(result, kind, str(dest) if dest.exists() else "")
     if result.feedback:
-        place_mathjax(course.feedback / result.student)
+        make_self_contained(Path(result.feedback))
         _feedback_state(course, result.student, result.assignment).unlink(missing_ok=True)
 
 

@@ -44,8 +44,6 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_COURSE_DIR = Path("course")
-#: Where a feedback page (feedback/<student>/<assignment>/<notebook>.html) finds MathJax: one copy per student
-FEEDBACK_MATHJAX_URL = "../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
 @dataclass(frozen=True)
@@ -164,8 +162,6 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
         "autograder.grading.feedback_page.WrapLongLines",
     ]
-    # feedback pages load MathJax from a copy next to them (feedback/<student>/mathjax/), never the internet
-    c.HTMLExporter.mathjax_url = FEEDBACK_MATHJAX_URL
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     for key, value in (extra or {}).items():
         section, name = key.split(".", 1)

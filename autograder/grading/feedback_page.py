@@ -1,16 +1,17 @@
 """Feedback pages that work offline and show every line: local MathJax, wrapped long lines.
 
-nbgrader's feedback template loads MathJax from ``HTMLExporter.mathjax_url`` (a CDN by default) and shows
-code in ``<pre>`` blocks that cut long lines at the right edge. The course's configuration
-(:func:`autograder.coursedir.course.nbgrader_config`) points ``mathjax_url`` at ``../mathjax/`` and adds
-:class:`WrapLongLines`; :func:`place_mathjax` puts the MathJax copy that ``jupyter-server-mathjax`` ships in
-``feedback/<student>/mathjax/`` (hard links where the file system allows: no extra space), so a student's
-feedback folder is complete on its own.
+nbgrader's feedback template loads MathJax from a CDN (its ``{{ mathjax() }}`` call ignores
+``HTMLExporter.mathjax_url``) and shows code in ``<pre>`` blocks that cut long lines at the right edge. The
+course's configuration (:func:`autograder.coursedir.course.nbgrader_config`) adds :class:`WrapLongLines`;
+:func:`make_self_contained` points each page's MathJax at ``../mathjax/`` and puts there the MathJax copy
+that ``jupyter-server-mathjax`` ships (``feedback/<student>/mathjax/``, hard links where the file system
+allows: no extra space), so a student's feedback folder is complete on its own.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ from typing import Any
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-__all__ = ["WRAP_CSS", "WrapLongLines", "mathjax_static", "place_mathjax"]
+__all__ = ["LOCAL_MATHJAX_URL", "WRAP_CSS", "WrapLongLines", "make_self_contained", "mathjax_static",
+           "place_mathjax"]
+
+#: Where a feedback page (feedback/<student>/<assignment>/<notebook>.html) finds MathJax: one copy per student
+LOCAL_MATHJAX_URL = "../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_REMOTE_MATHJAX = re.compile(r'src="https?://[^"]*mathjax[^"]*"', re.I)
 
 WRAP_CSS = """
 pre, .highlight pre, div.output_area pre, div.output_text pre {
@@ -62,3 +68,15 @@ def place_mathjax(student_feedback: Path) -> Path:
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(part, dest)
     return dest
+
+
+def make_self_contained(assignment_feedback: Path) -> None:
+    """Point every page in ``feedback/<student>/<assignment>/`` at the student's local MathJax copy."""
+    if not assignment_feedback.is_dir():
+        return
+    place_mathjax(assignment_feedback.parent)
+    for page in assignment_feedback.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        local = _REMOTE_MATHJAX.sub(f'src="{LOCAL_MATHJAX_URL}"', text)
+        if local != text:
+            page.write_text(local, encoding="utf-8")

@@ -235,7 +235,9 @@ def grade_submission(job: Job) -> SubmissionResult:
     for link in [p for p in sub.rglob("*") if p.is_symlink()]:
         link.unlink()  # a submitted symlink could point at the solutions: never follow one
     if (sub / "timestamp.txt").exists():
-        result.timestamp = (sub / "timestamp.txt").read_text().strip()
+        result.timestamp = (sub / "timestamp.txt").read_text(errors="replace").strip()
+        # the course gradebook records (and checks) it; nbgrader's autograde would stop on a malformed one
+        (sub / "timestamp.txt").unlink()
 
     problems = []
     for name in job.notebooks:
