@@ -235,3 +235,24 @@ def test_deadlines_file_errors_name_the_entry(tmp_path):
     d = read_deadlines(path, ["a"])
     assert str(d.due["a"]) == "2026-06-01 10:00:00"  # Berlin summer time is UTC+2
     assert d.extensions[("a", "x")].days == 2
+
+
+def test_lms_files_for_canvas_and_moodle(graded):
+    course, _, _, _ = graded
+    course.students_csv.write_text('student_id,lms_id,name\nalice,1001,"=HYPERLINK(""http://x"")"\n')
+    try:
+        assert main(["export", "--course-dir", str(course.root), "--format", "canvas"]) == 0
+        canvas = list(csv.reader((course.root / "grades-canvas.csv").open()))
+        assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01-double"]
+        assert canvas[1] == ["Points Possible", "", "", "", "", "5"]
+        rows = {r[3]: r for r in canvas[2:]}
+        assert rows["alice"][:2] == ["'=HYPERLINK(\"http://x\")", "1001"]  # a formula never reaches the LMS
+        assert rows["bob"][:2] == ["bob", "bob"] and rows["bob"][5] == "0"  # late: penalty "zero"
+        final = _rows(course)
+        assert all(rows[s][5] == final[s]["score"] for s in SUBMITTED)
+        assert main(["export", "--course-dir", str(course.root), "--format", "moodle"]) == 0
+        moodle = list(csv.reader((course.root / "grades-moodle.csv").open()))
+        assert moodle[0] == ["ID number", "Username", "01-double"]
+        assert ["1001", "alice", final["alice"]["score"]] in moodle
+    finally:
+        course.students_csv.unlink()
