@@ -15,7 +15,8 @@ Python API sets it). ``deadlines.toml`` in the course folder is a plain file for
     bob = "2026-10-09 12:00"            # or the student's own due time
 
 An assignment the file names gets the file's due date (the file wins over Formgrader for it); one it does
-not name keeps whatever the gradebook holds. An extension is recorded once the student has a submission.
+not name keeps whatever the gradebook holds. An extension is recorded once the student has a submission;
+one the file gave and no longer lists is taken back (:func:`autograder.grading.record.refresh_record`).
 The late-penalty *policy* is nbgrader's own setting in ``nbgrader_config.py`` (docs/instructor.md).
 """
 

@@ -19,6 +19,7 @@ is the manual score when one is set), comments, due dates and extensions. This m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -137,13 +138,23 @@ def refresh_record(course: CourseDir) -> list[str]:
     (an extension that cannot be applied). A mistake in ``deadlines.toml`` or ``nbgrader_config.py`` is a
     CourseError naming it, before anything is written.
     """
+    from nbgrader.api import MissingEntry
+
     deadlines = read_deadlines(course.deadlines_file, course.assignments())
     penalties = late_penalties(course)
+    applied_path = course.state / "deadlines-applied.json"
+    try:
+        before = {tuple(pair) for pair in json.loads(applied_path.read_text())}
+    except (OSError, ValueError, TypeError):
+        before = set()
 
     def run() -> tuple[list[str], dict[tuple[str, str], dict]]:
         humans = {}
         with open_gradebook(course.db_url) as gb:
             problems = apply_deadlines(gb, deadlines)
+            for assignment, student in before - set(deadlines.extensions):
+                with contextlib.suppress(MissingEntry):  # given by the file, no longer listed: taken back
+                    gb.find_submission(assignment, student).extension = None
             for assignment in gb.assignments:
                 for submission in assignment.submissions:
                     seconds_late = submission.total_seconds_late
@@ -159,6 +170,7 @@ def refresh_record(course: CourseDir) -> list[str]:
         return problems, humans
 
     problems, humans = run_with_retries(run, course.db_url, "cannot update late penalties in the gradebook")
+    _write_json(applied_path, sorted(deadlines.extensions))
     for (student, assignment), human in humans.items():
         path = _manual_path(course, student, assignment)
         if human["grades"] or human["comments"]:
