@@ -204,7 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit status: 0 all well; 1 something needs attention (the output says what); 2 a usage or setup error.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only `formgrader` passes options it does not know on, to jupyter lab
+        if getattr(args, "command", None) != "formgrader":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.jupyter_args = [*extra, *args.jupyter_args]
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

@@ -9,6 +9,7 @@ checks that Formgrader answers, and gives a manual grade and a comment the way F
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import socket
@@ -70,8 +71,11 @@ def _formgrader_step(cmd: list[str], env: dict, cwd: Path) -> None:
             assert time.monotonic() < deadline, "JupyterLab did not start"
         assert url, "JupyterLab printed no URL"
         token = url.split("token=")[1]
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/formgrader?token={token}", timeout=60).read()
-        assert b"Formgrader" in page or b"formgrader" in page
+        # Formgrader's own API, in the course folder's configuration: it lists the released assignments
+        api = f"http://127.0.0.1:{port}/formgrader/api/assignments"
+        request = urllib.request.Request(api, headers={"Authorization": f"token {token}"})
+        assignments = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        assert "01-chain-rule" in {a["name"] for a in assignments}, assignments
     finally:
         proc.terminate()
         try:

@@ -209,7 +209,7 @@ def test_another_database_carries_manual_grades_and_comments(graded, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
     moved = CourseDir.at(course.root, other)
     release(moved, course.root.parent / "notebooks", progress=lambda m: None)
-    summary = grade(moved, workers=1, progress=lambda m: None)
+    summary = grade(moved, workers=1, cell_timeout=10, progress=lambda m: None)
     assert summary.graded == 0  # nothing regraded
     with open_gradebook(other) as gb:
         nb = gb.find_submission_notebook("double", "01-double", "alice")

@@ -255,9 +255,22 @@ def _record(course: CourseDir, result: SubmissionResult, restore: bool = False) 
     result.gradebook = safe_url(course.db_url)
 
 
+def _saved_gradebook(course: CourseDir, student: str, assignment: str) -> str:
+    """The gradebook the saved result of this submission was recorded in ("" when none)."""
+    try:
+        return str(json.loads(_result_path(course, student, assignment).read_text()).get("gradebook") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def _merge(course: CourseDir, result: SubmissionResult) -> None:
-    """Record a new result in the gradebook (:func:`_record`) and move its notebooks and feedback into place."""
-    _record(course, result)
+    """Record a new result in the gradebook (:func:`_record`) and move its notebooks and feedback into place.
+
+    A submission graded again into another gradebook than before (a new ``--db``) takes its manual grades
+    and comments along.
+    """
+    earlier = _saved_gradebook(course, result.student, result.assignment)
+    _record(course, result, restore=earlier not in ("", safe_url(course.db_url)))
     for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
         dest = course.root / kind / result.student / result.assignment
         if dest.exists():
