@@ -29,6 +29,8 @@ from autograder.notebook.cells import CODE_STUB, is_graded
 from autograder.settings import COURSE_ID
 
 __all__ = [
+    "BLOCK_BEGIN",
+    "BLOCK_END",
     "CourseDir",
     "CourseError",
     "DEFAULT_COURSE_DIR",
