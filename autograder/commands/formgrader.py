@@ -9,6 +9,7 @@ opens ``/formgrader``. A manual grade given there is part of the record: ``backp
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -22,8 +23,9 @@ __all__ = ["formgrader_command", "run_formgrader"]
 
 def formgrader_command(course: CourseDir, jupyter_args: Sequence[str] = ()) -> list[str]:
     """The ``jupyter lab`` command line that opens Formgrader for ``course`` (run it in ``course.root``)."""
+    root = ["--allow-root"] if os.geteuid() == 0 and "--allow-root" not in jupyter_args else []  # containers
     return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}",
-            "--LabApp.default_url=/formgrader", *[a for a in jupyter_args if a != "--"]]
+            "--LabApp.default_url=/formgrader", *root, *[a for a in jupyter_args if a != "--"]]
 
 
 def run_formgrader(course: CourseDir, jupyter_args: Sequence[str] = ()) -> int:
