@@ -160,7 +160,8 @@ def test_a_manual_grade_reaches_grades_csv_report_feedback_and_nbgraders_export(
     page = (course.feedback / "alice" / "01-double" / "double.html").read_text()
     assert "Score: 5.0 / 5.0" in page and "constant slope" in page
     assert "../mathjax/MathJax.js" in page and "cdnjs" not in page and "pre-wrap" in page
-    assert (course.feedback / "alice" / "mathjax" / "MathJax.js").exists()
+    assert (course.feedback / "alice" / "01-double" / "../mathjax/MathJax.js").resolve().is_file()
+    assert (course.feedback / "alice" / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
     bob_page = (course.feedback / "bob" / "01-double" / "double.html").read_text()
     assert "Late submission penalty" in bob_page
     # nbgrader's own export agrees with grades.csv
