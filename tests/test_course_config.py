@@ -74,3 +74,22 @@ def test_the_demo_never_takes_an_instructors_course(tmp_path, monkeypatch):
     (tmp_path / "course-demo" / DEMO_MARK).unlink()
     (tmp_path / "course-demo" / "notes.txt").write_text("mine")
     assert "backprop-course-demo-" in str(demo_folder())  # both hold other work: a new temporary folder
+
+
+def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
+    from sqlalchemy import create_engine, inspect, text
+
+    from autograder.coursedir.database import ensure_gradebook, open_gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with open_gradebook(url):
+        pass
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))  # as a gradebook made without `alembic` on PATH is
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the grader finds its own alembic
+    ensure_gradebook(url)
+    assert "alembic_version" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert len(conn.execute(text("SELECT version_num FROM alembic_version")).scalar()) >= 8
+    engine.dispose()
