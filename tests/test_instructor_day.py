@@ -15,7 +15,9 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -60,21 +62,28 @@ def _formgrader_step(cmd: list[str], env: dict, cwd: Path) -> None:
     port = _free_port()
     cmd = [str(port) if a == "8899" else a for a in cmd]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # never let the pipe fill
+    reader.start()
     try:
-        deadline = time.monotonic() + 240
-        url = None
-        for line in proc.stdout:
-            m = re.search(rf"(http://(?:127\.0\.0\.1|localhost):{port}/\S*token=\w+)", line)
-            if m:
-                url = m.group(1)
-                break
-            assert time.monotonic() < deadline, "JupyterLab did not start"
-        assert url, "JupyterLab printed no URL"
-        token = url.split("token=")[1]
+        deadline = time.monotonic() + 300
+        token = None
+        while token is None:
+            assert proc.poll() is None, "JupyterLab stopped:\n" + "".join(lines[-20:])
+            assert time.monotonic() < deadline, "JupyterLab printed no URL:\n" + "".join(lines[-20:])
+            found = [m.group(1) for ln in list(lines) if (m := re.search(rf":{port}/\S*token=(\w+)", ln))]
+            token = found[0] if found else None
+            time.sleep(0.5)
         # Formgrader's own API, in the course folder's configuration: it lists the released assignments
-        api = f"http://127.0.0.1:{port}/formgrader/api/assignments"
-        request = urllib.request.Request(api, headers={"Authorization": f"token {token}"})
-        assignments = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/formgrader/api/assignments",
+                                         headers={"Authorization": f"token {token}"})
+        while True:
+            try:
+                assignments = json.loads(urllib.request.urlopen(request, timeout=120).read())
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and proc.poll() is None, "".join(lines[-20:])
+                time.sleep(1)
         assert "01-chain-rule" in {a["name"] for a in assignments}, assignments
     finally:
         proc.terminate()
