@@ -31,7 +31,7 @@ from autograder.commands.grade import update_record
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
 from autograder.grading.record import Final
-from autograder.untrusted import for_csv
+from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["FORMATS", "export", "read_students"]
 
@@ -86,7 +86,7 @@ def export(course: CourseDir, fmt: str = "csv", progress: Callable[[str], None] 
     if pending:
         progress(f"note: {len(pending)} submission(s) need your attention; their grades may still change:")
         for r in pending:
-            progress(f"  {r.student}/{r.assignment}: {r.status}")
+            progress(for_terminal(f"  {r.student}/{r.assignment}: {r.status}"))
     if fmt == "csv":
         return course.grades_csv
     students = read_students(course)
