@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.coursedir.course import ensure_bin_on_path
 from autograder.errors import CourseError
 from autograder.settings import check_course_id, default_course_dir, default_db_url
 from course_lib import __version__
@@ -77,12 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     _course_args(p)
     p.set_defaults(run=_report)
 
-    p = sub.add_parser("export", help="rewrite grades.csv from the saved grading results")
+    p = sub.add_parser("export", help="the gradebook's final grades: grades.csv, or a file for Canvas or Moodle")
     _course_args(p)
+    p.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="csv: grades.csv (default); canvas: grades-canvas.csv for Canvas's gradebook import; "
+                        "moodle: grades-moodle.csv for Moodle's grade import (docs/instructor.md)")
     p.set_defaults(run=_export)
 
+    p = sub.add_parser("formgrader", help="the instructor's JupyterLab on the course folder, opened at Formgrader")
+    _course_args(p)
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                   help="options for jupyter lab (e.g. --port 9000 --no-browser)")
+    p.set_defaults(run=_formgrader)
+
     p = sub.add_parser("demo", help="release, grade a bundled sample class and print the grade table")
-    p.add_argument("--course-dir", type=Path, default=None, help="where to build the demo (default: a temp folder)")
+    p.add_argument("--course-dir", type=Path, default=None,
+                   help="where to build the demo (default: ./course, unless it holds other work)")
     p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
     p.set_defaults(run=_demo)
 
@@ -161,10 +172,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from autograder.commands.grade import write_grades_csv
+    from autograder.commands.export import export
 
-    print(f"wrote {write_grades_csv(_course(args))}")
+    print(f"wrote {export(_course(args), args.format)}")
     return 0
+
+
+def _formgrader(args: argparse.Namespace) -> int:
+    from autograder.commands.formgrader import run_formgrader
+
+    return run_formgrader(_course(args), args.jupyter_args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -200,10 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit status: 0 all well; 1 something needs attention (the output says what); 2 a usage or setup error.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only `formgrader` passes options it does not know on, to jupyter lab
+        if getattr(args, "command", None) != "formgrader":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.jupyter_args = [*extra, *args.jupyter_args]
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    ensure_bin_on_path()  # nbgrader runs `alembic` (and Formgrader `jupyter`) by name: find ours
     try:
         check_course_id()
         return int(args.run(args))

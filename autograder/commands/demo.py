@@ -8,17 +8,20 @@ import time
 from pathlib import Path
 
 from autograder.commands.collect import collect
-from autograder.commands.grade import grade, load_results
+from autograder.commands.grade import final_results, grade
 from autograder.commands.release import release
 from autograder.commands.sample_class import KINDS, make_sample_class
 from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
 
-__all__ = ["grade_table", "run_demo"]
+__all__ = ["DEMO_MARK", "demo_folder", "grade_table", "run_demo"]
 
 
 def grade_table(course: CourseDir) -> str:
-    """Students down, assignments across, ``score/max`` in each cell and a note where something went wrong."""
-    results = load_results(course)
+    """Students down, assignments across, ``score/max`` in each cell and a note where something went wrong.
+
+    The scores are the gradebook's final scores (manual grades and late penalties included).
+    """
+    results = final_results(course)
     assignments = course.assignments()
     by_key = {(r.student, r.assignment): r for r in results}
     students = sorted({r.student for r in results})
@@ -45,11 +48,28 @@ def grade_table(course: CourseDir) -> str:
     return "\n".join(lines)
 
 
+DEMO_MARK = ".backprop-course-demo"
+
+
+def demo_folder(candidates: tuple[str, ...] = ("course", "course-demo")) -> Path:
+    """Where the demo builds its course: the first candidate that is missing, empty or an earlier demo.
+
+    A folder holding anything else (an instructor's course) is never used; when every candidate does, a new
+    temporary folder is.
+    """
+    for name in candidates:
+        path = Path(name)
+        if not path.exists() or (path.is_dir() and (not any(path.iterdir()) or (path / DEMO_MARK).exists())):
+            return path
+    return Path(tempfile.mkdtemp(prefix="backprop-course-demo-"))
+
+
 def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
     """Release the course, generate and collect a sample class, grade it and print the grade table."""
     start = time.perf_counter()
-    root = Path(course_dir) if course_dir else Path(tempfile.mkdtemp(prefix="backprop-course-demo-"))
+    root = Path(course_dir) if course_dir else demo_folder()
     course = CourseDir.at(root)
+    (course.root / DEMO_MARK).write_text("a course built by `backprop-course demo`; it may build it again here\n")
     print(f"Demo course folder: {course.root}")
     print("\n1. Release: the student version of every assignment (solutions and hidden tests removed)")
     zips = release(course, NOTEBOOKS_DIR, progress=lambda m: print("  " + m, flush=True))
@@ -75,5 +95,9 @@ def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
     print(f"\nGrades: {course.grades_csv}")
     print(f"Feedback for each student: {course.feedback}/<student>/<assignment>/<notebook>.html"
           + (f"\n  for example {example}" if example else ""))
+    flag = "" if course.root == Path("course").resolve() else f" --course-dir {course.root}"
+    print(f"\nThe demo course stays in {course.root}. Next: `backprop-course report{flag}`, "
+          f"`backprop-course export{flag} --format canvas`, and `backprop-course formgrader{flag}` for "
+          "manual grading in Formgrader (docs/instructor.md).")
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return 0

@@ -5,12 +5,18 @@ it was last graded, a worker process runs nbgrader's autograde in a scratch cour
 :mod:`autograder.grading.worker`). As each one finishes, this process — the only writer — merges its scores into
 the gradebook, moves its autograded notebooks and feedback into the course folder, and saves its result
 under ``.grading/results/``. An interrupted run therefore loses at most the submissions in flight, and
-the next run grades only what is left. ``grades.csv`` is rebuilt from the saved results.
+the next run grades only what is left.
+
+The gradebook is the one record (:mod:`autograder.grading.record`): after grading, due dates, extensions
+and late penalties are applied there, ``grades.csv`` is written from it (manual grades, extra credit and
+late penalties included), and a feedback page whose record changed since it was written (a manual grade,
+a comment, a penalty) is generated again from it with nbgrader's ``generate_feedback``.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -25,11 +31,22 @@ from pathlib import Path
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
 from autograder.errors import CourseError
+from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
+from autograder.grading.record import (
+    Final,
+    load_results,
+    read_record,
+    record_digest,
+    refresh_record,
+    restore_human_grades,
+)
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available
+from autograder.untrusted import for_csv
 
-__all__ = ["GradeSummary", "grade", "load_results", "write_grades_csv"]
+__all__ = ["GradeSummary", "final_results", "grade", "load_results", "refresh_feedback", "update_record",
+           "write_grades_csv"]
 
 GRADER_VERSION = "1"
 
@@ -56,17 +73,6 @@ def _result_path(course: CourseDir, student: str, assignment: str) -> Path:
     return course.state / "results" / student / f"{assignment}.json"
 
 
-def load_results(course: CourseDir) -> list[SubmissionResult]:
-    """Every saved result, sorted by student then assignment."""
-    out = []
-    for path in sorted((course.state / "results").glob("*/*.json")):
-        try:
-            out.append(SubmissionResult.from_json(json.loads(path.read_text())))
-        except (ValueError, TypeError, KeyError):
-            continue  # a damaged state file means that submission is graded again
-    return sorted(out, key=lambda r: (r.student, r.assignment))
-
-
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two graders in one folder never share it
@@ -74,27 +80,96 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_grades_csv(course: CourseDir) -> Path:
-    """``grades.csv``: one row per student and assignment, one column per graded cell, and a status."""
-    results = load_results(course)
+def _utc(when: dt.datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
+
+
+def final_results(course: CourseDir, finals: list[Final] | None = None) -> list[SubmissionResult]:
+    """Every graded submission with the gradebook's final scores (see :func:`autograder.grading.record.read_record`)."""
+    return [f.result for f in (read_record(course) if finals is None else finals)]
+
+
+def write_grades_csv(course: CourseDir, finals: list[Final] | None = None) -> Path:
+    """``grades.csv`` from the gradebook: one row per student and assignment, one column per graded cell.
+
+    ``score`` is the final score (raw score − late penalty, as ``nbgrader export`` computes it); the cells
+    hold the gradebook's scores (a manual grade where one is set, extra credit added). Every cell passes
+    through :func:`autograder.untrusted.for_csv`.
+    """
+    finals = read_record(course) if finals is None else finals
     order = {name: i for i, name in enumerate(course.assignments())}
     columns: list[str] = []
-    for r in sorted(results, key=lambda r: order.get(r.assignment, 99)):
-        for c in r.cells:
+    for f in sorted(finals, key=lambda f: order.get(f.result.assignment, 99)):
+        for c in f.result.cells:
             col = f"{c.notebook}:{c.cell}"
             if col not in columns:
                 columns.append(col)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status", "flags", "sandboxed"])
-    for r in results:
+    header = ["student_id", "assignment", "score", "max_score", *columns, "raw_score", "late_penalty", "submitted",
+              "due", "comments", "status", "flags", "sandboxed"]
+    writer.writerow([for_csv(h) for h in header])
+    for f in finals:
+        r = f.result
         cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
-        writer.writerow(
-            [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
-             r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
-        )
+        comments = " | ".join(f"{k}: {v}" for k, v in sorted(f.comments.items()))
+        row = [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
+               f"{f.raw_score:g}", f"{f.late_penalty:g}", _utc(f.timestamp), _utc(f.due), comments,
+               r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
+        writer.writerow([for_csv(v) for v in row])
     _write_atomic(course.grades_csv, buf.getvalue())
     return course.grades_csv
+
+
+def _feedback_state(course: CourseDir, student: str, assignment: str) -> Path:
+    return course.state / "feedback" / student / f"{assignment}.txt"
+
+
+def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[[str], None] = print) -> int:
+    """Generate again, from the gradebook, every feedback page whose record changed since it was written.
+
+    A manual grade, extra credit, a comment or a late penalty then reaches the student's page (nbgrader's
+    ``generate_feedback`` on the course folder, with the course's settings). Returns how many were rewritten.
+    """
+    api = None
+    done = 0
+    saved = {(x.student, x.assignment): x for x in load_results(course)}
+    for f in finals:
+        r = f.result
+        if not f.in_gradebook or not (course.autograded / r.student / r.assignment).is_dir():
+            continue
+        now = record_digest([(c.notebook, c.cell, c.score) for c in r.cells], f.comments, f.late_penalty)
+        state = _feedback_state(course, r.student, r.assignment)
+        raw = saved.get((r.student, r.assignment), r)
+        written = state.read_text().strip() if state.exists() else record_digest(
+            [(c.notebook, c.cell, c.score) for c in raw.cells], {}, 0.0)
+        if written == now:
+            continue
+        api = api or nbgrader_api(course)
+        out = api.generate_feedback(r.assignment, r.student, force=True)
+        if out["success"]:
+            make_self_contained(course.feedback / r.student / r.assignment)
+            _write_atomic(state, now + "\n")
+            done += 1
+        else:
+            progress(f"  could not update the feedback of {r.student}/{r.assignment}: "
+                     f"{((out.get('error') or out.get('log') or '').strip().splitlines() or ['?'])[-1][:200]}")
+    return done
+
+
+def update_record(course: CourseDir, progress: Callable[[str], None] = print) -> list[Final]:
+    """Apply deadlines and late penalties in the gradebook, refresh changed feedback, write ``grades.csv``.
+
+    Returns the final record (what ``grades.csv`` holds). Run by ``grade``, ``export`` and ``report``.
+    """
+    for problem in refresh_record(course):
+        progress(f"  deadlines: {problem}")
+    finals = read_record(course)
+    n = refresh_feedback(course, finals, progress)
+    if n:
+        progress(f"updated {n} feedback page(s) from the gradebook (manual grades, comments or late penalties)")
+    write_grades_csv(course, finals)
+    return finals
 
 
 def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
@@ -129,25 +204,73 @@ def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
     return db
 
 
-def _record(course: CourseDir, result: SubmissionResult) -> None:
+def parse_timestamp(text: str, now: dt.datetime | None = None) -> tuple[dt.datetime | None, str]:
+    """A submission's ``timestamp.txt`` as nbgrader reads it (naive UTC), or None and what is wrong with it.
+
+    Empty, unreadable, before 2000 or more than a day in the future: the time is not used (so no late
+    penalty is computed) and the reason becomes that submission's needs-attention note.
+    """
+    from nbgrader.utils import parse_utc
+
+    text = (text or "").strip()
+    if not text:
+        return None, ""
+    try:
+        when = parse_utc(text)
+    except (ValueError, OverflowError, TypeError):
+        return None, f"timestamp.txt is not a date and time ({text[:60]!r}): no late penalty computed; fix it"
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if when.year < 2000 or when > now + dt.timedelta(days=1):
+        return None, (f"timestamp.txt says {when:%Y-%m-%d %H:%M} UTC, which cannot be a submission time: no "
+                      "late penalty computed; fix it")
+    return when, ""
+
+
+def _note(result: SubmissionResult, problem: str) -> None:
+    """Add ``problem`` to ``result.status`` (once): the submission then needs the instructor's attention."""
+    if not problem or problem in result.status:
+        return
+    if result.status == "ok":
+        result.status = problem
+    elif result.status.startswith("ok ("):
+        result.status = f"{problem} ({result.status[4:-1]})"
+    else:
+        result.status = f"{problem}; {result.status}"
+
+
+def _record(course: CourseDir, result: SubmissionResult, restore: bool = False) -> None:
     """Write one result's scores into the course gradebook (and note which gradebook in ``result``).
 
     Another grader may write the same gradebook at the same time (two ``grade`` runs on one PostgreSQL
     database): a lost race (the student or submission row another run inserted first, a deadlock) is
     retried in a new session, a bounded number of times (:func:`autograder.coursedir.database.run_with_retries`).
+    With ``restore`` (a new ``--db``), the manual grades and comments saved from the earlier gradebook are
+    put back (:func:`autograder.grading.record.restore_human_grades`).
     """
-    from nbgrader.utils import parse_utc
-
-
-    kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
-    run_with_retries(lambda: _write_scores(course.db_url, result, kwargs), course.db_url,
+    when, problem = parse_timestamp(result.timestamp)
+    _note(result, problem)
+    kwargs = {"timestamp": when} if when else {}
+    run_with_retries(lambda: _write_scores(course, result, kwargs, restore), course.db_url,
                      f"cannot write {result.student}/{result.assignment} into the gradebook")
     result.gradebook = safe_url(course.db_url)
 
 
+def _saved_gradebook(course: CourseDir, student: str, assignment: str) -> str:
+    """The gradebook the saved result of this submission was recorded in ("" when none)."""
+    try:
+        return str(json.loads(_result_path(course, student, assignment).read_text()).get("gradebook") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def _merge(course: CourseDir, result: SubmissionResult) -> None:
-    """Record a new result in the gradebook (:func:`_record`) and move its notebooks and feedback into place."""
-    _record(course, result)
+    """Record a new result in the gradebook (:func:`_record`) and move its notebooks and feedback into place.
+
+    A submission graded again into another gradebook than before (a new ``--db``) takes its manual grades
+    and comments along.
+    """
+    earlier = _saved_gradebook(course, result.student, result.assignment)
+    _record(course, result, restore=earlier not in ("", safe_url(course.db_url)))
     for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
         dest = course.root / kind / result.student / result.assignment
         if dest.exists():
@@ -156,6 +279,9 @@ def _merge(course: CourseDir, result: SubmissionResult) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(src, dest)
         setattr(result, kind, str(dest) if dest.exists() else "")
+    if result.feedback:
+        make_self_contained(Path(result.feedback))
+        _feedback_state(course, result.student, result.assignment).unlink(missing_ok=True)
 
 
 def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:
@@ -264,7 +390,7 @@ def grade(
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
              f"graded (use --force to regrade them)")
     for result in remerge:
-        _record(course, result)  # its files are in place since it was first graded
+        _record(course, result, restore=True)  # its files are in place since it was first graded
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
     if remerge:
         progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
@@ -287,8 +413,8 @@ def grade(
         log = str(course.state / "workers.log")
         run_pool(grade_submission, jobs, n_workers, submission_timeout, on_result, log=log)
     finally:
-        write_grades_csv(course)
-    attention = [r for r in load_results(course) if not r.status.startswith("ok")]
+        finals = update_record(course, progress)
+    attention = [f.result for f in finals if not f.result.status.startswith("ok")]
     return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
 
 
@@ -307,11 +433,16 @@ def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult
     return result
 
 
-def _write_scores(db_url: str, result: SubmissionResult, kwargs: dict) -> None:
-    """One attempt of :func:`_record`, in a new session: all of it commits, or none."""
+def _write_scores(course: CourseDir, result: SubmissionResult, kwargs: dict, restore: bool) -> None:
+    """One attempt of :func:`_record`, in a new session: all of it commits, or none.
+
+    As nbgrader's autograde does: a manually graded cell keeps no auto score and needs a manual grade until
+    the instructor gives one, and a cell whose manual grade is already set is marked for review
+    (``needs_manual_grade``), never overwritten: the manual grade stays the cell's score.
+    """
 
     scores = {(c.notebook, c.cell): c for c in result.cells}
-    with open_gradebook(db_url) as gb:
+    with open_gradebook(course.db_url) as gb:
         gb.update_or_create_student(result.student)
         gb.update_or_create_submission(result.assignment, result.student, **kwargs)
         for notebook in {c.notebook for c in result.cells}:
@@ -319,8 +450,10 @@ def _write_scores(db_url: str, result: SubmissionResult, kwargs: dict) -> None:
             for grade in nb.grades:
                 cell = scores.get((notebook, grade.name))
                 if cell is not None:
-                    grade.auto_score = cell.score
-                    grade.needs_manual_grade = False
+                    grade.auto_score = None if getattr(cell, "manual", False) else cell.score
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        if restore:
+            restore_human_grades(course, gb, result.student, result.assignment)
         gb.db.commit()
 
 

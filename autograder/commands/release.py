@@ -1,12 +1,22 @@
-"""`backprop-course release`: the student version of every assignment, plus one zip each for an LMS."""
+"""`backprop-course release`: the student version of every assignment, plus one zip each for an LMS.
+
+Next to the zips, ``release/backprop_course_lib-<version>-py3-none-any.whl`` holds ``course_lib`` (the
+notebooks' library; it never holds a graded answer) for students who work on their own machine: one
+``pip install backprop_course_lib-<version>-py3-none-any.whl`` (the start-here notebook says so). The
+wheel is written directly (it is a zip with three metadata files), so releasing needs no network and no
+build tools.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import course_lib
 from autograder.coursedir.course import (
     NOTEBOOKS_DIR,
     CourseDir,
@@ -16,8 +26,13 @@ from autograder.coursedir.course import (
     write_nbgrader_config,
 )
 from autograder.coursedir.database import ensure_gradebook
+from autograder.coursedir.deadlines import read_deadlines
+from autograder.grading.record import refresh_record
 
-__all__ = ["release", "sync_source"]
+__all__ = ["STUDENT_REQUIREMENTS", "build_course_lib_wheel", "release", "sync_source"]
+
+#: What a student's machine needs besides ``course_lib`` (the same ranges as pyproject.toml)
+STUDENT_REQUIREMENTS = ("numpy>=1.26,<3", "matplotlib>=3.8,<4", "ipywidgets>=8.1,<9", "jupyterlab>=4.2,<5")
 
 _IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".*")
 
@@ -50,6 +65,39 @@ def _zip_folder(folder: Path, zip_path: Path) -> None:
     tmp.replace(zip_path)
 
 
+def build_course_lib_wheel(dest: Path) -> Path:
+    """Write ``dest/backprop_course_lib-<version>-py3-none-any.whl`` holding the ``course_lib`` package."""
+    version = course_lib.__version__
+    name = "backprop_course_lib"
+    package = Path(course_lib.__file__).parent
+    dist_info = f"{name}-{version}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    for path in sorted(package.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            files.append((f"course_lib/{path.relative_to(package).as_posix()}", path.read_bytes()))
+    metadata = "\n".join([
+        "Metadata-Version: 2.1", f"Name: {name.replace('_', '-')}", f"Version: {version}",
+        "Summary: The library of the backprop-course notebooks (course_lib), for students' own machines",
+        "Requires-Python: >=3.11", *(f"Requires-Dist: {r}" for r in STUDENT_REQUIREMENTS), "",
+    ])
+    wheel = "Wheel-Version: 1.0\nGenerator: backprop-course release\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files += [(f"{dist_info}/METADATA", metadata.encode()), (f"{dist_info}/WHEEL", wheel.encode())]
+    record = []
+    for arcname, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{arcname},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{name}-{version}-py3-none-any.whl"
+    tmp = out.with_suffix(".whl.part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for arcname, data in [*files, (f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode())]:
+            zf.writestr(zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0)), data,
+                        compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(out)
+    return out
+
+
 def release(
     course: CourseDir,
     notebooks: Path = NOTEBOOKS_DIR,
@@ -58,10 +106,12 @@ def release(
     """Build ``course.release/<assignment>/`` for every assignment with nbgrader, and a zip of each.
 
     Solutions are replaced by stubs and hidden tests removed (nbgrader ``generate_assignment``);
-    the assignments are recorded in the gradebook. Returns the zip files.
+    the assignments are recorded in the gradebook; due dates from ``deadlines.toml`` are written there
+    too. Writes the ``course_lib`` wheel next to the zips. Returns the zip files.
     """
 
     ensure_gradebook(course.db_url)  # an unreachable or misconfigured database: one clear line, nothing written
+    read_deadlines(course.deadlines_file)  # a mistake in it: one clear line before anything is written
     names = sync_source(course, notebooks)
     write_nbgrader_config(course)
     api = nbgrader_api(course)
@@ -76,4 +126,8 @@ def release(
         zip_path = course.release / f"{name}.zip"
         _zip_folder(folder, zip_path)
         zips.append(zip_path)
+    for problem in refresh_record(course):  # due dates into the gradebook (and any existing submission's penalty)
+        progress(f"deadlines: {problem}")
+    wheel = build_course_lib_wheel(course.release)
+    progress(f"course_lib for students' own machines: {wheel} (pip install {wheel.name})")
     return zips

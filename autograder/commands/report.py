@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from autograder.commands.grade import load_results
+from autograder.commands.grade import load_results, update_record
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
 from autograder.grading.worker import SubmissionResult
@@ -69,10 +69,15 @@ def _png(percentages_by_assignment: dict[str, list[float]], path: Path) -> None:
 
 
 def make_report(course: CourseDir) -> str:
-    """Write ``report.txt`` and ``report.png`` in the course folder and return the text."""
-    results: list[SubmissionResult] = load_results(course)
-    if not results:
+    """Write ``report.txt`` and ``report.png`` in the course folder and return the text.
+
+    Scores are the gradebook's (manual grades, extra credit and late penalties included): the record is
+    brought up to date first, as ``export`` does (:func:`autograder.commands.grade.update_record`).
+    """
+    if not load_results(course):
         raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")
+    finals = update_record(course, progress=lambda m: None)
+    results: list[SubmissionResult] = [f.result for f in finals]
     lines = [f"Course report: {len(results)} graded submission(s) from {len({r.student for r in results})} "
              f"student(s)", ""]
     by_assignment: dict[str, list[SubmissionResult]] = defaultdict(list)
@@ -106,6 +111,12 @@ def make_report(course: CourseDir) -> str:
     for r in flagged:
         lines.append(f"  {r.student}/{r.assignment}: " + "; ".join(r.flags[:4])
                      + (f" (+{len(r.flags) - 4} more)" if len(r.flags) > 4 else ""))
+    lines.append("")
+    late = [f for f in finals if f.late_penalty > 0]
+    lines.append(f"Late (penalty from nbgrader's late-submission plugin): {len(late)} submission(s)")
+    for f in late:
+        lines.append(f"  {f.result.student}/{f.result.assignment}: handed in {f.timestamp:%Y-%m-%d %H:%M} UTC, "
+                     f"due {f.due:%Y-%m-%d %H:%M} UTC, penalty {f.late_penalty:g} point(s)")
     lines.append("")
     attention = [r for r in results if not r.status.startswith("ok")]
     lines.append(f"Needs your attention: {len(attention)} submission(s)")

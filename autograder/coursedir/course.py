@@ -8,7 +8,9 @@ Layout (nbgrader's own)::
     DIR/autograded/<student>/<assignment>/...      written by `grade`
     DIR/feedback/<student>/<assignment>/*.html     written by `grade`
     DIR/gradebook.db                               nbgrader's SQLite gradebook (or --db URL)
-    DIR/grades.csv, DIR/report.txt, DIR/report.png
+    DIR/grades.csv, DIR/report.txt, DIR/report.png, DIR/grades-<lms>.csv
+    DIR/deadlines.toml                             due dates and extensions (the instructor's)
+    DIR/students.csv                               student folder -> the LMS's own id (from `collect`)
     DIR/.grading/                                  state of `grade`: results of each submission
 """
 
@@ -16,21 +18,25 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.coursedir.database import normalise_db_url
+from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
 from autograder.errors import CourseError
 from autograder.notebook.cells import CODE_STUB, is_graded
 from autograder.settings import COURSE_ID
 
 __all__ = [
+    "BLOCK_BEGIN",
+    "BLOCK_END",
     "CourseDir",
     "CourseError",
     "DEFAULT_COURSE_DIR",
     "NOTEBOOKS_DIR",
+    "ensure_bin_on_path",
+    "instructor_config",
     "nbgrader_api",
     "nbgrader_config",
     "source_assignments",
@@ -95,6 +101,16 @@ class CourseDir:
     def grades_csv(self) -> Path:
         return self.root / "grades.csv"
 
+    @property
+    def deadlines_file(self) -> Path:
+        """Due dates and extensions, written by the instructor (:mod:`autograder.coursedir.deadlines`)."""
+        return self.root / "deadlines.toml"
+
+    @property
+    def students_csv(self) -> Path:
+        """Which LMS id each student folder stands for (written by ``collect``; read by ``export``)."""
+        return self.root / "students.csv"
+
     def assignments(self) -> list[str]:
         """Assignments in ``source/`` that have graded notebooks, in course order."""
         return source_assignments(self.source)
@@ -146,6 +162,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         "nbgrader.preprocessors.GetGrades",
         "autograder.grading.feedback.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "autograder.grading.feedback_page.WrapLongLines",
     ]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     for key, value in (extra or {}).items():
@@ -154,25 +171,81 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
     return c
 
 
-def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
-    """Write ``nbgrader_config.py`` in the course folder with the same settings as :func:`nbgrader_config`.
+BLOCK_BEGIN = "# >>> backprop-course settings: rewritten by `backprop-course release`; edit outside this block >>>"
+BLOCK_END = "# <<< backprop-course settings <<<"
+_OLD_HEADER = "# Written by `backprop-course release`"  # the whole-file format of earlier versions
+_SETTING = re.compile(r"^\s*c\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*=")
 
-    So that nbgrader's own tools (the command line, Formgrader) behave as ``backprop-course`` does.
+
+def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
+    """Write backprop-course's settings into ``nbgrader_config.py``, keeping everything the instructor wrote.
+
+    So that nbgrader's own tools (the command line, Formgrader) behave as ``backprop-course`` does. The
+    settings go in a marked block at the top of the file; every line outside the block (an instructor's
+    late-penalty policy, say) is kept as it was, after the block, so the instructor's value of a setting
+    wins for nbgrader's tools. A file written by an earlier version (one block-less file) is converted: its
+    own settings become the block, any line an instructor added to it is kept.
     """
     cfg = nbgrader_config(course, cell_timeout=cell_timeout)
-    lines = ["# Written by `backprop-course release`: the settings backprop-course grades with.",
-             "c = get_config()  # noqa: F821"]
+    block = [BLOCK_BEGIN, "c = get_config()  # noqa: F821"]
     default_db = f"sqlite:///{course.root / 'gradebook.db'}"
+    ours = set()
     for section in sorted(cfg):
         for name, value in sorted(cfg[section].items()):
             if section == "CourseDirectory" and (name == "root" or value == default_db):
                 continue  # the folder this file is in, and nbgrader's default gradebook in it
-            lines.append(f"c.{section}.{name} = {value!r}")
+            block.append(f"c.{section}.{name} = {value!r}")
+            ours.add((section, name))
+    block.append(BLOCK_END)
     path = course.root / "nbgrader_config.py"
-    path.write_text("\n".join(lines) + "\n")
-    if _has_password(course.db_url):
-        path.chmod(0o600)  # the gradebook URL holds a password: keep it from other users of this machine
+    kept = _instructor_lines(path.read_text(encoding="utf-8") if path.exists() else "", ours)
+    text = "\n".join(block) + "\n"
+    if any(line.strip() for line in kept):
+        text += "\n" + "\n".join(kept).strip("\n") + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(text, encoding="utf-8")
+    if _has_password(course.db_url) or (path.exists() and path.stat().st_mode & 0o077 == 0):
+        tmp.chmod(0o600)  # the gradebook URL holds a password: keep it from other users of this machine
+    os.replace(tmp, path)
     return path
+
+
+def _instructor_lines(text: str, ours: set[tuple[str, str]]) -> list[str]:
+    """The lines of an existing ``nbgrader_config.py`` that backprop-course did not write."""
+    lines = text.splitlines()
+    if BLOCK_BEGIN in lines:
+        start = lines.index(BLOCK_BEGIN)
+        end = lines.index(BLOCK_END, start) if BLOCK_END in lines[start:] else len(lines) - 1
+        return lines[:start] + lines[end + 1:]
+    if lines and lines[0].startswith(_OLD_HEADER):  # an earlier version's file: drop what it wrote itself
+        keep = []
+        for line in lines[1:]:
+            m = _SETTING.match(line)
+            if line.strip() == "c = get_config()  # noqa: F821" or (m and (m.group(1), m.group(2)) in ours):
+                continue
+            if m and m.group(1) == "CourseDirectory" and m.group(2) == "db_url":
+                continue  # written by an earlier release with another --db
+            keep.append(line)
+        return keep
+    return lines
+
+
+def instructor_config(course: CourseDir):
+    """The settings in the course's ``nbgrader_config.py`` (a traitlets ``Config``; empty if there is none).
+
+    A file that cannot be run is a CourseError naming it: nbgrader's own tools would fail on it too.
+    """
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = course.root / "nbgrader_config.py"
+    if not path.exists():
+        return Config()
+    try:
+        return PyFileConfigLoader(path.name, path=str(course.root)).load_config()
+    except Exception as exc:  # the instructor's Python file: any error it raises
+        raise CourseError(f"{path} cannot be read ({type(exc).__name__}: {exc}); fix it (nbgrader's own "
+                          "commands read it too)") from None
 
 
 def _has_password(db_url: str) -> bool:
@@ -186,17 +259,10 @@ def _has_password(db_url: str) -> bool:
 
 def nbgrader_api(course: CourseDir, **config: Any):
     """An ``nbgrader.apps.NbGraderAPI`` for ``course`` with :func:`nbgrader_config` settings."""
-    _ensure_bin_on_path()
+    ensure_bin_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     cfg = nbgrader_config(course, **config)
     coursedir = CourseDirectory(config=cfg)
     return NbGraderAPI(coursedir=coursedir, config=cfg)
-
-
-def _ensure_bin_on_path() -> None:
-    """nbgrader runs ``alembic`` by name when it creates a gradebook: put this Python's bin/ on PATH."""
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")

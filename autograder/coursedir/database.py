@@ -16,7 +16,9 @@ grader inserted first, a deadlock, a serialization failure, a dropped connection
 from __future__ import annotations
 
 import logging
+import os
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ T = TypeVar("T")
 __all__ = [
     "check_gradebook_url",
     "describe_db_error",
+    "ensure_bin_on_path",
     "ensure_gradebook",
     "is_transient",
     "normalise_db_url",
@@ -225,6 +228,16 @@ def run_with_retries(action: Callable[[], T], url: str, what: str, attempts: int
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def ensure_bin_on_path() -> None:
+    """nbgrader runs ``alembic`` by name when it creates a gradebook: put this Python's bin/ on PATH.
+
+    So every command works when started as ``.venv/bin/backprop-course`` without the environment activated.
+    """
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
 @contextmanager
 def open_gradebook(url: str) -> Iterator[Gradebook]:
     """nbgrader's ``Gradebook`` for this course at ``url``, closed and its connections released on exit.
@@ -237,6 +250,7 @@ def open_gradebook(url: str) -> Iterator[Gradebook]:
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader 0.9.6 + SQLAlchemy 2: harmless noise
+    ensure_bin_on_path()  # a new gradebook: nbgrader runs `alembic`
     gb = Gradebook(url, COURSE_ID)
     try:
         yield gb
@@ -256,7 +270,24 @@ def ensure_gradebook(url: str) -> None:
     check_gradebook_url(url)
 
     def _open() -> None:
-        with open_gradebook(url):
-            pass
+        with open_gradebook(url) as gb:
+            _repair_alembic_version(gb)
 
     run_with_retries(_open, url, "cannot open the gradebook")
+
+
+def _repair_alembic_version(gb: Gradebook) -> None:
+    """Add the ``alembic_version`` table nbgrader writes when it creates a gradebook, if it is missing.
+
+    A gradebook created while ``alembic`` was not on PATH (an earlier ``.venv/bin/backprop-course`` run)
+    has every other table but not this one, and nbgrader's ``nbgrader db upgrade`` then fails on it.
+    """
+    from nbgrader.api import get_alembic_version
+    from sqlalchemy import inspect, text
+
+    if "alembic_version" in inspect(gb.engine).get_table_names():
+        return
+    version = get_alembic_version()
+    gb.db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+    gb.db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+    gb.db.commit()

@@ -59,6 +59,7 @@ class CellResult:
     score: float
     max_score: float
     message: str = ""
+    manual: bool = False  # a manually graded cell nbgrader left for the instructor (auto_score None)
 
 
 @dataclass
@@ -193,8 +194,9 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
                 ]
             for g in sorted(grades, key=lambda g: g["name"]):
                 score = float(g.get("auto_score") or 0.0) if outcome["success"] else 0.0
-                msg = messages.get(g["name"], "") if score < float(g["max_score"]) else ""
-                result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg))
+                manual = bool(outcome["success"]) and g.get("auto_score") is None
+                msg = messages.get(g["name"], "") if score < float(g["max_score"]) and not manual else ""
+                result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg, manual))
     timeouts = sorted({c.cell for c in result.cells if c.message.startswith("timed out")})
     if timeouts:
         problems.append(f"test cells timed out after {job.cell_timeout} s: {', '.join(timeouts)}")
@@ -233,7 +235,9 @@ def grade_submission(job: Job) -> SubmissionResult:
     for link in [p for p in sub.rglob("*") if p.is_symlink()]:
         link.unlink()  # a submitted symlink could point at the solutions: never follow one
     if (sub / "timestamp.txt").exists():
-        result.timestamp = (sub / "timestamp.txt").read_text().strip()
+        result.timestamp = (sub / "timestamp.txt").read_text(errors="replace").strip()
+        # the course gradebook records (and checks) it; nbgrader's autograde would stop on a malformed one
+        (sub / "timestamp.txt").unlink()
 
     problems = []
     for name in job.notebooks:

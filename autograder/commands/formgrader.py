@@ -1,0 +1,53 @@
+"""`backprop-course formgrader`: the instructor's JupyterLab on the course folder, opened at Formgrader.
+
+nbgrader's Formgrader (manual grading, comments, the gradebook) is a JupyterLab extension that reads
+``nbgrader_config.py`` from the folder JupyterLab starts in. This command starts this environment's
+JupyterLab in the course folder (so it finds the configuration ``release`` wrote and the gradebook) and
+opens ``/formgrader``. A manual grade given there is part of the record: ``backprop-course export`` and
+``report`` show it, and the student's feedback page is written again with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from autograder.coursedir.course import CourseDir
+from autograder.errors import CourseError
+
+__all__ = ["formgrader_command", "run_formgrader"]
+
+
+def formgrader_command(course: CourseDir, jupyter_args: Sequence[str] = ()) -> list[str]:
+    """The ``jupyter lab`` command line that opens Formgrader for ``course`` (run it in ``course.root``)."""
+    root = ["--allow-root"] if os.geteuid() == 0 and "--allow-root" not in jupyter_args else []  # containers
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}",
+            "--LabApp.default_url=/formgrader", *root, *[a for a in jupyter_args if a != "--"]]
+
+
+def run_formgrader(course: CourseDir, jupyter_args: Sequence[str] = ()) -> int:
+    """Run the instructor's JupyterLab with Formgrader until it stops; returns its exit status."""
+    if not (course.root / "nbgrader_config.py").exists():
+        raise CourseError(f"{course.root} has no nbgrader_config.py: run `backprop-course release` first "
+                          "(with the same --course-dir)")
+    print(f"JupyterLab with nbgrader's Formgrader in {course.root} (Ctrl+C to stop)", flush=True)
+    proc = subprocess.Popen(formgrader_command(course, jupyter_args), cwd=course.root)
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # JupyterLab got the same Ctrl+C and decides whether to stop
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,82 @@
+"""Feedback pages that work offline and show every line: local MathJax, wrapped long lines.
+
+nbgrader's feedback template loads MathJax from a CDN (its ``{{ mathjax() }}`` call ignores
+``HTMLExporter.mathjax_url``) and shows code in ``<pre>`` blocks that cut long lines at the right edge. The
+course's configuration (:func:`autograder.coursedir.course.nbgrader_config`) adds :class:`WrapLongLines`;
+:func:`make_self_contained` points each page's MathJax at ``../mathjax/`` and puts there the MathJax copy
+that ``jupyter-server-mathjax`` ships (``feedback/<student>/mathjax/``, hard links where the file system
+allows: no extra space), so a student's feedback folder is complete on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+__all__ = ["LOCAL_MATHJAX_URL", "WRAP_CSS", "WrapLongLines", "make_self_contained", "mathjax_static",
+           "place_mathjax"]
+
+#: Where a feedback page (feedback/<student>/<assignment>/<notebook>.html) finds MathJax: one copy per student
+LOCAL_MATHJAX_URL = "../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+_REMOTE_MATHJAX = re.compile(r'src="https?://[^"]*mathjax[^"]*"', re.I)
+
+WRAP_CSS = """
+pre, .highlight pre, div.output_area pre, div.output_text pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+}
+div.input_area, div.output_subarea { overflow-x: visible; max-width: 100%; }
+"""
+
+
+class WrapLongLines(Preprocessor):
+    """Add CSS that wraps long code and output lines (run after ``CSSHTMLHeaderPreprocessor``)."""
+
+    enabled = Bool(True, help="on by default: nbconvert skips a preprocessor that is not enabled").tag(config=True)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        resources.setdefault("inlining", {}).setdefault("css", []).append(WRAP_CSS)
+        return nb, resources
+
+
+def mathjax_static() -> Path:
+    """The MathJax 2.7 folder of the ``jupyter-server-mathjax`` package (a dependency of this course)."""
+    import jupyter_server_mathjax
+
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def place_mathjax(student_feedback: Path) -> Path:
+    """``student_feedback/mathjax/`` holding MathJax (made once; kept when it is already there)."""
+    dest = student_feedback / "mathjax"
+    if not (dest / "MathJax.js").exists():
+        part = student_feedback / f".mathjax.{os.getpid()}.part"
+        shutil.rmtree(part, ignore_errors=True)
+        shutil.copytree(mathjax_static(), part, copy_function=_link_or_copy)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(part, dest)
+    return dest
+
+
+def make_self_contained(assignment_feedback: Path) -> None:
+    """Point every page in ``feedback/<student>/<assignment>/`` at the student's local MathJax copy."""
+    if not assignment_feedback.is_dir():
+        return
+    place_mathjax(assignment_feedback.parent)
+    for page in assignment_feedback.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        local = _REMOTE_MATHJAX.sub(f'src="{LOCAL_MATHJAX_URL}"', text)
+        if local != text:
+            page.write_text(local, encoding="utf-8")

@@ -1,0 +1,252 @@
+"""The gradebook is the one record: final scores as nbgrader's gradebook holds them.
+
+``grade`` saves what the autograder found for each submission (``.grading/results/``), and writes the cell
+scores into nbgrader's gradebook. What an instructor adds afterwards lives only in the gradebook: manual
+grades and extra credit from Formgrader (``Grade.manual_score``, ``Grade.extra_credit``; ``Grade.score``
+is the manual score when one is set), comments, due dates and extensions. This module reads it back:
+
+* :func:`refresh_record` brings the gradebook up to date — due dates and extensions from
+  ``deadlines.toml`` (:mod:`autograder.coursedir.deadlines`), then every submission's late penalty from
+  nbgrader's ``AssignLatePenalties`` with the late-submission plugin configured in the course's
+  ``nbgrader_config.py`` (``c.LateSubmissionPlugin.penalty_method = "zero"``, or
+  :class:`autograder.grading.late.PercentPerDay`) — and keeps a copy of the human part of each record
+  (manual grades, extra credit, comments) under ``.grading/manual/``, so that moving to another ``--db``
+  carries it;
+* :func:`read_record` returns every graded submission with the gradebook's final score (score − late
+  penalty, as ``nbgrader export`` computes it), per-cell scores, comments and what still needs a manual
+  grade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_config
+from autograder.coursedir.database import open_gradebook, run_with_retries
+from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
+from autograder.grading.worker import SubmissionResult
+
+__all__ = ["Final", "load_results", "read_record", "refresh_record", "restore_human_grades", "record_digest"]
+
+
+@dataclass
+class Final:
+    """One submission as the gradebook holds it now.
+
+    ``result`` is the autograder's result with the gradebook's scores in place (cells, score) and its status
+    extended with what needs the instructor (a manual grade still to give); the rest is the gradebook's.
+    """
+
+    result: SubmissionResult
+    raw_score: float = 0.0  # nbgrader's submission score: manual or auto per cell, plus extra credit
+    late_penalty: float = 0.0
+    timestamp: dt.datetime | None = None  # UTC, as nbgrader stores it
+    due: dt.datetime | None = None  # the student's due date, extension included
+    comments: dict[str, str] = field(default_factory=dict)  # "notebook:cell" -> the instructor's comment
+    manual_needed: list[str] = field(default_factory=list)  # "notebook:cell" still to grade by hand
+    in_gradebook: bool = True
+
+
+def load_results(course: CourseDir) -> list[SubmissionResult]:
+    """Every saved autograder result, sorted by student then assignment (what ``grade`` found)."""
+    out = []
+    for path in sorted((course.state / "results").glob("*/*.json")):
+        try:
+            out.append(SubmissionResult.from_json(json.loads(path.read_text())))
+        except (ValueError, TypeError, KeyError):
+            continue  # a damaged state file means that submission is graded again
+    return sorted(out, key=lambda r: (r.student, r.assignment))
+
+
+def _manual_path(course: CourseDir, student: str, assignment: str) -> Path:
+    return course.state / "manual" / student / f"{assignment}.json"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def late_penalties(course: CourseDir):
+    """nbgrader's ``AssignLatePenalties`` with the course's settings and the instructor's ``nbgrader_config.py``."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    cfg = nbgrader_config(course)
+    cfg.merge(instructor_config(course))
+    pre = AssignLatePenalties(config=cfg)
+    pre.init_plugin()
+    return pre
+
+
+def _human_part(submission: Any) -> dict[str, Any]:
+    """Manual scores, extra credit and comments of one gradebook submission (JSON-ready)."""
+    grades, comments = {}, {}
+    for nb in submission.notebooks:
+        for g in nb.grades:
+            if g.manual_score is not None or g.extra_credit is not None:
+                grades[f"{nb.name}:{g.name}"] = {"manual_score": g.manual_score, "extra_credit": g.extra_credit,
+                                                 "needs_manual_grade": bool(g.needs_manual_grade)}
+        for c in nb.comments:
+            if c.manual_comment is not None:
+                comments[f"{nb.name}:{c.name}"] = c.manual_comment
+    return {"grades": grades, "comments": comments}
+
+
+def restore_human_grades(course: CourseDir, gb: Any, student: str, assignment: str) -> bool:
+    """Put the saved human part of a record into ``gb`` where ``gb`` has none (a new ``--db``).
+
+    Returns whether anything was restored. Never overwrites a manual grade or comment ``gb`` already holds.
+    """
+    path = _manual_path(course, student, assignment)
+    if not path.exists():
+        return False
+    try:
+        saved = json.loads(path.read_text())
+        grades, comments = saved["grades"], saved["comments"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    changed = False
+    for nb in gb.find_submission(assignment, student).notebooks:
+        for g in nb.grades:
+            s = grades.get(f"{nb.name}:{g.name}")
+            if s and g.manual_score is None and g.extra_credit is None:
+                g.manual_score, g.extra_credit = s["manual_score"], s["extra_credit"]
+                g.needs_manual_grade = bool(s.get("needs_manual_grade")) and g.manual_score is None
+                changed = True
+        for c in nb.comments:
+            text = comments.get(f"{nb.name}:{c.name}")
+            if text is not None and c.manual_comment is None:
+                c.manual_comment = text
+                changed = True
+    return changed
+
+
+def refresh_record(course: CourseDir) -> list[str]:
+    """Apply ``deadlines.toml`` and the late-penalty policy to every submission in the gradebook.
+
+    Also saves the human part of every record under ``.grading/manual/``. Returns problems to report
+    (an extension that cannot be applied). A mistake in ``deadlines.toml`` or ``nbgrader_config.py`` is a
+    CourseError naming it, before anything is written.
+    """
+    from nbgrader.api import MissingEntry
+
+    deadlines = read_deadlines(course.deadlines_file, course.assignments())
+    penalties = late_penalties(course)
+    applied_path = course.state / "deadlines-applied.json"
+    try:
+        before = {tuple(pair) for pair in json.loads(applied_path.read_text())}
+    except (OSError, ValueError, TypeError):
+        before = set()
+
+    def run() -> tuple[list[str], dict[tuple[str, str], dict]]:
+        humans = {}
+        with open_gradebook(course.db_url) as gb:
+            problems = apply_deadlines(gb, deadlines)
+            for assignment, student in before - set(deadlines.extensions):
+                with contextlib.suppress(MissingEntry):  # given by the file, no longer listed: taken back
+                    gb.find_submission(assignment, student).extension = None
+            for assignment in gb.assignments:
+                for submission in assignment.submissions:
+                    seconds_late = submission.total_seconds_late
+                    for nb in submission.notebooks:
+                        nb.late_submission_penalty = None
+                        if seconds_late > 0:
+                            penalty = penalties.plugin_inst.late_submission_penalty(
+                                submission.student.id, nb.score, seconds_late)
+                            if penalty is not None:
+                                nb.late_submission_penalty = penalties._check_late_penalty(nb, penalty)
+                    humans[(submission.student.id, assignment.name)] = _human_part(submission)
+            gb.db.commit()
+        return problems, humans
+
+    problems, humans = run_with_retries(run, course.db_url, "cannot update late penalties in the gradebook")
+    _write_json(applied_path, sorted(deadlines.extensions))
+    for (student, assignment), human in humans.items():
+        path = _manual_path(course, student, assignment)
+        if human["grades"] or human["comments"]:
+            _write_json(path, human)
+        elif path.exists():
+            path.unlink()  # the instructor removed them: the gradebook is the record
+    return problems
+
+
+def _status(result: SubmissionResult, manual_needed: list[str]) -> str:
+    if not manual_needed:
+        return result.status
+    note = f"needs a manual grade in Formgrader: {', '.join(manual_needed)}"
+    if result.status == "ok":
+        return note
+    if result.status.startswith("ok ("):
+        return f"{note} ({result.status[4:-1]})"
+    return f"{note}; {result.status}"
+
+
+def read_record(course: CourseDir) -> list[Final]:
+    """Every graded submission as the gradebook holds it (see :class:`Final`), by student then assignment.
+
+    A saved result that is not in this gradebook (grading into it was interrupted) keeps the autograder's
+    scores and says so in ``in_gradebook``.
+    """
+    from nbgrader.api import MissingEntry
+
+    results = load_results(course)
+
+    def run() -> list[Final]:
+        out = []
+        with open_gradebook(course.db_url) as gb:
+            for r in results:
+                final = Final(copy.deepcopy(r), raw_score=r.score)
+                try:
+                    submission = gb.find_submission(r.assignment, r.student)
+                except MissingEntry:
+                    final.in_gradebook = False
+                    out.append(final)
+                    continue
+                grades = {}
+                for nb in submission.notebooks:
+                    for g in nb.grades:
+                        grades[(nb.name, g.name)] = g
+                        if g.needs_manual_grade:
+                            final.manual_needed.append(f"{nb.name}:{g.name}")
+                    for c in nb.comments:
+                        text = c.manual_comment if c.manual_comment is not None else ""
+                        if text.strip():
+                            final.comments[f"{nb.name}:{c.name}"] = text
+                for cell in final.result.cells:
+                    g = grades.get((cell.notebook, cell.cell))
+                    if g is not None:
+                        cell.score = float(g.score)
+                        cell.manual = bool(g.needs_manual_grade)
+                final.raw_score = float(submission.score)
+                final.late_penalty = float(submission.late_submission_penalty or 0.0)
+                final.result.score = round(max(0.0, final.raw_score - final.late_penalty), 6)
+                final.result.max_score = float(submission.max_score)
+                final.timestamp = submission.timestamp
+                final.due = submission.duedate
+                final.manual_needed.sort()
+                final.result.status = _status(r, final.manual_needed)
+                out.append(final)
+        return out
+
+    return run_with_retries(run, course.db_url, "cannot read the gradebook")
+
+
+def record_digest(cells: list[tuple[str, str, float]], comments: dict[str, str], penalty: float) -> str:
+    """A fingerprint of what a feedback page shows: cell scores, the instructor's comments, the late penalty."""
+    h = hashlib.sha256()
+    for nb, cell, score in sorted(cells):
+        h.update(f"{nb}:{cell}={score:.6g};".encode())
+    for key in sorted(comments):
+        h.update(f"{key}#{comments[key]};".encode())
+    h.update(f"penalty={penalty:.6g}".encode())
+    return h.hexdigest()

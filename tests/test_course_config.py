@@ -1,0 +1,95 @@
+"""The instructor's files: nbgrader_config.py merged (never overwritten), the course_lib wheel, the demo folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder.commands.demo import DEMO_MARK, demo_folder
+from autograder.commands.release import build_course_lib_wheel
+from autograder.coursedir.course import BLOCK_BEGIN, BLOCK_END, CourseDir, instructor_config, write_nbgrader_config
+from autograder.errors import CourseError
+
+OLD_FORMAT = """# Written by `backprop-course release`: the settings backprop-course grades with.
+c = get_config()  # noqa: F821
+c.Execute.timeout = 30
+c.CourseDirectory.db_url = 'sqlite:////somewhere/else.db'
+c.LateSubmissionPlugin.penalty_method = "zero"
+"""
+
+
+def test_an_earlier_versions_file_keeps_the_line_the_instructor_added(tmp_path):
+    course = CourseDir.at(tmp_path)
+    (tmp_path / "nbgrader_config.py").write_text(OLD_FORMAT)
+    text = write_nbgrader_config(course).read_text()
+    assert text.startswith(BLOCK_BEGIN) and text.count(BLOCK_END) == 1
+    assert 'c.LateSubmissionPlugin.penalty_method = "zero"' in text.split(BLOCK_END)[1]
+    assert "somewhere/else.db" not in text and text.count("c.Execute.timeout") == 1
+    assert instructor_config(course).LateSubmissionPlugin.penalty_method == "zero"
+
+
+def test_lines_around_the_block_are_kept_and_the_block_is_rewritten(tmp_path):
+    course = CourseDir.at(tmp_path)
+    (tmp_path / "nbgrader_config.py").write_text("# mine, above\nc = get_config()  # noqa: F821\n"
+                                                 "c.Execute.timeout = 99\n")
+    first = write_nbgrader_config(course).read_text()
+    assert "c.Execute.timeout = 99" in first.split(BLOCK_END)[1]  # after the block: the instructor's wins
+    assert instructor_config(course).Execute.timeout == 99
+    again = write_nbgrader_config(course, cell_timeout=45).read_text()
+    assert "c.Execute.timeout = 45" in again.split(BLOCK_END)[0] and "c.Execute.timeout = 99" in again
+    assert again.count(BLOCK_BEGIN) == 1 and "# mine, above" in again
+
+
+def test_a_broken_config_file_is_one_clear_error(tmp_path):
+    course = CourseDir.at(tmp_path)
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = = 3\n")
+    with pytest.raises(CourseError, match="nbgrader_config.py cannot be read"):
+        instructor_config(course)
+
+
+def test_the_course_lib_wheel_installs_and_holds_no_grader(tmp_path):
+    wheel = build_course_lib_wheel(tmp_path / "release")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "course_lib/gradcheck/__init__.py" in names and not any(n.startswith("autograder") for n in names)
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(target), str(wheel)], check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", "import course_lib.gradcheck, course_lib; print(course_lib.__file__)"],
+                         cwd=tmp_path, env={"PYTHONPATH": str(target)}, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith(str(target))
+
+
+def test_the_demo_never_takes_an_instructors_course(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert str(demo_folder()) == "course"  # missing: used
+    (tmp_path / "course").mkdir()
+    (tmp_path / "course" / "gradebook.db").write_text("an instructor's")
+    assert str(demo_folder()) == "course-demo"
+    (tmp_path / "course-demo").mkdir()
+    (tmp_path / "course-demo" / DEMO_MARK).write_text("")
+    assert str(demo_folder()) == "course-demo"  # an earlier demo: used again
+    (tmp_path / "course-demo" / DEMO_MARK).unlink()
+    (tmp_path / "course-demo" / "notes.txt").write_text("mine")
+    assert "backprop-course-demo-" in str(demo_folder())  # both hold other work: a new temporary folder
+
+
+def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
+    from sqlalchemy import create_engine, inspect, text
+
+    from autograder.coursedir.database import ensure_gradebook, open_gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with open_gradebook(url):
+        pass
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))  # as a gradebook made without `alembic` on PATH is
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the grader finds its own alembic
+    ensure_gradebook(url)
+    assert "alembic_version" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert len(conn.execute(text("SELECT version_num FROM alembic_version")).scalar()) >= 8
+    engine.dispose()
