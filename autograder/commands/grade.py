@@ -28,6 +28,7 @@ from autograder.errors import CourseError
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available
+from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["GradeSummary", "grade", "load_results", "write_grades_csv"]
 
@@ -86,12 +87,14 @@ def write_grades_csv(course: CourseDir) -> Path:
                 columns.append(col)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status", "flags", "sandboxed"])
-    for r in results:
+    writer.writerow(["student_id", "assignment", "score", "max_score", *map(for_csv, columns), "status", "flags",
+                     "sandboxed"])
+    for r in results:  # every text cell through for_csv: student text never becomes a formula or breaks the file
         cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
         writer.writerow(
-            [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
-             r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
+            [for_csv(r.student), for_csv(r.assignment), f"{r.score:g}", f"{r.max_score:g}",
+             *(cells.get(c, "") for c in columns), for_csv(r.status), for_csv(" | ".join(r.flags)),
+             "yes" if r.sandboxed else "NO"]
         )
     _write_atomic(course.grades_csv, buf.getvalue())
     return course.grades_csv
@@ -139,7 +142,10 @@ def _record(course: CourseDir, result: SubmissionResult) -> None:
     from nbgrader.utils import parse_utc
 
 
-    kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
+    try:
+        kwargs = {"timestamp": parse_utc(result.timestamp)} if result.timestamp else {}
+    except (ValueError, OverflowError, TypeError):  # a result saved before timestamps were checked
+        kwargs = {}
     run_with_retries(lambda: _write_scores(course.db_url, result, kwargs), course.db_url,
                      f"cannot write {result.student}/{result.assignment} into the gradebook")
     result.gradebook = safe_url(course.db_url)
@@ -264,7 +270,12 @@ def grade(
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
              f"graded (use --force to regrade them)")
     for result in remerge:
-        _record(course, result)  # its files are in place since it was first graded
+        try:
+            _record(course, result)  # its files are in place since it was first graded
+            if result.status.startswith(_NOT_RECORDED):
+                result.status = result.status.split(" || ", 1)[1] if " || " in result.status else "ok"
+        except Exception as exc:  # noqa: BLE001 - one submission never stops the class (see _isolated)
+            _not_recorded(result, exc)
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
     if remerge:
         progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
@@ -274,13 +285,16 @@ def grade(
         nonlocal done
         if isinstance(outcome, JobFailure):
             outcome = _failed_result(course, job, outcome.reason)
-        _merge(course, outcome)
+        try:  # each result is merged on its own: one that cannot be recorded is that submission's row only
+            _merge(course, outcome)
+        except Exception as exc:  # noqa: BLE001 - whatever one submission holds, the class's grading goes on
+            _not_recorded(outcome, exc)
         _write_atomic(_result_path(course, job.student, job.assignment), json.dumps(outcome.to_json(), indent=1))
         shutil.rmtree(job.scratch, ignore_errors=True)
         done += 1
         flag = "" if outcome.status.startswith("ok") else f"  NEEDS ATTENTION: {outcome.status}"
-        progress(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
-                 f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}")
+        progress(for_terminal(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
+                              f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}"))
 
     try:
         course.state.mkdir(parents=True, exist_ok=True)
@@ -290,6 +304,17 @@ def grade(
         write_grades_csv(course)
     attention = [r for r in load_results(course) if not r.status.startswith("ok")]
     return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
+
+
+_NOT_RECORDED = "could not be recorded in the gradebook"
+
+
+def _not_recorded(result: SubmissionResult, exc: Exception) -> None:
+    """Mark ``result`` as not in the gradebook (the next ``grade`` run records it again), needing attention."""
+    result.gradebook = ""
+    why = for_terminal(f"{type(exc).__name__}: {exc}"[:300])
+    if not result.status.startswith(_NOT_RECORDED):
+        result.status = f"{_NOT_RECORDED} ({why}); run grade again to record it || {result.status}"
 
 
 def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult:

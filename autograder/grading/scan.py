@@ -10,6 +10,7 @@ independent re-check (:mod:`autograder.isolation.verify`).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 import nbformat
@@ -144,7 +145,8 @@ def scan_notebook(nb: nbformat.NotebookNode) -> list[Flag]:
             # trusted cells (restored from the source by nbgrader) still teach us which names are modules
             scan_source(cell.source, "", modules)
             continue
-        name = grade_id(cell) or f"cell {index + 1}"
+        gid = grade_id(cell)  # the student's file: an id is named only when it is a plain identifier
+        name = gid if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", gid) else f"cell {index + 1}"
         flags += scan_source(cell.source, name, modules)
     seen, unique = set(), []
     for f in flags:
