@@ -31,7 +31,7 @@ from autograder.coursedir.course import CourseDir
 pytestmark = pytest.mark.grading
 
 CORRECT = "def double(x: float) -> float:\n    return 2 * x\n"
-HIDDEN_SIGNS = ("SECRET_HIDDEN_CHECK", "BEGIN HIDDEN", "-1.5", "-7.25", "LEAK")
+HIDDEN_SIGNS = ("SECRET_HIDDEN_CHECK", "BEGIN HIDDEN", "-1.5", "-7.25")  # the hidden tests' code and inputs
 
 # Each leaks the hidden tests (their code, or the hidden inputs the student's function receives) into the
 # kernel's output in some way; the answer is otherwise correct, so its score must stay 3/3.
@@ -71,7 +71,7 @@ DEPTH_ATTACK = ("def _nest(v, depth):\n    for _ in range(depth):\n        v = [
                 "    lambda lines: [] if any('unwrap' in line for line in lines) else lines)\n")
 
 EVIL_ID = "\ud800\x1b[2J=HYPERLINK(\"http://evil.example\",\"x\")"
-FORMULA_STUDENT = '=HYPERLINK("http://evil.example","click")'
+FORMULA_STUDENT = '=HYPERLINK("evil.example","click")'  # a folder name: no slash
 SCRIPTS = ("<script>alert('XSS-md')</script>\n\n<img src=x onerror=\"alert('XSS-img')\">\n\n"
            "[click](javascript:alert('XSS-link'))")
 
@@ -92,6 +92,16 @@ def _pair_notebook(folder: Path) -> None:
                 _cell("answer", PAIR_ANSWER, "pair-answer"), _cell("test", PAIR_TEST, "pair-test", 2)]
     (folder / "03-pair").mkdir(parents=True)
     nbformat.write(nb, str(folder / "03-pair" / "pair.ipynb"))
+
+
+def _inspect_notebook(folder: Path) -> None:
+    """A test the re-check cannot run: it inspects the student's function object, not what it returns."""
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [_cell("answer", "def half(x: float) -> float:\n    ### BEGIN SOLUTION\n    return x / 2\n"
+                                "    ### END SOLUTION", "half-answer"),
+                _cell("test", "assert half.__code__.co_argcount == 1 and half(3.0) == 1.5", "half-test", 1)]
+    (folder / "04-inspect").mkdir(parents=True)
+    nbformat.write(nb, str(folder / "04-inspect" / "inspect.ipynb"))
 
 
 def _with_answer(rel, src, code: str):
@@ -124,6 +134,9 @@ def _submissions(course: CourseDir) -> None:
     psrc = nbformat.read(str(course.source / "03-pair" / "pair.ipynb"), as_version=4)
     _save(course, "honest", "03-pair", "pair", solved(prel, psrc))
     _save(course, "depth-attack", "03-pair", "pair", _with_answer(prel, psrc, DEPTH_ATTACK))
+    irel = nbformat.read(str(course.release / "04-inspect" / "inspect.ipynb"), as_version=4)
+    isrc = nbformat.read(str(course.source / "04-inspect" / "inspect.ipynb"), as_version=4)
+    _save(course, "honest", "04-inspect", "inspect", solved(irel, isrc))
 
     # student text meant for the instructor's terminal, spreadsheet and browser
     _save(course, "escape-syntax", "01-double", "double", _with_answer(
@@ -143,9 +156,9 @@ def _submissions(course: CourseDir) -> None:
     raw.metadata["format"] = "text/html"
     page.cells[1:1] = [tagged, raw]
     page.cells[0].attachments = {"x.svg": {"image/svg+xml": "<svg onload=\"alert('XSS-svg')\"></svg>"}}
-    _save(course, "html-in-notebook", "01-double", "double", _with_answer(
-        rel, src, CORRECT + "from IPython.display import HTML, display\n"
-                            "display(HTML('<img src=x onerror=\"alert(`XSS-out`)\">'))\n"))
+    answer_cells(page)[0].source = (CORRECT + "from IPython.display import HTML, display\n"
+                                    "display(HTML('<img src=x onerror=\"alert(`XSS-out`)\">'))\n")
+    _save(course, "html-in-notebook", "01-double", "double", page)
 
     # one submission's odd files never stop the class
     _save(course, "bad-timestamp", "01-double", "double", honest, timestamp=b"yesterday, after lunch")
@@ -182,6 +195,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("round2")
     notebooks = make_course_notebooks(root)
     _pair_notebook(notebooks)
+    _inspect_notebook(notebooks)
     course = CourseDir.at(root / "course")
     release(course, notebooks, progress=lambda m: None)
     _submissions(course)
@@ -227,7 +241,7 @@ def test_a_failed_hidden_test_shows_a_verdict_not_its_inputs(graded):
     cell = next(c for c in r.cells if c.cell == "double-test")
     assert cell.score == 0
     page = _page(course, "leak-in-exception")
-    assert "the hidden tests failed" in page and "LEAK" not in page and "-1.5" not in page
+    assert "the hidden tests failed" in page and "-1.5" not in page
 
 
 def test_a_visible_failure_shows_the_checkers_message(graded):
@@ -246,11 +260,20 @@ def test_a_value_at_the_wire_depth_limit_does_not_keep_the_kernels_score(graded)
     assert results[("honest", "03-pair")].score == 2
 
 
+def test_an_unverifiable_cell_scores_0_and_needs_attention(graded):
+    course, summary, _ = graded
+    r = _results(course)[("honest", "04-inspect")]
+    assert r.score == 0 and r.max_score == 1  # nbgrader's in-kernel pass is not kept
+    assert "could not check half-test" in r.status and not r.status.startswith("ok")
+    assert ("honest", "04-inspect") in {(a.student, a.assignment) for a in summary.attention}
+    assert "could not be checked automatically" in _page(course, "honest", "04-inspect", "inspect")
+
+
 # ------------------------------------------------------------------- 5. one submission never stops the class
 def test_the_whole_class_is_graded_and_written(graded):
     course, summary, _ = graded
     results = _results(course)
-    assert len(results) == 1 + len(LEAKS) + 2 + 15
+    assert len(results) == 1 + len(LEAKS) + 3 + 15
     rows = list(csv.DictReader(course.grades_csv.open(encoding="utf-8")))
     assert len(rows) == len(results)
     assert (course.grades_csv.read_bytes().decode("utf-8"))  # strict UTF-8: no lone surrogate was written
@@ -309,7 +332,7 @@ def test_terminal_output_has_no_escape_sequences(graded):
     out = io.StringIO()
     with redirect_stdout(out):
         main(["report", "--course-dir", str(course.root)])
-        main(["grade", "--course-dir", str(course.root), "--workers", "1"])
+        main(["grade", "--course-dir", str(course.root), "--workers", "1", "--cell-timeout", "10"])
     text = out.getvalue()
     assert "\x1b" not in text and "\x07" not in text and "\\x1b" in text
     assert "Needs your attention: 0" not in text.replace("\\x1b[2J Needs your attention: 0", "")

@@ -181,3 +181,13 @@ def test_answer_notes_come_from_the_source_alone():
     assert NOT_ANSWERED in answer_note("def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
     assert answer_note("def f(x):\n    return 2 * x") == ""
     assert answer_note("%matplotlib inline\nx = 1") == ""
+
+
+# ------------------------------------------------------------------------------------------ the static scan
+def test_the_scan_flags_a_hand_written_finite_difference_step_but_not_every_evasion():
+    from autograder.grading.scan import scan_source
+
+    plain = "def backward(p):\n    h = 1e-6\n    return (loss(p + h) - loss(p - h)) / (2 * h)\n"
+    assert any("tiny number 1e-06" in str(f) for f in scan_source(plain, "backward-answer"))
+    evasive = plain.replace("1e-6", "10 ** -6")  # out of reach: documented in the README
+    assert scan_source(evasive, "backward-answer") == []

@@ -2,7 +2,13 @@
 
 It reads (never runs) every code cell the student could edit — answer cells and cells they added — and
 flags code that patches modules or builtins, touches files or the environment, starts processes, opens
-connections, digs into interpreter internals, or calls course_lib's automatic or numerical gradients.
+connections, digs into interpreter internals, calls course_lib's automatic or numerical gradients, or
+holds a tiny float literal (``1e-6``: the usual step of a hand-written finite difference).
+
+Out of its reach: a student may write their own finite differences of the loss in ``backward`` (numerical
+checking cannot tell a correct number from a correctly approximated one). The tiny-literal flag catches
+the plain form; ``h = 10 ** -6``, a step computed at run time or an approximation with a larger step is
+not flagged. Such an answer passes the tests; only reading it shows it.
 A flag is a reason for the instructor to look, not a verdict: scores are decided by the tests and the
 independent re-check (:mod:`autograder.isolation.verify`).
 """
@@ -122,6 +128,9 @@ def scan_source(code: str, cell: str, imported_modules: set[str] | None = None) 
         elif isinstance(node, ast.Attribute) and node.attr in _DUNDERS and isinstance(node.ctx, ast.Load):
             if node.attr not in ("__class__", "__dict__"):
                 flags.append(Flag(cell, line, f"reads {ast.unparse(node)} (interpreter internals)"))
+        elif isinstance(node, ast.Constant) and type(node.value) is float and 0 < abs(node.value) <= 1e-3:
+            flags.append(Flag(cell, line, f"uses a tiny number {node.value:g} (a finite-difference step? the "
+                                          "gradient must be derived by hand; check the answer)"))
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.Assign) and any(

@@ -289,7 +289,7 @@ def _read_timestamp(sub: Path, result: SubmissionResult, problems: list[str]) ->
             parse_utc(text)
             result.timestamp = text
     except (ValueError, OverflowError, TypeError) as exc:
-        problems.append(f"timestamp.txt is not a date and time ({for_terminal(text[:40])!r}: "
+        problems.append(f"timestamp.txt is not a date and time (\"{for_terminal(text[:40])}\": "
                         f"{for_terminal(str(exc)[:80])}): graded without a submission time, so no late penalty "
                         "was computed; set it by hand if one applies")
         path.unlink()
@@ -311,7 +311,7 @@ def _prepare_notebook(job: Job, name: str, path: Path, problems: list[str], note
     notes += [f"{name}.ipynb {n}" for n in converted]
     if dropped:
         notes.append(f"{name}.ipynb: nbgrader metadata of cell(s) {', '.join(map(str, dropped))} did not belong to "
-                     "this notebook (copied from another?) and was dropped before grading")
+                     "this notebook (copied from another, or a repeated grade_id) and was dropped before grading")
     if converted or dropped:
         nbformat.write(nb, str(path))
 
