@@ -166,7 +166,9 @@ def test_a_message_is_shortened_and_shown_without_control_characters():
 
 @pytest.mark.parametrize("source", [
     "<script>alert(1)</script>", '<img src=x onerror="alert(1)">', "[x](javascript:alert(1))",
-    "[x]( JavaScript :alert(1))", "![x](data:text/html;base64,PHNjcmlwdD4=)", "<svg onload=alert(1)>",
+    "[x]( JavaScript:alert(1))", "![x](data:text/html;base64,PHNjcmlwdD4=)", "<svg onload=alert(1)>",
+    "[x](java&#115;cript:alert(1))", "[x][r]\n\n[r]: javascript:alert(1)", "[x](//evil.example/a)",
+    "<!-- x --><script>alert(1)</script>", "[x](<javascript:alert(1)>)",
 ])
 def test_student_markdown_cannot_become_markup(source):
     from nbconvert.filters.markdown import markdown2html
@@ -174,6 +176,16 @@ def test_student_markdown_cannot_become_markup(source):
     html = markdown2html(safe_markdown(source))
     assert "<script" not in html and "<img src=\"x\" onerror" not in html and "<svg" not in html
     assert "javascript:" not in html.lower().replace(" ", "") and 'src="data:' not in html
+    assert 'href="//' not in html
+
+
+def test_ordinary_markdown_keeps_its_links_math_and_text():
+    from nbconvert.filters.markdown import markdown2html
+
+    html = markdown2html(safe_markdown("See [the notes](https://example.org/a?b=1) and [below](#x): $a < b$, "
+                                       "$\\begin{pmatrix} a & b \\end{pmatrix}$ & more"))
+    assert 'href="https://example.org/a?b=1"' in html and 'href="#x"' in html
+    assert "a &lt; b" in html and "a &amp; b" in html
 
 
 def test_answer_notes_come_from_the_source_alone():

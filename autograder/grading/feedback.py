@@ -115,15 +115,25 @@ def answer_note(source: str) -> str:
     return ""
 
 
-def safe_markdown(source: str) -> str:
-    """A student's markdown with no way to become markup: raw HTML shown as text, script-like links inert.
+_SAFE_URL = re.compile(r"(?i)(https?://|mailto:|#)|[^:]*$")  # http(s), mailto, an anchor, or relative
 
-    Needed beyond ``sanitize_html`` because nbgrader's feedback template renders graded markdown cells
-    without nbconvert's sanitiser.
+
+def _safe_url(url: str) -> str:
+    return url if _SAFE_URL.match(url) and not url.startswith("//") else "#link-removed-by-the-grader"
+
+
+def safe_markdown(source: str) -> str:
+    """A student's markdown with no way to become markup: raw HTML shown as text, only safe link targets.
+
+    Needed beyond ``sanitize_html`` because nbgrader's feedback template renders markdown cells without
+    nbconvert's sanitiser. A ``<`` that could start a tag, comment or autolink is escaped, character
+    references are shown as typed (none can spell ``javascript:``), and a link or image whose target is not
+    http(s), mailto, an anchor or a relative path points nowhere.
     """
-    text = printable(source).replace("<", "&lt;")
-    text = re.sub(r"(?i)\b(javascript|vbscript|data|file)\s*:", r"\1&#58;", text)
-    return re.sub(r"\battachment:", "removed-attachment&#58;", text)
+    text = re.sub(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)", "&amp;", printable(source))
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)  # every tag start; ``a < b`` and ``x<0`` stay math
+    text = re.sub(r"\]\(\s*([^\s)]*)", lambda m: "](" + _safe_url(m.group(1)), text)
+    return re.sub(r"(?m)^(\s{0,3}\[[^\]]+\]:\s*)(\S+)", lambda m: m.group(1) + _safe_url(m.group(2)), text)
 
 
 def _stream(text: str) -> list[NotebookNode]:
