@@ -1,4 +1,9 @@
-"""The ``backprop-course`` console command: one subcommand per step of running the course."""
+"""The ``backprop-course`` console command: one subcommand per step of running the course.
+
+This is the one place that turns errors into messages and exit codes (see :func:`main`). Each subcommand's
+module is imported inside its ``_run`` function on purpose: ``backprop-course --help`` and ``check`` then
+start without loading nbgrader, nbconvert, SQLAlchemy and matplotlib for every other command.
+"""
 
 from __future__ import annotations
 

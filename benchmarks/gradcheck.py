@@ -12,19 +12,18 @@ Checkers:
   ``torch.autograd.Function`` whose forward is the numpy loss and whose backward is the student's gradient.
   Optional: needs ``pip install torch`` (the ``bench`` extra; a CPU wheel is enough); skipped without it.
 
-Cases (tests/gradcheck_cases.py): correct gradients of the network in four regimes (ordinary, saturated,
+Cases (testkit/gradcheck_cases.py): correct gradients of the network in four regimes (ordinary, saturated,
 hidden units off, a square 3-3-3 net), of the sigmoid chain and of the notes' one-variable functions at
 their syllabus points (including exp(exp(x²)) at x = 2.5); and the bug catalogue (15 network bugs at the
 default test points, 3 sigmoid-chain bugs, 4 one-variable bugs).
 
-Run ``python benchmarks/gradcheck.py`` (``--draws 1000 --bug-draws 50`` by default; ``--quick`` for a
+Run ``python -m benchmarks.gradcheck`` (``--draws 1000 --bug-draws 50`` by default; ``--quick`` for a
 smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +33,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import gradcheck_cases as cases  # noqa: E402
-
+import testkit.gradcheck_cases as cases  # noqa: E402
 from course_lib import models  # noqa: E402
 from course_lib.gradcheck import check_gradients, numerical_gradient  # noqa: E402
 from course_lib.gradcheck.inputs import GradientInputError  # noqa: E402

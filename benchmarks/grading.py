@@ -5,7 +5,7 @@ through correct, partly wrong and blank submissions generated from the source no
 start from identical copies of the same released course; the script prints both wall times, the ratio,
 and whether every score is identical.
 
-    .venv/bin/python benchmarks/grading.py [--students 40] [--workers 2]
+    .venv/bin/python -m benchmarks.grading [--students 40] [--workers 2]
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ A synthetic class (default 25 students x the 4 graded assignments = 100 submissi
 ``benchmarks/grading.py``'s ``make_class``) is graded three times from identical copies of one released
 course, in the same run: into a PostgreSQL database with ``--workers 1``, into another with ``--workers 2``,
 and into SQLite (the default gradebook) with ``--workers 2``. The PostgreSQL server is a throwaway one
-started by ``tests/pgserver.py`` (Debian's ``postgresql`` package must be installed). The script prints the
+started by ``testkit/pgserver.py`` (Debian's ``postgresql`` package must be installed). The script prints the
 wall time and throughput of each and checks that every score, read back from each gradebook with
 nbgrader's ``Gradebook`` API, is identical; it exits 1 if not.
 
-    .venv/bin/python benchmarks/grading_pg.py [--students 25]
+    .venv/bin/python -m benchmarks.grading_pg [--students 25]
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the throwaway server (test scaffolding stays out of the package)
-
-from grading import make_class, nbgrader_scores, timed_grade  # noqa: E402
-from pgserver import PostgresServer  # noqa: E402
 
 from autograder.commands.release import release  # noqa: E402
 from autograder.coursedir.course import CourseDir  # noqa: E402
+from benchmarks.grading import make_class, nbgrader_scores, timed_grade  # noqa: E402
+from testkit.pgserver import PostgresServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

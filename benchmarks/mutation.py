@@ -13,9 +13,12 @@ automatically, one small change at a time, with the mistakes students actually m
 
 A mutant is *killed* when a graded test cell of the exercise it touches loses its points (an exception,
 or output on stderr, as nbgrader scores it). Each mutant runs the notebook's code cells in-process with
-``exec`` in a fresh namespace (no kernel), skipping the ungraded ``demo`` cells.
+``exec`` in a fresh namespace (no kernel), skipping the ungraded ``demo`` cells. Every test cell runs, so
+the script also counts the mutants that cost points in *another* exercise's tests (issue 12: a mistake
+costs points once, in the exercise where it lives; must be 0), and checks that the correct solutions get
+full marks and the released blanks (nbgrader's stubs) 0.
 
-Run ``python benchmarks/mutation.py`` (optionally ``--notebook 02`` or ``--sample 20``) to print the
+Run ``python -m benchmarks.mutation`` (optionally ``--notebook 02`` or ``--sample 20``) to print the
 mutation score per notebook and list the survivors. A survivor must either be killed by a stronger test
 or be listed in ``EQUIVALENT`` below with a one-line reason.
 """
@@ -33,11 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "tests"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
 
-from notebook_helpers import (  # noqa: E402
+from testkit.notebook_helpers import (  # noqa: E402
     exercises,
     is_answer,
     nbgrader_meta,
@@ -239,6 +239,7 @@ class NotebookScore:
     why: dict[Mutant, str] = field(default_factory=dict)  # killed mutant -> first failing test and its error
     equivalent: list[tuple[Mutant, str]] = field(default_factory=list)
     survived: list[Mutant] = field(default_factory=list)
+    leaked: dict[Mutant, list[str]] = field(default_factory=dict)  # mutant -> other exercises' failing tests
     seconds: float = 0.0
 
     @property
@@ -262,8 +263,21 @@ def baseline_failures(path: Path) -> list[str]:
     return [f"{r.grade_id}: {r.error}" for r in results.values() if not r.passed]
 
 
-def score_notebook(path: Path, sample: int | None = None, seed: int = 0) -> NotebookScore:
-    """Run every mutant (or a random ``sample`` of them) of one notebook and sort it into the three bins."""
+def blank_passes(path: Path) -> list[str]:
+    """Test cells that pass on the released blank notebook (nbgrader's stubs in every answer): must be empty."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    released, _ = ClearSolutions().preprocess(read(path), {})
+    results = run_in_process(released.cells, cwd=path.parent)
+    return [r.grade_id for r in results.values() if r.passed]
+
+
+def score_notebook(path: Path, sample: int | None = None, seed: int = 0, isolation: bool = True) -> NotebookScore:
+    """Run every mutant (or a random ``sample`` of them) of one notebook and sort it into the three bins.
+
+    With ``isolation``, every test cell runs (not only up to the first failure), and a mutant that fails a
+    test of another exercise is recorded in ``leaked``.
+    """
     nb = read(path)
     tests_of = _exercise_tests(nb)
     mutants = mutants_of_notebook(path)
@@ -279,8 +293,11 @@ def score_notebook(path: Path, sample: int | None = None, seed: int = 0) -> Note
                 cell = copy.copy(cell)
                 cell.source = mutant.source
             cells.append(cell)
-        results = run_in_process(cells, cwd=path.parent, stop_after=watched)
+        results = run_in_process(cells, cwd=path.parent, stop_after=None if isolation else watched)
         failing = [results[g] for g in watched if g in results and not results[g].passed]
+        elsewhere = sorted(g for g, r in results.items() if g not in watched and not r.passed)
+        if elsewhere:
+            score.leaked[mutant] = elsewhere
         if failing:
             score.killed.append(mutant)
             first_line = failing[0].error.splitlines()[0][:150] if failing[0].error else ""
@@ -298,10 +315,13 @@ def report(score: NotebookScore, verbose: bool = False) -> str:
     non_eq = score.total - len(score.equivalent)
     lines = [
         f"{score.notebook}: killed {len(score.killed)}/{score.total} "
-        f"({len(score.equivalent)} equivalent; {len(score.killed)}/{non_eq} of the others) in {score.seconds:.1f} s"
+        f"({len(score.equivalent)} equivalent; {len(score.killed)}/{non_eq} of the others); "
+        f"{len(score.leaked)} cost points in another exercise; {score.seconds:.1f} s"
     ]
     for m in score.survived:
         lines.append(f"  SURVIVED  {m.grade_id}  {m.kind}: {m.description}")
+    for m, tests in score.leaked.items():
+        lines.append(f"  LEAKED    {m.grade_id}  {m.kind}: {m.description}  also fails {', '.join(tests)}")
     if verbose:
         for m in score.killed:
             lines.append(f"  killed    {m.grade_id}  {m.kind}: {m.description}\n            by {score.why[m]}")
@@ -316,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=None, help="run a random sample of this many mutants each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="also list each killed mutant and what killed it")
+    parser.add_argument("--fast", action="store_true",
+                        help="stop each mutant at its first failing test (no check that it fails nowhere else)")
     args = parser.parse_args(argv)
     import matplotlib
 
@@ -331,9 +353,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.stem}: the unmutated solution fails: {broken}")
             status = 1
             continue
-        score = score_notebook(path, args.sample, args.seed)
+        passing_blanks = blank_passes(path)
+        if passing_blanks:
+            print(f"{path.stem}: the released blank notebook passes {passing_blanks}")
+            status = 1
+        score = score_notebook(path, args.sample, args.seed, isolation=not args.fast)
         print(report(score, args.verbose), flush=True)
-        if score.survived:
+        if score.survived or score.leaked:
             status = 1
     return status
 

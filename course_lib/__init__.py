@@ -9,6 +9,7 @@ Where things are:
 * :mod:`course_lib.models` — the lecture notes' models, forward only.
 * :mod:`course_lib.guard` — switches automatic/numerical gradients off while graded code runs.
 * :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.
+* :mod:`course_lib.isolation` — test cells judge one exercise at a time (the others' answers swapped out).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -4,7 +4,8 @@ Their backward passes are the students' work (the graded exercises); here is onl
 compute going forward, in two forms:
 
 * as :mod:`course_lib.graph` nodes, for drawings, traces, paths and automatic checks
-  (:func:`exp_exp_chain`, :func:`inv_exp_chain`, :func:`sigmoid_chain`, :func:`network_graph`);
+  (:func:`exp_exp_chain`, :func:`inv_exp_chain`, :func:`sigmoid_chain`, :func:`network_graph`, and
+  :func:`layered_chain`, a deep fully connected network for counting paths);
 * as float64 numpy, for exercises, training and gradient checks (:func:`forward`, :func:`loss`,
   :func:`sigmoid_chain_loss`).
 
@@ -37,6 +38,7 @@ __all__ = [
     "forward",
     "init_params",
     "inv_exp_chain",
+    "layered_chain",
     "loss",
     "make_dataset",
     "network_graph",
@@ -256,4 +258,43 @@ def network_graph(params: Mapping[str, np.ndarray], x: Sequence[float], y: Seque
         inputs = outs
     targets = [float(v) for v in np.asarray(y, dtype=np.float64).ravel()]
     nodes["L"] = neg_log_likelihood(outs, targets).named("L")
+    return nodes
+
+
+# --------------------------------------------------------------------------- a deep network as a graph (path counts)
+def _weight_label(layer: int, i: int, j: int) -> str:
+    """``w_lij``; with commas (``w_12,1,3``) once an index reaches 10, so names stay unambiguous."""
+    if max(layer, i, j) < 10:
+        return f"w_{layer}{i}{j}"
+    return f"w_{layer},{i},{j}"
+
+
+def layered_chain(depth: int, width: int) -> dict[str, Node]:
+    """A fully connected sigmoid network of ``depth`` layers of ``width`` units, as graph nodes.
+
+    ``a_li = Σ_j w_lij h_(l-1)j`` (an :func:`course_lib.graph.aggregate` node; layer 1 reads fixed data
+    ``x_j``, which are numbers, not nodes), ``h_li = σ(a_li)``, and ``L`` is the cross-entropy of the last
+    layer against targets of 1. The weights are fixed small numbers, so every call builds the same graph.
+    Returns the nodes by name (``w_111``, ``a_11``, ``h_11``, ``L``).
+    """
+    if depth < 1 or width < 1:
+        raise ValueError(f"depth and width must be at least 1, got depth={depth}, width={width}")
+    nodes: dict[str, Node] = {}
+    inputs: list[Node] | list[float] = [0.5 + 0.1 * j for j in range(width)]
+    outs: list[Node] = []
+    for layer in range(1, depth + 1):
+        outs = []
+        for i in range(1, width + 1):
+            weights = []
+            for j in range(1, width + 1):
+                w = Node(0.3 + 0.05 * ((layer + i + j) % 5) - 0.1 * (j % 2), _weight_label(layer, i, j))
+                nodes[w.label] = w
+                weights.append(w)
+            suffix = f"{layer}{i}" if max(layer, i) < 10 else f"{layer},{i}"
+            a = aggregate(weights, inputs).named(f"a_{suffix}")
+            h = a.sigmoid().named(f"h_{suffix}")  # a graph node (this module's sigmoid is numpy)
+            nodes[a.label], nodes[h.label] = a, h
+            outs.append(h)
+        inputs = outs
+    nodes["L"] = neg_log_likelihood(outs, [1.0] * width).named("L")
     return nodes

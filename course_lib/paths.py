@@ -5,17 +5,33 @@ target with respect to the source is the **sum over paths** of the **product of 
 each path. :func:`enumerate_paths` lists the paths; :func:`path_sum` adds their products, which equals the
 ``grad`` that :meth:`course_lib.graph.Node.backward` computes. :func:`path_cost` counts the work of both
 ways without enumerating anything, so it works for graphs with astronomically many paths.
+:func:`chain_path_cost`, :func:`path_cost_rows` and :func:`path_cost_table` apply it to a deep fully
+connected network (:func:`course_lib.models.layered_chain`): paths grow like ``width^depth``, one backward
+pass linearly in depth.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from course_lib import guard
 from course_lib.graph import Node, topological_order
+from course_lib.models import layered_chain
 
-__all__ = ["NotConnectedError", "Path", "PathCost", "count_paths", "enumerate_paths", "path_cost", "path_sum"]
+__all__ = [
+    "NotConnectedError",
+    "Path",
+    "PathCost",
+    "chain_path_cost",
+    "count_paths",
+    "enumerate_paths",
+    "path_cost",
+    "path_cost_rows",
+    "path_cost_table",
+    "path_sum",
+]
 
 
 class NotConnectedError(ValueError):
@@ -150,3 +166,64 @@ def path_cost(source: Node, target: Node) -> PathCost:
         backward_multiplications=n_edges,
         backward_additions=n_edges,
     )
+
+
+# --------------------------------------------------------------------------- a deep network: paths vs backprop
+def chain_path_cost(depth: int, width: int) -> PathCost:
+    """:func:`path_cost` from ``w_111`` to ``L`` in :func:`~course_lib.models.layered_chain`, in closed form.
+
+    Every path is ``w_111 → a_11 → h_11``, then ``→ a_li → h_li`` through one of ``width`` units in each
+    of the ``depth − 1`` later layers, then ``→ L``: ``width^(depth−1)`` paths of ``2·depth + 1`` edges,
+    so ``2·depth`` multiplications each. One backward pass multiplies once per edge of the whole graph:
+    ``width²`` into layer 1, ``2·width²`` into each later layer (weights and previous units), ``width``
+    sigmoids per layer and ``width`` edges into ``L``. A test checks this against ``path_cost``.
+    """
+    if depth < 1 or width < 1:
+        raise ValueError(f"depth and width must be at least 1, got depth={depth}, width={width}")
+    n_paths = width ** (depth - 1)
+    n_edges = width * width + (depth - 1) * 2 * width * width + depth * width + width
+    return PathCost(
+        n_paths=n_paths,
+        path_multiplications=n_paths * 2 * depth,
+        path_additions=n_paths - 1,
+        backward_multiplications=n_edges,
+        backward_additions=n_edges,
+    )
+
+
+_BUILD_LIMIT = 20_000  # build graphs up to this many weights; beyond, use the closed form
+
+
+def path_cost_rows(depths: Sequence[int], width: int) -> list[dict[str, int]]:
+    """For each depth, the work to get dL/dw_111 in :func:`~course_lib.models.layered_chain` by both methods.
+
+    Each row: ``depth``, ``paths`` (number of paths from ``w_111`` to ``L``), ``path_mults`` (multiplications
+    to enumerate them: one per edge after the first, on every path), ``backward_mults`` (one per edge of the
+    graph, for *all* gradients at once). Small graphs are built and counted with
+    :func:`path_cost`; very large ones use :func:`chain_path_cost` (the same numbers).
+    """
+    rows = []
+    for depth in depths:
+        if depth * width * width <= _BUILD_LIMIT:
+            g = layered_chain(depth, width)
+            cost = path_cost(g["w_111"], g["L"])
+        else:
+            cost = chain_path_cost(depth, width)
+        rows.append({"depth": int(depth), "paths": cost.n_paths, "path_mults": cost.path_multiplications,
+                     "backward_mults": cost.backward_multiplications})
+    return rows
+
+
+def path_cost_table(depths: Sequence[int], width: int) -> str:
+    """:func:`path_cost_rows` as an aligned text table (the alt text of :func:`course_lib.drawing.draw_path_cost`)."""
+    rows = path_cost_rows(depths, width)
+    header = ("depth", "paths w_111→L", "× enumerating paths", "× one backward pass", "ratio")
+    body = [
+        (str(r["depth"]), f"{r['paths']:,}", f"{r['path_mults']:,}", f"{r['backward_mults']:,}",
+         f"{r['path_mults'] / r['backward_mults']:.3g}")
+        for r in rows
+    ]
+    widths = [max(len(c) for c in col) for col in zip(header, *body, strict=True)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -14,8 +14,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 settings.register_profile("course", derandomize=True, deadline=None, max_examples=150)
 settings.load_profile("course")
 
-# A throwaway PostgreSQL server: fixtures `postgres` (session) and `pg_url` (fresh database); see tests/pgserver.py
-from pgserver import pg_url, postgres  # noqa: E402, F401
+# A throwaway PostgreSQL server: fixtures `postgres` (session) and `pg_url` (fresh database); see testkit/pgserver.py
+from testkit.pgserver import pg_url, postgres  # noqa: E402, F401
 
 
 def in_ci() -> bool:

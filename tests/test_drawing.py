@@ -209,6 +209,18 @@ def test_draw_graph_makes_a_png_and_leaves_pyplot_alone():
     assert plt.get_fignums() == before
 
 
+def test_importing_the_drawings_leaves_matplotlib_unimported():
+    """matplotlib is imported on the first drawing (start-up speed), not with course_lib.drawing."""
+    code = (
+        "import sys; import course_lib.drawing as d; before = 'matplotlib' in sys.modules;"
+        "from course_lib import models; d.draw_graph(models.exp_exp_chain(0.7)['y']);"
+        "print(before, 'matplotlib' in sys.modules)"
+    )
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_same_model_gives_the_same_picture_and_text():
     figures = []
     for _ in range(2):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from gradcheck_cases import backward, regime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from course_lib.gradcheck import (
     check_derivative,
     check_gradients,
 )
+from testkit.gradcheck_cases import backward, regime
 
 D = regime("ordinary", 0)
 GOOD = D.backward(D.params)

@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
-from gradcheck_cases import SCALAR_CASES, backward, chain_grads, net_loss, net_loss_complex, regime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib import guard, models
 from course_lib.gradcheck import NotComplexSafeError, check_derivative, check_gradients, numerical_gradient
+from testkit.gradcheck_cases import SCALAR_CASES, backward, chain_grads, net_loss, net_loss_complex, regime
 
 
 class Counter:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from pipeline_fixture import make_course_notebooks
 
 from autograder.commands.grade import grade, load_results
 from autograder.commands.release import release
 from autograder.commands.sample_class import answer_cells, solved
 from autograder.coursedir.course import CourseDir
+from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = pytest.mark.grading
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_helpers import (
+
+from testkit.notebook_helpers import (
     ASSIGNMENTS,
     EXERCISE_RE,
     execute,
@@ -34,6 +35,7 @@ from notebook_helpers import (
 PATHS = notebook_paths()
 IDS = [p.parent.name for p in PATHS]
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 MAX_SECONDS = 30.0  # "well under a minute" per notebook, kernel start included
 
 #: Snippets that appear only inside solution regions: none of them may reach the students.
@@ -165,7 +167,7 @@ def test_test_cells_assert_and_do_not_end_on_a_bare_expression(path):
         if not is_test(cell):
             continue
         gid = nbgrader_meta(cell)["grade_id"]
-        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        visible = HIDDEN_TESTS.sub("", cell.source)  # hidden parts may come first (the references)
         body = [stmt for stmt in ast.parse(visible).body if not isinstance(stmt, ast.FunctionDef)]
         assert _asserts(ast.Module(body=body, type_ignores=[]), asserting), f"{gid}: the self-check must assert"
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, (
@@ -385,7 +387,7 @@ def test_release_contains_no_solutions_or_hidden_tests(release, path):
         assert snippet not in text, f"solution code reached the release: {snippet!r}"
     outside = "\n".join(
         c.source.split("### BEGIN SOLUTION")[0] + c.source.split("### END SOLUTION")[-1]
-        if is_answer(c) else c.source.split("### BEGIN HIDDEN TESTS")[0]
+        if is_answer(c) else HIDDEN_TESTS.sub("", c.source)
         for c in source.cells
     )
     for cell in source.cells:

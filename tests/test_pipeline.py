@@ -10,12 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
-from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
 from autograder.commands.collect import collect
@@ -24,6 +22,7 @@ from autograder.commands.release import release
 from autograder.commands.sample_class import make_sample_class
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = pytest.mark.grading
 
@@ -140,19 +139,21 @@ def test_students_files_are_never_changed(course_setup):
     assert (course.submitted / "s03-invalid-json" / "01-double" / "double.ipynb").read_text() == original
 
 
-def test_rerun_grades_only_what_changed_and_resubmission_is_archived(course_setup):
-    root, course, _, _, _ = course_setup
+def test_rerun_grades_only_what_changed_and_resubmission_is_archived(course_setup, tmp_path):
+    root, shared, _, _, _ = course_setup
+    # a private copy of the graded course: other tests read the shared one as grading left it
+    course = CourseDir.at(shutil.copytree(shared.root, tmp_path / "course"))
     again = grade(course, workers=2, cell_timeout=4, progress=lambda m: None)
     assert again.graded == 0 and again.skipped == len(KINDS) * 2 + 1
     # s02 resubmits a correct 01-double
-    new = root / "resubmit" / "s02-blank" / "01-double"
+    new = tmp_path / "resubmit" / "s02-blank" / "01-double"
     new.mkdir(parents=True)
     shutil.copy(root / "incoming" / "s01-correct" / "01-double" / "double.ipynb", new / "double.ipynb")
-    report = collect(course, root / "resubmit")
+    report = collect(course, tmp_path / "resubmit")
     assert len(report.archived) == 1
     archived = list((course.archive / "s02-blank" / "01-double").glob("*/double.ipynb"))
     assert len(archived) == 1 and "NotImplementedError" in archived[0].read_text()
-    assert collect(course, root / "resubmit").unchanged  # the same files again: nothing moves
+    assert collect(course, tmp_path / "resubmit").unchanged  # the same files again: nothing moves
     third = grade(course, workers=1, cell_timeout=4, progress=lambda m: None)
     assert third.graded == 1
     assert by_student(course)[("s02-blank", "01-double")].score == 3
@@ -183,10 +184,7 @@ def test_one_worker_gives_the_same_grades_and_interrupted_runs_resume(course_set
     finish = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert finish.returncode == 1  # some submissions need attention
     assert f"unchanged {len(saved)}" in finish.stdout
-    copy_scores = _scores(copy)
-    reference.pop(("s02-blank", "01-double"), None)  # resubmitted in another test
-    copy_scores.pop(("s02-blank", "01-double"), None)
-    assert copy_scores == reference
+    assert _scores(copy) == reference
 
 
 def test_check_command_for_students(course_setup, capsys):
@@ -242,19 +240,18 @@ def test_collect_reads_an_lms_zip_with_flat_names(course_setup, tmp_path):
     assert len(report.placed) == 2
 
 
+@pytest.mark.timeout(300)  # a hang that the submission timeout failed to stop ends the test (pytest-timeout)
 def test_a_hanging_submission_is_stopped_and_the_class_goes_on(course_setup, tmp_path):
     _, course, notebooks, _, _ = course_setup
     fresh = CourseDir.at(tmp_path / "c")
     release(fresh, notebooks, progress=lambda m: None)
     for student in ("s01-correct", "s10-infinite-loop"):
         shutil.copytree(course.submitted / student / "01-double", fresh.submitted / student / "01-double")
-    start = time.monotonic()
-    summary = grade(fresh, workers=2, cell_timeout=120, submission_timeout=30, progress=lambda m: None)
-    assert time.monotonic() - start < 90
+    summary = grade(fresh, workers=2, cell_timeout=120, submission_timeout=60, progress=lambda m: None)
     results = by_student(fresh)
     assert results[("s01-correct", "01-double")].score == 3
     hung = results[("s10-infinite-loop", "01-double")]
-    assert hung.score == 0 and "per-submission limit of 30 s" in hung.status
+    assert hung.score == 0 and "per-submission limit of 60 s" in hung.status
     assert summary.attention == [hung]
 
 

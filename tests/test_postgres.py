@@ -1,4 +1,4 @@
-"""The gradebook in a real PostgreSQL server (tests/pgserver.py): the same grades as SQLite, several graders
+"""The gradebook in a real PostgreSQL server (testkit/pgserver.py): the same grades as SQLite, several graders
 writing at once, plain nbgrader on the same database, and one clear line for each kind of bad --db."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
 from autograder.commands.collect import collect
@@ -24,6 +23,7 @@ from autograder.coursedir.course import CourseDir
 from autograder.coursedir.database import normalise_db_url, run_with_retries
 from autograder.errors import CourseError
 from autograder.grading.worker import CellResult, SubmissionResult
+from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = [pytest.mark.postgres, pytest.mark.grading]
 
@@ -258,7 +258,7 @@ def _bad_urls(postgres) -> dict[str, tuple[str, str]]:
     postgres.create_user("grader", "right-password")
     postgres.create_user("visitor", "pw")
     owned = postgres.create_database("owned_by_postgres")
-    from pgserver import _free_port
+    from testkit.pgserver import _free_port
 
     return {
         "unreachable": (f"postgresql://postgres@127.0.0.1:{_free_port()}/db", "cannot reach the database server"),

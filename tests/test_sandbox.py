@@ -21,7 +21,6 @@ import nbformat
 import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-from pipeline_fixture import make_course_notebooks
 from traitlets.config import Config
 
 import autograder.coursedir.course
@@ -39,6 +38,7 @@ from autograder.isolation.sandbox import (
     sandboxed,
 )
 from autograder.isolation.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
+from testkit.pipeline_fixture import make_course_notebooks
 
 
 def needs_sandbox(test):
@@ -62,7 +62,7 @@ _r = {
     "gradebook_rel": _try(lambda: open("../../../gradebook.db", "rb").read(16)),
     "gradebook_abs": _try(lambda: open(COURSE + "/gradebook.db", "rb").read(16)),
     "repo_notebooks": _try(lambda: _os.listdir(REPO + "/notebooks")),
-    "repo_tests": _try(lambda: open(REPO + "/tests/pipeline_fixture.py").read()),
+    "repo_tests": _try(lambda: open(REPO + "/testkit/pipeline_fixture.py").read()),
     "write_course": _try(lambda: open(COURSE + "/pwned.txt", "w").write("x")),
     "write_repo": _try(lambda: open(REPO + "/" + PWN, "w").write("x")),
     "write_etc": _try(lambda: open("/etc/" + PWN, "w").write("x")),
@@ -92,7 +92,7 @@ def grade_in_sandbox(course: CourseDir, student: str, nb: nbformat.NotebookNode,
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A released two-assignment nbgrader course (tests/pipeline_fixture.py)."""
+    """A released two-assignment nbgrader course (testkit/pipeline_fixture.py)."""
     from autograder.commands.release import release
 
     root = tmp_path_factory.mktemp("sandbox")

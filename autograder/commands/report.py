@@ -22,6 +22,9 @@ def diagnosis_of(message: str) -> str:
     if not message:
         return ""
     lines = [ln.strip(" -•*") for ln in message.splitlines() if ln.strip()]
+    numbered = [re.sub(r"^1\.\s+", "", ln) for ln in lines if re.match(r"^1\.\s", ln)]
+    if numbered:  # the gradient checker puts its diagnosis first, numbered: "1. W1: the sign is flipped ..."
+        return re.sub(r"-?\d+\.\d+(e[-+]?\d+)?", "…", numbered[0])[:120]
     for ln in lines:
         if re.search(r"likely|sign|factor|missing|transposed|σ|instead of|NaN|not a number|shape", ln, re.I):
             return re.sub(r"-?\d+\.\d+(e[-+]?\d+)?", "…", ln)[:120]

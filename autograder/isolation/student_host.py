@@ -20,6 +20,9 @@ from autograder.isolation.wire import WireError, decode, encode, read_frame, wri
 __all__ = ["main"]
 
 
+_MISSING = object()
+
+
 class _Timeout(BaseException):
     pass
 
@@ -84,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                 fn = ns[message["name"]]
                 call_args = decode(message.get("args", []), make_callable)
                 call_kwargs = decode(message.get("kwargs", {}), make_callable)
+                # The test's references for other graded functions, in place for this call only
+                swap = decode(message["swap"], make_callable) if "swap" in message else {}
+                if not isinstance(swap, dict):
+                    raise WireError("malformed replacements")
+                swap = {n: f for n, f in swap.items() if kinds.get(n) in ("callable", "missing") and callable(f)}
+                saved = {n: ns.get(n, _MISSING) for n in swap}
+                ns.update(swap)
                 signal.alarm(int(message.get("timeout", timeout)))
                 try:
                     if message.get("guard"):
@@ -95,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                         value = fn(*call_args, **call_kwargs)
                 finally:
                     signal.alarm(0)
+                    for n, before in saved.items():
+                        if before is _MISSING:
+                            ns.pop(n, None)
+                        else:
+                            ns[n] = before
                 reply = {"op": "result", "value": encode(value)}
             else:
                 reply = {"op": "error", "type": "WireError", "message": f"unknown request {op!r}"}

@@ -165,24 +165,50 @@ class _Host:
                 os.close(fd)
 
 
-class _Remote:
-    """A stand-in for the student's function ``name``: calls it in the host with plain data."""
+_ABSENT = object()  # a graded function the submission does not define (deleted, or its cell failed)
 
-    def __init__(self, host: _Host, name: str) -> None:
+
+class _Remote:
+    """A stand-in for the student's function ``name``: calls it in the host with plain data.
+
+    A test cell may replace other graded functions in its namespace by reference implementations
+    (``course_lib.isolation.judge_alone``); such replacements are forwarded with the call, so that the
+    student's function calls the references by name in the host too, for the duration of this call.
+    """
+
+    def __init__(self, host: _Host, name: str, ns: dict[str, Any] | None = None,
+                 originals: dict[str, Any] | None = None) -> None:
         self._host = host
+        self._ns = ns if ns is not None else {}
+        self._originals = originals if originals is not None else {}
         self.__name__ = self.__qualname__ = name
+
+    def _replacements(self) -> dict[str, Any]:
+        """Graded names the test has bound to a function of its own (never another student function)."""
+        current = {n: self._ns.get(n, _ABSENT) for n in self._originals}
+        return {n: v for n, v in current.items()
+                if v is not self._originals[n] and callable(v) and not isinstance(v, _Remote)}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from course_lib import guard
 
+        swap_handles: dict[int, Any] = {}
         try:
             message = {"op": "call", "name": self.__name__, "args": encode(list(args), self._host.callables),
                        "kwargs": encode(kwargs, self._host.callables)}
+            replacements = self._replacements()
+            if replacements:
+                message["swap"] = encode(replacements, swap_handles)
         except WireError as exc:
             raise _Unverifiable(f"the test passes {exc} to {self.__name__}") from None
         if guard.is_disabled():
             message["guard"] = self.__name__
-        return self._host.call(message)
+        self._host.callables.update(swap_handles)
+        try:
+            return self._host.call(message)
+        finally:  # the references are usable by the student's code during this call only
+            for handle in swap_handles:
+                self._host.callables.pop(handle, None)
 
     def __repr__(self) -> str:
         return f"<student function {self.__name__}>"
@@ -252,9 +278,12 @@ def _run(
         if ready.get("op") != "ready" or not isinstance(ready.get("names"), dict):
             raise HostFailure("the submission's process did not start properly")
         ns: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
+        originals: dict[str, Any] = {}
         for name, kind in ready["names"].items():
             if name in names and kind == "callable":
-                ns[name] = _Remote(host, name)
+                ns[name] = originals[name] = _Remote(host, name, ns, originals)
+            elif name in names and kind == "missing":
+                originals[name] = _ABSENT  # a test may still put a reference in its place
             elif name in names and kind == "data":
                 try:
                     ns[name] = host.call({"op": "get", "name": name})

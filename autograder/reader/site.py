@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jupyter_server_mathjax
 import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+from nbconvert.filters import clean_html
 
 from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
 from autograder.errors import CourseError
@@ -178,7 +183,6 @@ def static_widget_html(model_id: str, state: dict[str, Any]) -> str | None:
     dropdowns and PNG images are drawn as disabled HTML controls; returns ``None`` when the model (or one
     of its children) is not in ``state`` or is of another kind.
     """
-    from nbconvert.filters import clean_html
 
     entry = state.get(model_id)
     if entry is None:
@@ -343,7 +347,6 @@ def _nav(pages: list[Page], i: int, where: str) -> str:
 
 def _export(nb: Any, pages: list[Page], i: int) -> str:
     """The HTML of page ``i`` from its executed, prepared notebook."""
-    from nbconvert import HTMLExporter
 
     for cell in nb.cells:
         site = cell.metadata.get("site")
@@ -413,11 +416,6 @@ sliders yourself, run the notebooks in JupyterLab (<code>backprop-course lab</co
 
 def mathjax_source() -> Path:
     """The folder of MathJax 2.7 files that the ``jupyter-server-mathjax`` package ships."""
-    try:
-        import jupyter_server_mathjax
-    except ImportError as err:
-        raise SiteError("the site needs the jupyter-server-mathjax package for offline math: "
-                        "pip install jupyter-server-mathjax (it is in this project's dependencies)") from err
     static = Path(jupyter_server_mathjax.__file__).parent / "static"
     if not (static / "MathJax.js").is_file() or not (static / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file():
         raise SiteError(f"{static} does not hold MathJax 2.7 (MathJax.js and its TeX config)")
@@ -440,8 +438,6 @@ def find_pages(notebooks: Path = NOTEBOOKS_DIR) -> list[Page]:
 
 async def _execute_all(pages: list[Page], workdir: Path, jobs: int, timeout: int,
                        progress: Callable[[str], None]) -> list[Any]:
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
     gate = asyncio.Semaphore(max(1, jobs))
 

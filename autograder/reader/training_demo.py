@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
+from autograder.errors import CourseError
 from course_lib import models
 from course_lib.gradcheck import numerical_gradient
 from course_lib.training import graph_gradients, train
@@ -28,8 +28,7 @@ def gradient_table(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) 
 def run_training_demo(steps: int = 300, lr: float = 2.0, seed: int = 0) -> int:
     """Train on the generated data set, printing progress, the loss curve's milestones and the table."""
     if steps < 1:
-        print(f"error: --steps must be at least 1, got {steps}", file=sys.stderr)
-        return 2
+        raise CourseError(f"--steps must be at least 1, got {steps}")
     X, Y = models.make_dataset(64, seed=seed)
     params = models.init_params(seed)
     print(f"Training the multi-path network {models.LAYER_SIZES} on {len(X)} generated examples, "

@@ -9,12 +9,16 @@ not sufficient: the grader also checks other points.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbgrader.utils import determine_grade, is_grade
 
 from autograder.errors import CourseError
 from autograder.notebook.reading import cell_error_text, read_notebook_problem
@@ -34,9 +38,6 @@ class CellCheck:
 
 def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
     """Execute a copy of ``path`` and score every graded cell."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-    from nbgrader.utils import determine_grade, is_grade
 
     path = Path(path)
     if not path.exists():
@@ -47,8 +48,6 @@ def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
                           "(File > Download) or ask your instructor for help.")
     nb = nbformat.read(str(path), as_version=4)
     graded = [c for c in nb.cells if is_grade(c)]
-    if not graded:
-        raise CourseError(f"{path.name} has no graded cells: is it a course notebook?")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / path.name
         for sibling in path.parent.iterdir():  # data files next to the notebook, as in the grader
@@ -57,7 +56,8 @@ def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(work.parent)}})
         try:
-            client.execute()
+            # the kernel's own log lines (ipykernel's TCP notice, for one) are not the student's business
+            client.execute(stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         except DeadKernelError:
             return [CellCheck(c.metadata.nbgrader["grade_id"], 0.0, float(c.metadata.nbgrader.get("points", 0)),
                               "the kernel died (os._exit or a crash): nothing after that point ran")
@@ -79,6 +79,10 @@ class _SilentLog:
 
 def format_check(results: list[CellCheck], seconds: float | None = None) -> str:
     """The check as a table plus the message of every cell that lost points."""
+    took = f" ({seconds:.1f} s)" if seconds else ""
+    if not results:
+        return (f"This notebook is practice: nothing in it is graded, so there are no points to check. "
+                f"It ran top to bottom{took}; open it in JupyterLab to read each cell's output.")
     width = max(len(r.grade_id) for r in results)
     lines = [f"{'graded cell':<{width}}  points  status"]
     for r in results:

@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_config_path
+
 from autograder.errors import CourseError
 
 __all__ = [
@@ -50,7 +52,6 @@ _KNOWN_SERVER_EXTENSIONS = (
 
 def nbgrader_server_extensions() -> list[str]:
     """nbgrader's server extensions: the known ones plus any that a ``jupyter_server_config.d`` file enables."""
-    from jupyter_core.paths import jupyter_config_path
 
     found = set(_KNOWN_SERVER_EXTENSIONS)
     for folder in jupyter_config_path():

@@ -18,7 +18,9 @@ class ParamRow:
     """One parameter's outcome, at its worst entry over every test point.
 
     ``worst_index`` is the multi-index of the entry farthest outside its tolerance (``()`` for a number,
-    ``None`` when only a random direction was checked); ``analytic`` and ``numeric`` are the values there.
+    ``None`` when only a random direction was checked) at test point ``point``; ``analytic``, ``numeric``
+    and ``tolerance`` are the values there. ``max_abs_error`` and ``max_rel_error`` are maxima over every
+    checked entry and point (the table shows the errors at the worst entry instead).
     """
 
     name: str
@@ -58,7 +60,8 @@ class GradientReport:
     """What :func:`course_lib.gradcheck.check_gradients` found.
 
     ``passed`` is True when no row is ``FAIL`` (with ``strict=True`` also no row may be inconclusive).
-    ``str(report)`` is a table followed by the numbered diagnoses; :meth:`assert_ok` raises
+    ``str(report)`` is the verdict, the numbered diagnoses (the likely mistake first, then the numbers),
+    the table, and last how the reference was computed (:meth:`how_checked`); :meth:`assert_ok` raises
     ``AssertionError(str(report))`` when the check did not pass.
     """
 
@@ -72,6 +75,7 @@ class GradientReport:
     mode: str = "full"
     strict: bool = False
     notes: list[str] = field(default_factory=list)
+    exercise: str = ""  # named in the verdict when the caller gave it
 
     @property
     def passed(self) -> bool:
@@ -85,17 +89,31 @@ class GradientReport:
         """Names of the parameters whose status is FAIL."""
         return [row.name for row in self.rows if row.status == FAIL]
 
-    def _header(self) -> str:
+    def _verdict(self) -> str:
         failed = len(self.failed_parameters)
         if self.passed:
             verdict = "Gradient check passed"
             if any(row.status == INCONCLUSIVE for row in self.rows):
                 verdict += " (some entries inconclusive, see below)"
         elif failed:
-            verdict = f"Gradient check FAILED: {failed} of {len(self.rows)} parameters wrong"
+            what = f" for {self.exercise}" if self.exercise else ""
+            verdict = f"Gradient check FAILED{what}: {failed} of {len(self.rows)} parameters wrong"
         else:
             verdict = "Gradient check FAILED (strict): some entries could not be confirmed"
-        method = self.method + (f" ({self.method_note})" if self.method_note else "")
+        return verdict + "."
+
+    def how_checked(self) -> str:
+        """How the expected values were computed: about the reference, not about the student's code."""
+        if self.method == "complex step":
+            how = "by the complex step (accurate to about 1e-15)"
+        else:
+            how = "by central differences"
+            prefix = "f is not complex-safe: it "
+            if self.method_note.startswith(prefix):
+                how += (
+                    f" (not the complex step, because f {self.method_note[len(prefix):]}: this is about the "
+                    "checked function f and how the reference is computed, not a problem in your code)"
+                )
         calls = f", {self.gradient_calls} calls of your gradient function" if self.gradient_calls else ""
         points = f"{self.points} test point{'s' if self.points != 1 else ''}"
         mode = {
@@ -103,20 +121,14 @@ class GradientReport:
             "sampled": "; sampled entries and one random direction per parameter",
             "directions": "; one random direction per parameter",
         }.get(self.mode, "")
-        return f"{verdict}.\nReference: {method}; {points}{mode}; {self.evaluations} evaluations of f{calls}."
+        return (
+            f"How this was checked: the expected values are numerical derivatives of f, computed {how}; "
+            f"{points}{mode}; {self.evaluations} evaluations of f{calls}."
+        )
 
     def table(self) -> str:
-        """The per-parameter table alone."""
-        head = (
-            "parameter",
-            "shape",
-            "status",
-            "max abs err",
-            "max rel err",
-            "worst entry",
-            "yours (analytic)",
-            "expected (numeric)",
-        )
+        """The per-parameter table alone: every number of a row comes from its worst entry."""
+        head = ("parameter", "shape", "status", "worst entry", "yours", "expected", "abs err", "rel err")
         lines = [head]
         for row in self.rows:
             shape = (
@@ -125,16 +137,19 @@ class GradientReport:
                 else "(" + ", ".join(str(s) for s in row.shape) + (",)" if len(row.shape) == 1 else ")")
             )
             worst = row.worst_label + (f" @{row.point + 1}" if row.point else "")
+            err = abs(row.analytic - row.numeric)
+            scale = max(abs(row.analytic), abs(row.numeric))
+            rel = err / scale if err and scale else 0.0
             lines.append(
                 (
                     row.name,
                     shape,
                     row.status,
-                    _e(row.max_abs_error),
-                    _e(row.max_rel_error),
                     worst,
                     format_value(row.analytic),
                     format_value(row.numeric),
+                    _e(err),
+                    _e(rel),
                 )
             )
         widths = [max(len(line[c]) for line in lines) for c in range(len(head))]
@@ -143,14 +158,15 @@ class GradientReport:
         )
 
     def __str__(self) -> str:
-        parts = [self._header(), "", self.table()]
+        parts = [self._verdict()]
+        if self.diagnoses:
+            parts += [f"{i}. {sentence}" for i, sentence in enumerate(self.diagnoses, 1)]
+        parts += ["", self.table()]
         if any(row.point for row in self.rows):
             parts.append("(@k: the worst entry is at test point k; point 1 is params as given)")
-        if self.diagnoses:
-            parts += ["", "Diagnoses:"]
-            parts += [f"{i}. {sentence}" for i, sentence in enumerate(self.diagnoses, 1)]
+        parts += ["", self.how_checked()]
         if self.notes:
-            parts += ["", "Notes:"] + [f"- {note}" for note in self.notes]
+            parts += ["Notes on the check:"] + [f"- {note}" for note in self.notes]
         return "\n".join(parts)
 
     def assert_ok(self) -> None:

@@ -61,17 +61,20 @@ class Tolerance:
         method: str,
         steps: np.ndarray | float,
         loss_max: float,
+        size: float = 1.0,
     ) -> np.ndarray:
         r"""$r|n_i| + \max(\alpha\,\mathrm{scale},\ c\,\varepsilon L_{\max}/h_i) + t$ for every entry.
 
         ``scale`` is $\max_j |n_j|$ over the model; ``steps`` are the central-difference steps $h_i$
-        (ignored for the complex step, which subtracts nothing and so has no round-off term).
+        (ignored for the complex step, which subtracts nothing and so has no round-off term). For a
+        directional derivative along $w$, ``size`` is $\sum_i |w_i|$: the scale-aware and absolute terms
+        grow with it.
         """
         numeric = np.asarray(numeric, dtype=np.float64)
-        floor = np.full(numeric.shape, self.atol_rel * scale)
+        floor = np.full(numeric.shape, self.atol_rel * scale * size)
         if method == "complex":
             # the complex step's truncation error h²|f'''|/6 (h = 1e-20) only matters when everything is ~0
             floor = np.maximum(floor, COMPLEX_FLOOR * max(1.0, loss_max))
         else:
             floor = np.maximum(floor, self.roundoff * EPS * loss_max / np.asarray(steps, dtype=np.float64))
-        return self.relative(method) * np.abs(numeric) + floor + self.atol
+        return self.relative(method) * np.abs(numeric) + floor + self.atol * size

@@ -373,3 +373,61 @@ SCALAR_CASES: dict[str, ScalarCase] = {
         points=(-1.5, 0.4, 1.0, 2.0),
     ),
 }
+
+
+# ----------------------------------------------------------------------------- chain-rule slips
+# Wrong derivatives written the way students write them: forward steps h1, h2, ... then the product of
+# the local derivatives, with one slip. Keys: what the checker should name (a fragment of its sentence).
+def _exp_exp_steps(x: float) -> tuple[float, float, float]:
+    h1 = x * x
+    h2 = math.exp(h1)
+    return h1, h2, math.exp(h2)
+
+
+def _inv_exp_steps(x: float) -> tuple[float, float, float]:
+    h1 = x * x
+    h2 = math.exp(h1)
+    return h1, h2, 1.0 / h2
+
+
+MISSING_2X = "the local derivative dh1/dx = 2x of the step h1 = x² is missing"
+
+EXP_EXP_SLIPS: dict[str, Callable[[float], float]] = {
+    # every local derivative at its step's output (2·h1, e^{h2}, e^{y}): the case of issue 12
+    "every local derivative is evaluated at its step's output": lambda x: (
+        2 * _exp_exp_steps(x)[0] * math.exp(_exp_exp_steps(x)[1]) * math.exp(_exp_exp_steps(x)[2])
+    ),
+    "dy/dh2 is evaluated at the step's output y instead of its input h2": lambda x: (
+        2 * x * math.exp(_exp_exp_steps(x)[0]) * math.exp(_exp_exp_steps(x)[2])
+    ),
+    MISSING_2X: lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1],
+    "the local derivative dh2/dh1 = e^h1 of the step h2 = e^h1 is missing": lambda x: _exp_exp_steps(x)[2] * 2 * x,
+    "the factor 2 of d(x²)/dx = 2x is missing": lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1] * x,
+}
+
+INV_EXP_SLIPS: dict[str, Callable[[float], float]] = {
+    MISSING_2X: lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1],
+    "dy/dh2 is evaluated at the step's output y instead of its input h2": lambda x: (
+        -1 / _inv_exp_steps(x)[2] ** 2 * _inv_exp_steps(x)[1] * 2 * x
+    ),
+    "the factor 2 of d(x²)/dx = 2x is missing": lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1] * x,
+}
+
+
+def chain_slip(slip: str, w: dict[str, float], x: float) -> dict[str, float]:
+    """dL/dw of the sigmoid chain with one slip: ``no_x``, ``no_h1``, ``no_h2`` (an inner derivative
+    dropped), ``sigma_h1`` (σ for σ' in the first unit), ``sigma_all`` (σ for σ' in every unit)."""
+    h1 = float(sigmoid(w["w1"] * x))
+    h2 = float(sigmoid(w["w2"] * h1))
+    y = float(sigmoid(w["w3"] * h2))
+    d1 = h1 if slip in ("sigma_h1", "sigma_all") else h1 * (1 - h1)
+    d2 = h2 if slip == "sigma_all" else h2 * (1 - h2)
+    d3 = y if slip == "sigma_all" else y * (1 - y)
+    da3 = -1 / y * d3
+    da2 = da3 * w["w3"] * d2
+    da1 = da2 * w["w2"] * d1
+    return {
+        "w1": da1 * (1.0 if slip == "no_x" else x),
+        "w2": da2 * (1.0 if slip == "no_h1" else h1),
+        "w3": da3 * (1.0 if slip == "no_h2" else h2),
+    }

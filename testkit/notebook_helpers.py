@@ -183,7 +183,9 @@ def run_in_process(
                 error = ""
                 try:
                     name = f"<cell {nbgrader_meta(cell).get('grade_id', '?')}>"
-                    code = compile(python_source(cell.source), name, "exec")
+                    # dont_inherit: this module's `from __future__ import annotations` must not reach the
+                    # cells (a kernel evaluates annotations, so an undefined name in one raises there)
+                    code = compile(python_source(cell.source), name, "exec", dont_inherit=True)
                     with contextlib.redirect_stdout(sink_out), contextlib.redirect_stderr(err), _time_limit(timeout):
                         exec(code, namespace)
                 except BaseException as exc:  # noqa: BLE001 - a student's (or mutant's) cell may raise anything

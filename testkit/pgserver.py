@@ -2,7 +2,7 @@
 
 API (kept small on purpose; other tests import it)::
 
-    from pgserver import PostgresServer, find_pg_bindir
+    from testkit.pgserver import PostgresServer, find_pg_bindir
 
     server = PostgresServer().start()            # initdb into a temp folder, pg_ctl start on a free port
     url = server.create_database("my_test")      # CREATE DATABASE; returns "postgresql://postgres@127.0.0.1:PORT/my_test"
