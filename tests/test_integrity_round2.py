@@ -19,7 +19,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
-from pipeline_fixture import make_course_notebooks
 
 from autograder.cli import main
 from autograder.commands.grade import grade, load_results, write_grades_csv
@@ -27,6 +26,7 @@ from autograder.commands.release import release
 from autograder.commands.report import make_report
 from autograder.commands.sample_class import answer_cells, solved
 from autograder.coursedir.course import CourseDir
+from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = pytest.mark.grading
 
