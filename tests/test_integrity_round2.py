@@ -385,3 +385,15 @@ def test_a_correct_notebook_scores_full_marks_however_it_was_saved(graded, stude
     # the student's own file is never rewritten
     original = course.submitted / student / "01-double" / "double.ipynb"
     json.loads(original.read_bytes())  # still as they saved it (UTF-16 and BOMs included)
+
+
+def test_the_visible_checks_pass_every_course_solution():
+    """Feedback's own run (hidden parts removed, no references) never fails a correct answer."""
+    from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
+    from autograder.isolation.verify import visible_messages
+
+    for assignment in source_assignments(NOTEBOOKS_DIR):
+        for path in sorted((NOTEBOOKS_DIR / assignment).glob("*.ipynb")):
+            verdicts, problem = visible_messages(path, path, cell_timeout=60)
+            assert problem == "" and verdicts, (path.name, problem)
+            assert {k: v.message for k, v in verdicts.items() if v.score < v.max_score} == {}, path.name
