@@ -15,6 +15,7 @@ from pathlib import Path
 from autograder.coursedir.course import ensure_bin_on_path
 from autograder.errors import CourseError
 from autograder.settings import check_course_id, default_course_dir, default_db_url
+from autograder.untrusted import for_terminal
 from course_lib import __version__
 
 __all__ = ["build_parser", "main"]
@@ -153,7 +154,7 @@ def _grade(args: argparse.Namespace) -> int:
     if summary.attention:
         print(f"{len(summary.attention)} submission(s) need your attention (status column of grades.csv):")
         for r in summary.attention:
-            print(f"  {r.student}/{r.assignment}: {r.status}")
+            print(for_terminal(f"  {r.student}/{r.assignment}: {r.status}"))
         return 1
     return 0
 

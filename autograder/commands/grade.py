@@ -43,7 +43,7 @@ from autograder.grading.record import (
 )
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available
-from autograder.untrusted import for_csv
+from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["GradeSummary", "final_results", "grade", "load_results", "refresh_feedback", "update_record",
            "write_grades_csv"]
@@ -390,7 +390,12 @@ def grade(
     progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
              f"graded (use --force to regrade them)")
     for result in remerge:
-        _record(course, result, restore=True)  # its files are in place since it was first graded
+        try:
+            _record(course, result, restore=True)  # its files are in place since it was first graded
+            if result.status.startswith(_NOT_RECORDED):
+                result.status = result.status.split(" || ", 1)[1] if " || " in result.status else "ok"
+        except Exception as exc:  # noqa: BLE001 - one submission never stops the class (see _isolated)
+            _not_recorded(result, exc)
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
     if remerge:
         progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
@@ -400,13 +405,16 @@ def grade(
         nonlocal done
         if isinstance(outcome, JobFailure):
             outcome = _failed_result(course, job, outcome.reason)
-        _merge(course, outcome)
+        try:  # each result is merged on its own: one that cannot be recorded is that submission's row only
+            _merge(course, outcome)
+        except Exception as exc:  # noqa: BLE001 - whatever one submission holds, the class's grading goes on
+            _not_recorded(outcome, exc)
         _write_atomic(_result_path(course, job.student, job.assignment), json.dumps(outcome.to_json(), indent=1))
         shutil.rmtree(job.scratch, ignore_errors=True)
         done += 1
         flag = "" if outcome.status.startswith("ok") else f"  NEEDS ATTENTION: {outcome.status}"
-        progress(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
-                 f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}")
+        progress(for_terminal(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
+                              f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}"))
 
     try:
         course.state.mkdir(parents=True, exist_ok=True)
@@ -416,6 +424,17 @@ def grade(
         finals = update_record(course, progress)
     attention = [f.result for f in finals if not f.result.status.startswith("ok")]
     return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
+
+
+_NOT_RECORDED = "could not be recorded in the gradebook"
+
+
+def _not_recorded(result: SubmissionResult, exc: Exception) -> None:
+    """Mark ``result`` as not in the gradebook (the next ``grade`` run records it again), needing attention."""
+    result.gradebook = ""
+    why = for_terminal(f"{type(exc).__name__}: {exc}"[:300])
+    if not result.status.startswith(_NOT_RECORDED):
+        result.status = f"{_NOT_RECORDED} ({why}); run grade again to record it || {result.status}"
 
 
 def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult:

@@ -10,6 +10,7 @@ from autograder.commands.grade import load_results, update_record
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
 from autograder.grading.worker import SubmissionResult
+from autograder.untrusted import for_terminal
 
 __all__ = ["diagnosis_of", "histogram_text", "make_report"]
 
@@ -100,7 +101,7 @@ def make_report(course: CourseDir) -> str:
             full = sum(c.score >= c.max_score for c in cs) / len(cs)
             diag = Counter(d for d in (diagnosis_of(c.message) for c in cs if c.score < c.max_score) if d)
             common = f"{diag.most_common(1)[0][0]} ({diag.most_common(1)[0][1]}x)" if diag else "-"
-            lines.append(f"  {key:<{width}}  {mean:>5.2f}/{cs[0].max_score:<5g}  {full:>9.0%}  {common}")
+            lines.append(for_terminal(f"  {key:<{width}}  {mean:>5.2f}/{cs[0].max_score:<5g}  {full:>9.0%}  {common}"))
         lines += ["  score histogram:", histogram_text(pct), ""]
     unsandboxed = [r for r in results if not r.sandboxed]
     if unsandboxed:
@@ -109,8 +110,8 @@ def make_report(course: CourseDir) -> str:
     flagged = [r for r in results if r.flags]
     lines.append(f"Flagged by the static scan (review; not a verdict): {len(flagged)} submission(s)")
     for r in flagged:
-        lines.append(f"  {r.student}/{r.assignment}: " + "; ".join(r.flags[:4])
-                     + (f" (+{len(r.flags) - 4} more)" if len(r.flags) > 4 else ""))
+        lines.append(for_terminal(f"  {r.student}/{r.assignment}: " + "; ".join(r.flags[:4])
+                                  + (f" (+{len(r.flags) - 4} more)" if len(r.flags) > 4 else "")))
     lines.append("")
     late = [f for f in finals if f.late_penalty > 0]
     lines.append(f"Late (penalty from nbgrader's late-submission plugin): {len(late)} submission(s)")
@@ -120,7 +121,7 @@ def make_report(course: CourseDir) -> str:
     lines.append("")
     attention = [r for r in results if not r.status.startswith("ok")]
     lines.append(f"Needs your attention: {len(attention)} submission(s)")
-    lines += [f"  {r.student}/{r.assignment}: {r.status}" for r in attention] or ["  nothing"]
+    lines += [for_terminal(f"  {r.student}/{r.assignment}: {r.status}") for r in attention] or ["  nothing"]
     text = "\n".join(lines)
     (course.root / "report.txt").write_text(text + "\n")
     _png(percentages, course.root / "report.png")

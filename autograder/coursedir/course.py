@@ -165,6 +165,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         "autograder.grading.feedback_page.WrapLongLines",
     ]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.HTMLExporter.sanitize_html = True  # feedback: no student HTML or JavaScript runs when a page is opened
     for key, value in (extra or {}).items():
         section, name = key.split(".", 1)
         setattr(c[section], name, value)

@@ -2,7 +2,13 @@
 
 It reads (never runs) every code cell the student could edit — answer cells and cells they added — and
 flags code that patches modules or builtins, touches files or the environment, starts processes, opens
-connections, digs into interpreter internals, or calls course_lib's automatic or numerical gradients.
+connections, digs into interpreter internals, calls course_lib's automatic or numerical gradients, or
+holds a tiny float literal (``1e-6``: the usual step of a hand-written finite difference).
+
+Out of its reach: a student may write their own finite differences of the loss in ``backward`` (numerical
+checking cannot tell a correct number from a correctly approximated one). The tiny-literal flag catches
+the plain form; ``h = 10 ** -6``, a step computed at run time or an approximation with a larger step is
+not flagged. Such an answer passes the tests; only reading it shows it.
 A flag is a reason for the instructor to look, not a verdict: scores are decided by the tests and the
 independent re-check (:mod:`autograder.isolation.verify`).
 """
@@ -10,6 +16,7 @@ independent re-check (:mod:`autograder.isolation.verify`).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 import nbformat
@@ -121,6 +128,9 @@ def scan_source(code: str, cell: str, imported_modules: set[str] | None = None) 
         elif isinstance(node, ast.Attribute) and node.attr in _DUNDERS and isinstance(node.ctx, ast.Load):
             if node.attr not in ("__class__", "__dict__"):
                 flags.append(Flag(cell, line, f"reads {ast.unparse(node)} (interpreter internals)"))
+        elif isinstance(node, ast.Constant) and type(node.value) is float and 0 < abs(node.value) <= 1e-3:
+            flags.append(Flag(cell, line, f"uses a tiny number {node.value:g} (a finite-difference step? the "
+                                          "gradient must be derived by hand; check the answer)"))
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.Assign) and any(
@@ -144,7 +154,8 @@ def scan_notebook(nb: nbformat.NotebookNode) -> list[Flag]:
             # trusted cells (restored from the source by nbgrader) still teach us which names are modules
             scan_source(cell.source, "", modules)
             continue
-        name = grade_id(cell) or f"cell {index + 1}"
+        gid = grade_id(cell)  # the student's file: an id is named only when it is a plain identifier
+        name = gid if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", gid) else f"cell {index + 1}"
         flags += scan_source(cell.source, name, modules)
     seen, unique = set(), []
     for f in flags:

@@ -17,14 +17,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import parse_utc
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import open_gradebook
 from autograder.grading.scan import scan_notebook
 from autograder.isolation.sandbox import AUTOGRADE_PREPROCESSORS, Limits, sandbox_command, sandboxed
-from autograder.isolation.verify import verify_notebook
-from autograder.notebook.cells import grade_id, is_answer, is_graded
-from autograder.notebook.reading import cell_error_text, read_notebook_problem
+from autograder.isolation.verify import CellVerdict, not_rechecked, verify_notebook, visible_messages
+from autograder.notebook.cells import grade_id, is_answer, is_graded, is_test, meta
+from autograder.notebook.reading import cell_error_text, drop_foreign_metadata, read_notebook
+from autograder.untrusted import for_terminal
 
 __all__ = ["CellResult", "Job", "SubmissionResult", "grade_submission"]
 
@@ -106,37 +108,76 @@ def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str
                 unanswered.append(gid)
         elif is_answer(cell):
             err = cell_error_text(cell)
+            gid = for_terminal(gid[:40])  # the notebook's own grade_ids are known; still the student's file
             if err.startswith(("SyntaxError", "IndentationError", "TabError")):
-                problems.append(f"{err.splitlines()[0][:160]} in answer cell {gid}")
+                problems.append(f"{for_terminal(err.splitlines()[0][:160])} in answer cell {gid}")
             elif err.startswith("timed out"):
                 problems.append(f"answer cell {gid} {err}")
             elif err:
-                errors.append(f"{err.splitlines()[0][:120]} in answer cell {gid}")
+                errors.append(f"{for_terminal(err.splitlines()[0][:120])} in answer cell {gid}")
     notes = [f"unanswered, so these tests failed: {', '.join(unanswered)}"] if unanswered else []
     notes += errors
     return messages, problems, notes
 
 
-def _recheck(job: Job, autograded: Path, result: SubmissionResult) -> list[str]:
-    """Run the independent re-check; lower each cell to the re-check's score. Returns cells that lost points."""
+def _recheck(job: Job, autograded: Path, result: SubmissionResult, problems: list[str]) -> dict[str, dict]:
+    """Run the independent re-check and make each test cell's score the re-check's.
 
-    suspicious = []
+    A cell the re-check failed scores its verdict's score (lower than nbgrader's: reported as suspicious);
+    a cell it could not check, or did not reach, scores 0 and needs the instructor's attention; a cell
+    nbgrader scored below the re-check (an error or stderr in the notebook) keeps nbgrader's 0. Returns the
+    verdicts per notebook (for feedback).
+    """
+    suspicious, unverified = [], []
     host_command = list(job.host_command) or None
+    out: dict[str, dict] = {}
     for name in job.notebooks:
         path = autograded / f"{name}.ipynb"
         if not path.exists():
             continue
-        verdicts, _problem = verify_notebook(Path(job.source) / job.assignment / f"{name}.ipynb", path,
-                                             host_command=host_command, host_env=job.host_env or None,
+        source = Path(job.source) / job.assignment / f"{name}.ipynb"
+        why = not_rechecked(source)
+        if why:  # the instructor's declared exception: nbgrader's scores stand, and the instructor is told
+            result.flags.append(f"not re-checked outside the student's process ({name}): {why}")
+            continue
+        verdicts, _problem = verify_notebook(source, path, host_command=host_command, host_env=job.host_env or None,
                                              cell_timeout=job.cell_timeout)
-        for cell in result.cells:
-            verdict = verdicts.get(cell.cell) if cell.notebook == name else None
-            if verdict is not None and verdict.score < cell.score - 1e-9:
+        tests = {meta(c).get("grade_id") for c in nbformat.read(str(source), as_version=4).cells if is_test(c)}
+        out[name] = verdicts
+        for cell in (c for c in result.cells if c.notebook == name and c.cell in tests):
+            verdict = verdicts.get(cell.cell)
+            if verdict is None or verdict.unverifiable:
+                unverified.append(cell.cell)
+                cell.score = 0.0
+                cell.message = verdict.message if verdict else "not reached by the grader's re-check"
+            elif verdict.score < cell.score - 1e-9:
                 suspicious.append(cell.cell)
                 cell.score = verdict.score
                 cell.message = ("passed inside the notebook but failed the grader's independent re-check: "
                                 + (verdict.message or "wrong result"))
-    return suspicious
+            elif cell.score < verdict.score - 1e-9:
+                cell.score = 0.0  # failed in the notebook: nbgrader's rule (no in-kernel fraction is kept)
+    if suspicious:
+        problems.append("tests passed inside the notebook but failed the grader's independent re-check in "
+                        f"{', '.join(suspicious)}: scored 0 there; review this submission")
+    if unverified:
+        problems.append(f"the grader's re-check could not check {', '.join(unverified)} (scored 0 there): "
+                        "check these cells by hand and give points in Formgrader if earned")
+    return {name: {gid: asdict(v) for gid, v in verdicts.items()} for name, verdicts in out.items()}
+
+
+def _feedback_verdicts(job: Job, result: SubmissionResult, visible: dict[str, dict[str, CellVerdict]],
+                       verified: dict[str, dict], path: Path) -> None:
+    """Write what feedback may show per test cell (:mod:`autograder.grading.feedback`) to ``path``."""
+    notebooks: dict[str, dict] = {}
+    for cell in result.cells:
+        seen = visible.get(cell.notebook, {}).get(cell.cell)
+        notebooks.setdefault(cell.notebook, {})[cell.cell] = {
+            "score": cell.score, "max_score": cell.max_score,
+            "visible": asdict(seen) if seen else None,
+            "verified": verified.get(cell.notebook, {}).get(cell.cell),
+        }
+    path.write_text(json.dumps({"rechecked": job.verify, "notebooks": notebooks}))
 
 
 def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None:
@@ -152,11 +193,29 @@ def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None
         gb.db.commit()
 
 
+def _visible(job: Job, sub: Path) -> dict[str, dict[str, CellVerdict]]:
+    """The visible checks' verdicts per notebook, for feedback, before anything runs a hidden test."""
+    out: dict[str, dict[str, CellVerdict]] = {}
+    for name in job.notebooks:
+        if (sub / f"{name}.ipynb").exists():
+            out[name], _ = visible_messages(Path(job.source) / job.assignment / f"{name}.ipynb", sub / f"{name}.ipynb",
+                                            host_command=list(job.host_command) or None,
+                                            host_env=job.host_env or None, cell_timeout=job.cell_timeout)
+    return out
+
+
 def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
-               extra: dict) -> None:
+               extra: dict, notes: list[str] | None = None) -> None:
     """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
 
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
+    notes = list(notes or [])
+    # first of all (no process has run a hidden test yet): what feedback may show of the visible checks
+    try:
+        visible = _visible(job, sub) if job.verify else {}
+    except Exception as exc:  # noqa: BLE001 - feedback then shows scores without the checks' messages
+        visible = {}
+        notes.append(f"feedback without the checks' messages ({type(exc).__name__})")
     # nbgrader's autograde with our Execute: output budgets, and only the cells grading needs are run
     extra = {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
              "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
@@ -178,7 +237,6 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
 
 
     autograded = scratch / "autograded" / job.student / job.assignment
-    notes: list[str] = []
     with open_gradebook(course.db_url) as gb:
         for name in job.notebooks:
             messages, answer_problems, answer_notes = _messages(autograded, name)
@@ -203,21 +261,64 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
     for name in job.notebooks:
         if (sub / f"{name}.ipynb").exists():
             result.flags += [str(f) for f in scan_notebook(nbformat.read(str(sub / f"{name}.ipynb"), as_version=4))]
+    verified: dict[str, dict] = {}
     if outcome.get("success") and job.verify:
-        suspicious = _recheck(job, autograded, result)
-        if suspicious:
-            problems.append("tests passed inside the notebook but failed the grader's independent re-check in "
-                            f"{', '.join(suspicious)}: scored 0 there; review this submission")
-            _store_scores(course, job, result)
+        verified = _recheck(job, autograded, result, problems)
+        _store_scores(course, job, result)
     result.score = round(sum(c.score for c in result.cells), 6)
     result.max_score = round(sum(c.max_score for c in result.cells), 6)
     # "ok" (optionally with notes) means graded normally; anything else needs the instructor's attention
     result.status = "; ".join(problems) if problems else ("ok" + (f" ({'; '.join(notes)})" if notes else ""))
     if outcome.get("success") and autograded.exists():
         result.autograded = str(autograded)
+        _feedback_verdicts(job, result, visible, verified, scratch / "feedback-verdicts.json")
+        api = nbgrader_api(course, cell_timeout=job.cell_timeout,
+                           extra={**extra, "HideHiddenTests.verdicts": str(scratch / "feedback-verdicts.json")})
         fb = api.generate_feedback(job.assignment, job.student, force=True)
         if fb["success"]:
             result.feedback = str(scratch / "feedback" / job.student / job.assignment)
+
+
+def _read_timestamp(sub: Path, result: SubmissionResult, problems: list[str]) -> None:
+    """The submission time from ``timestamp.txt`` (nbgrader's exchange writes it; a student can too).
+
+    One that is not a date is reported and removed from the scratch copy (nbgrader's autograde would fail
+    on it): the submission is graded without a time and needs the instructor's attention.
+    """
+    path = sub / "timestamp.txt"
+    if not path.exists():
+        return
+    text = path.read_bytes()[:200].decode("utf-8", "replace").strip()
+    try:
+        if text:
+            parse_utc(text)
+            result.timestamp = text
+    except (ValueError, OverflowError, TypeError) as exc:
+        problems.append(f"timestamp.txt is not a date and time (\"{for_terminal(text[:40])}\": "
+                        f"{for_terminal(str(exc)[:80])}): graded without a submission time, so no late penalty "
+                        "was computed; set it by hand if one applies")
+        path.unlink()
+
+
+def _prepare_notebook(job: Job, name: str, path: Path, problems: list[str], notes: list[str]) -> None:
+    """Make the scratch copy of one notebook gradable however it was saved, or remove it (graded as missing).
+
+    A byte-order mark, UTF-16 and older nbformat versions are converted; nbgrader metadata that does not
+    belong to this notebook (a cell copied from another assignment) is dropped. Both are noted in the result.
+    """
+    nb, why, converted = read_notebook(path)
+    if nb is None:
+        problems.append(f"{name}.ipynb {why}")
+        path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
+        return
+    source = nbformat.read(str(Path(job.source) / job.assignment / f"{name}.ipynb"), as_version=4)
+    dropped = drop_foreign_metadata(nb, {grade_id(c) for c in source.cells if grade_id(c)})
+    notes += [f"{name}.ipynb {n}" for n in converted]
+    if dropped:
+        notes.append(f"{name}.ipynb: nbgrader metadata of cell(s) {', '.join(map(str, dropped))} did not belong to "
+                     "this notebook (copied from another, or a repeated grade_id) and was dropped before grading")
+    if converted or dropped:
+        nbformat.write(nb, str(path))
 
 
 def grade_submission(job: Job) -> SubmissionResult:
@@ -234,30 +335,26 @@ def grade_submission(job: Job) -> SubmissionResult:
     shutil.copytree(job.submission, sub, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for link in [p for p in sub.rglob("*") if p.is_symlink()]:
         link.unlink()  # a submitted symlink could point at the solutions: never follow one
-    if (sub / "timestamp.txt").exists():
-        result.timestamp = (sub / "timestamp.txt").read_text(errors="replace").strip()
-        # the course gradebook records (and checks) it; nbgrader's autograde would stop on a malformed one
-        (sub / "timestamp.txt").unlink()
-
-    problems = []
+    problems: list[str] = []
+    notes: list[str] = []
+    _read_timestamp(sub, result, problems)
+    # the course gradebook records (and checks) the time; nbgrader's autograde in the scratch copy needs none
+    (sub / "timestamp.txt").unlink(missing_ok=True)
     for name in job.notebooks:
         path = sub / f"{name}.ipynb"
         if not path.exists():
-            others = sorted(p.name for p in sub.glob("*.ipynb"))
+            others = sorted(for_terminal(p.name[:80]) for p in sub.glob("*.ipynb"))
             problems.append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
             continue
-        why = read_notebook_problem(path)
-        if why:
-            problems.append(f"{name}.ipynb {why}")
-            path.unlink()  # only the scratch copy: graded as missing (0 points); the student's file is kept
+        _prepare_notebook(job, name, path, problems, notes)
 
     if job.sandbox:
 
         with sandboxed(scratch, Path(job.source).parent, limits=Limits.from_json(job.limits or None)) as extra:
             host = tuple(sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"]))
-            _autograde(dataclasses.replace(job, host_command=host), scratch, sub, result, problems, extra)
+            _autograde(dataclasses.replace(job, host_command=host), scratch, sub, result, problems, extra, notes)
     else:
-        _autograde(job, scratch, sub, result, problems, {})
+        _autograde(job, scratch, sub, result, problems, {}, notes)
     result.sandboxed = job.sandbox
     result.seconds = round(time.perf_counter() - start, 3)
     return result

@@ -11,7 +11,14 @@ the checker or builtins and pass every test. Here the verdict comes from a secon
 
 The checker, numpy and course_lib the tests use live in the verifier, where no student code ever runs, so
 nothing the submission patches can change a verdict. A cell the verifier fails keeps at most the
-verifier's score; if nbgrader gave it more, the submission is flagged.
+verifier's score; if nbgrader gave it more, the submission is flagged. A cell the verifier cannot check
+(the test hands the function something that cannot travel as data) scores 0 and is marked
+``unverifiable``: the grader then asks the instructor to look; the kernel's score is never trusted.
+
+:func:`visible_messages` runs only the *visible* part of each test cell (hidden regions removed) in a
+fresh student host, before any process has seen a hidden test or its inputs: its verdicts are what the
+student's feedback shows (:mod:`autograder.grading.feedback`), so no hidden code, input or expected value
+can reach a student through their own function's return values or messages.
 """
 
 from __future__ import annotations
@@ -31,10 +38,11 @@ from typing import Any
 import nbformat
 
 from autograder.isolation.wire import WireError, decode, encode, read_frame, write_frame
-from autograder.notebook.cells import is_answer, is_test, meta
+from autograder.notebook.cells import BEGIN_HIDDEN, END_HIDDEN, MarkerError, is_answer, is_test, meta, replace_regions
 from autograder.notebook.dependencies import needed_cells, strip_magics
 
-__all__ = ["CellVerdict", "HostFailure", "graded_names", "needed_cells", "verify_notebook"]
+__all__ = ["CellVerdict", "HostFailure", "graded_names", "needed_cells", "not_rechecked", "verify_notebook",
+           "visible_messages"]
 
 
 class HostFailure(RuntimeError):
@@ -49,6 +57,7 @@ class CellVerdict:
     score: float
     max_score: float
     message: str = ""
+    unverifiable: bool = False  # the test could not be re-run (scored 0; the instructor must look)
 
 
 def graded_names(source_nb: nbformat.NotebookNode) -> list[str]:
@@ -120,8 +129,8 @@ class _Host:
             if op == "result":
                 try:
                     return decode(reply.get("value"))
-                except WireError as exc:
-                    raise HostFailure(f"the submission's process sent a malformed value: {exc}") from None
+                except WireError as exc:  # the student's value: the test fails, the re-check goes on
+                    raise TypeError(f"the function returned a value that cannot be checked ({exc})") from None
             if op == "error":
                 exc_type = _EXCEPTIONS.get(str(reply.get("type")))
                 if exc_type is None and reply.get("type") == "AutodiffDisabledError":
@@ -234,25 +243,31 @@ def _run_trusted(code: str, ns: dict) -> Any:
     return eval(compile(last, "<test cell>", "eval"), ns) if last is not None else None  # noqa: S307
 
 
-def verify_notebook(
+def _trusted_source(cell: Any, visible_only: bool) -> str:
+    """A source test or setup cell's code; with ``visible_only``, each hidden region becomes ``pass``."""
+    if not visible_only or BEGIN_HIDDEN not in cell.source:
+        return cell.source
+    try:
+        return replace_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, "pass")
+    except MarkerError:  # a begin marker without its end: nothing from it on is visible
+        return cell.source[: cell.source.index(BEGIN_HIDDEN)] + "pass"
+
+
+def _run(
     source_path: Path,
     submission_path: Path,
-    host_command: list[str] | None = None,
-    host_env: dict[str, str] | None = None,
-    cell_timeout: float = 30.0,
+    host_command: list[str] | None,
+    host_env: dict[str, str] | None,
+    cell_timeout: float,
+    visible_only: bool,
 ) -> tuple[dict[str, CellVerdict], str]:
-    """Re-run ``source_path``'s test cells against the answers in ``submission_path``.
-
-    ``host_command`` starts the student host (default: this Python, unsandboxed; the grader passes a
-    sandboxed command). Returns the verdict per test cell and a problem description ('' if none): when
-    the host fails, the cells not yet verified score 0.
-    """
     source = nbformat.read(str(source_path), as_version=4)
     submission = nbformat.read(str(submission_path), as_version=4)
     tests = [c for c in source.cells if is_test(c)]
     if not tests:
         return {}, ""
-    last_answer = max((i for i, c in enumerate(submission.cells) if is_answer(c)), default=-1)
+    last_answer = max((i for i, c in enumerate(submission.cells) if is_answer(c)),
+                      default=max((i for i, c in enumerate(submission.cells) if is_test(c)), default=-1))
     candidates = [c for i, c in enumerate(submission.cells)
                   if c.cell_type == "code" and not is_test(c) and i <= last_answer]
     keep = needed_cells([(not meta(c).get("locked"), c.source) for c in candidates])
@@ -275,33 +290,37 @@ def verify_notebook(
             elif name in names and kind == "missing":
                 originals[name] = _ABSENT  # a test may still put a reference in its place
             elif name in names and kind == "data":
-                ns[name] = host.call({"op": "get", "name": name})
+                try:
+                    ns[name] = host.call({"op": "get", "name": name})
+                except Exception:  # noqa: BLE001 - a value that cannot be read: tests that use it fail
+                    continue
         last_test = max(i for i, c in enumerate(source.cells) if is_test(c))
         trusted = [c for i, c in enumerate(source.cells) if i <= last_test and c.cell_type == "code"
                    and not is_answer(c)]
-        keep = needed_cells([(is_test(c), c.source) for c in trusted])
-        for cell in (c for c, k in zip(trusted, keep, strict=True) if k):
+        code = [_trusted_source(c, visible_only) for c in trusted]
+        keep = needed_cells([(is_test(c), src) for c, src in zip(trusted, code, strict=True)])
+        for cell, src in ((c, s) for c, s, k in zip(trusted, code, keep, strict=True) if k):
             cell_meta = meta(cell)
+            unverifiable = False
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore")
                 try:
-                    value = _run_trusted(cell.source, ns)
+                    value = _run_trusted(src, ns)
                     error = None
                 except HostFailure:
                     raise
-                except _Unverifiable:
-                    value, error = None, "unverifiable"
+                except _Unverifiable as exc:
+                    value, error, unverifiable = None, f"could not be checked automatically: {exc}", True
                 except BaseException as exc:  # a failing test: any exception, like nbgrader
                     if isinstance(exc, KeyboardInterrupt | SystemExit):
                         raise
                     value, error = None, f"{type(exc).__name__}: {exc}"
             if is_test(cell):
                 points = float(cell_meta.get("points", 0))
-                if error == "unverifiable":
-                    continue  # left to nbgrader's own score
                 score = 0.0 if error else _cell_score(value, points)
-                verdicts[cell_meta["grade_id"]] = CellVerdict(cell_meta["grade_id"], score, points, error or "")
+                verdicts[cell_meta["grade_id"]] = CellVerdict(cell_meta["grade_id"], score, points, error or "",
+                                                              unverifiable)
     except HostFailure as exc:
         problem = str(exc)
     finally:
@@ -312,3 +331,55 @@ def verify_notebook(
             gid = cell_meta["grade_id"]
             verdicts.setdefault(gid, CellVerdict(gid, 0.0, float(cell_meta.get("points", 0)), problem))
     return verdicts, problem
+
+
+def not_rechecked(source_path: Path) -> str:
+    """Why the source notebook's instructor declared it outside the re-check ('' if it is not).
+
+    A notebook whose graded functions take objects that cannot cross the data-only boundary (05's graphs
+    of ``Value`` nodes) says so in its metadata: ``{"backprop_course": {"recheck": false, "why": "..."}}``.
+    Its test cells keep nbgrader's score and the submission is flagged; an *undeclared* cell the re-check
+    cannot judge still scores 0 (needs attention).
+    """
+    meta = nbformat.read(str(source_path), as_version=4).metadata.get("backprop_course") or {}
+    if meta.get("recheck", True) is False:
+        return str(meta.get("why") or "declared in the source notebook")
+    return ""
+
+
+def verify_notebook(
+    source_path: Path,
+    submission_path: Path,
+    host_command: list[str] | None = None,
+    host_env: dict[str, str] | None = None,
+    cell_timeout: float = 30.0,
+) -> tuple[dict[str, CellVerdict], str]:
+    """Re-run ``source_path``'s test cells against the answers in ``submission_path``.
+
+    ``host_command`` starts the student host (default: this Python, unsandboxed; the grader passes a
+    sandboxed command). Returns the verdict per test cell and a problem description ('' if none): when
+    the host fails, the cells not yet verified score 0. Every test cell gets a verdict; one that could not
+    be checked scores 0 with ``unverifiable`` set. A notebook declared outside the re-check
+    (:func:`not_rechecked`) gets no verdicts.
+    """
+    if not_rechecked(source_path):
+        return {}, ""
+    return _run(source_path, submission_path, host_command, host_env, cell_timeout, visible_only=False)
+
+
+def visible_messages(
+    source_path: Path,
+    submission_path: Path,
+    host_command: list[str] | None = None,
+    host_env: dict[str, str] | None = None,
+    cell_timeout: float = 30.0,
+) -> tuple[dict[str, CellVerdict], str]:
+    """The verdicts of the *visible* part of each test cell (hidden regions removed), for feedback.
+
+    Run it before anything runs the hidden tests: its host is fresh and nothing the student's code could
+    read knows a hidden test or input, so its messages (the checker's, or the student's own exceptions')
+    can be shown to the student. A notebook declared outside the re-check gets none.
+    """
+    if not_rechecked(source_path):
+        return {}, ""
+    return _run(source_path, submission_path, host_command, host_env, cell_timeout, visible_only=True)

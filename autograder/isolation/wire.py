@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_FRAME", "WireError", "decode", "encode", "read_frame", "write_frame"]
+__all__ = ["DECODE_DEPTH", "MAX_DEPTH", "MAX_FRAME", "WireError", "decode", "encode", "read_frame", "write_frame"]
 
 MAX_FRAME = 64 * 1024 * 1024  # a frame larger than this is refused, not buffered
+MAX_DEPTH = 50  # encode refuses deeper values
+DECODE_DEPTH = 40  # decode is stricter: whatever decodes can be encoded again, even inside an argument list
 _NUMERIC_KINDS = "biufc"
 
 
@@ -27,8 +29,8 @@ class WireError(ValueError):
 
 def encode(value: Any, callables: dict[int, Any] | None = None, depth: int = 0) -> Any:
     """``value`` as JSON-ready data. Callables are registered in ``callables`` and sent as handles."""
-    if depth > 50:
-        raise WireError("the value is nested more than 50 levels deep")
+    if depth > MAX_DEPTH:
+        raise WireError(f"the value is nested more than {MAX_DEPTH} levels deep")
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
@@ -58,44 +60,81 @@ def encode(value: Any, callables: dict[int, Any] | None = None, depth: int = 0) 
                     "numpy arrays can be checked)")
 
 
+def _number(data: Any, what: str) -> int | float:
+    if isinstance(data, bool) or not isinstance(data, int | float):
+        if isinstance(data, dict) and set(data) == {"__float__"}:
+            return decode(data)
+        raise WireError(f"malformed {what}")
+    return data
+
+
 def decode(data: Any, make_callable: Any = None, depth: int = 0) -> Any:
-    """The inverse of :func:`encode`; ``make_callable(handle, name)`` builds a stand-in for a handle."""
-    if depth > 50:
-        raise WireError("the value is nested more than 50 levels deep")
+    """The inverse of :func:`encode`; ``make_callable(handle, name)`` builds a stand-in for a handle.
+
+    Stricter than :func:`encode`: only exactly what ``encode`` writes is accepted (the exact keys of each
+    tagged form, numbers where numbers belong) and values nest at most ``DECODE_DEPTH`` levels, fewer than
+    ``encode`` allows, so a decoded value can always be encoded again (passed back to the other side as an
+    argument) and a check never becomes unverifiable because of what one side sent.
+    """
+    if depth > DECODE_DEPTH:
+        raise WireError(f"the value is nested more than {DECODE_DEPTH} levels deep")
     if data is None or isinstance(data, bool | int | float | str):
         return data
     if isinstance(data, list):
         return [decode(v, make_callable, depth + 1) for v in data]
-    if not isinstance(data, dict) or len(data) > 3:
+    if not isinstance(data, dict):
         raise WireError(f"malformed value of type {type(data).__name__}")
-    if "__float__" in data:
+    keys = set(data)
+    if keys == {"__float__"}:
         text = data["__float__"]
         if text not in ("nan", "inf", "-inf"):
             raise WireError("malformed float")
         return float(text)
-    if "__complex__" in data:
-        re_, im = (decode(v, None, depth + 1) for v in data["__complex__"])
-        return complex(re_, im)
-    if "__ndarray__" in data:
-        dtype = np.dtype(data["dtype"])
+    if keys == {"__complex__"}:
+        parts = data["__complex__"]
+        if not isinstance(parts, list) or len(parts) != 2:
+            raise WireError("malformed complex number")
+        return complex(_number(parts[0], "complex number"), _number(parts[1], "complex number"))
+    if keys == {"__ndarray__", "dtype", "shape"}:
+        if not isinstance(data["dtype"], str) or not isinstance(data["shape"], list):
+            raise WireError("malformed array")
+        try:
+            dtype = np.dtype(data["dtype"])
+        except TypeError:
+            raise WireError("malformed array dtype") from None
         if dtype.kind not in _NUMERIC_KINDS:
             raise WireError("malformed array dtype")
-        shape = tuple(int(s) for s in data["shape"])
-        values = [decode(v, None, depth + 1) for v in data["__ndarray__"]]
+        shape = data["shape"]
+        if len(shape) > 32 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+            raise WireError("malformed array shape")
+        flat = data["__ndarray__"]
+        if not isinstance(flat, list):
+            raise WireError("malformed array")
+        values = [complex(_number(v["__complex__"][0], "array"), _number(v["__complex__"][1], "array"))
+                  if isinstance(v, dict) and set(v) == {"__complex__"} and isinstance(v["__complex__"], list)
+                  and len(v["__complex__"]) == 2 else _number(v, "array entry") for v in flat]
         if math.prod(shape) != len(values):
             raise WireError("array shape does not match its data")
-        return np.array(values, dtype=dtype).reshape(shape)
-    if "__tuple__" in data:
+        try:
+            return np.array(values, dtype=dtype).reshape(shape)
+        except (TypeError, ValueError, OverflowError):
+            raise WireError("malformed array data") from None
+    if keys == {"__tuple__"} and isinstance(data["__tuple__"], list):
         return tuple(decode(v, make_callable, depth + 1) for v in data["__tuple__"])
-    if "__dict__" in data:
+    if keys == {"__dict__"} and isinstance(data["__dict__"], list):
         out = {}
         for pair in data["__dict__"]:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise WireError("malformed dict entry")
             key = decode(pair[0], None, depth + 1)
             if isinstance(key, list | dict | np.ndarray):
                 raise WireError("malformed dict key")
-            out[key] = decode(pair[1], make_callable, depth + 1)
+            try:
+                out[key] = decode(pair[1], make_callable, depth + 1)
+            except TypeError:  # an unhashable key nested in a tuple
+                raise WireError("malformed dict key") from None
         return out
-    if "__callable__" in data and make_callable is not None:
+    if keys == {"__callable__", "name"} and make_callable is not None and isinstance(data["__callable__"], int):
         return make_callable(int(data["__callable__"]), str(data.get("name", "function")))
     raise WireError("malformed value")
 
