@@ -327,11 +327,16 @@ def build_bwrap_command(
 _PRELUDE = """\
 import os, shutil, sys
 src, cwd, home = sys.argv[1:4]
+os.makedirs(home, exist_ok=True)
 for a, b in ((os.path.join(src, "home"), home), (os.path.join(src, "cwd"), cwd)):
-    try:
-        shutil.copytree(a, b, symlinks=True, dirs_exist_ok=True)
-    except (OSError, shutil.Error) as e:
-        print("backprop-sandbox: not everything was copied into the sandbox:", str(e)[:300], file=sys.stderr)
+    for entry in os.scandir(a):  # not copytree(a, b): b is a tmpfs root whose mode is not ours to copy
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, os.path.join(b, entry.name), symlinks=True)
+            else:
+                shutil.copy2(entry.path, os.path.join(b, entry.name), follow_symlinks=False)
+        except (OSError, shutil.Error) as e:
+            print("backprop-sandbox: not copied into the sandbox:", str(e)[:300], file=sys.stderr)
 os.execvp(sys.argv[5], sys.argv[5:])
 """
 
