@@ -315,7 +315,7 @@ def test_user_limits_parse_sizes_and_refuse_typos():
     assert limits.work_bytes == 512 * MIB and limits.processes == 64
     assert Limits.from_json('{"processes": 9}', env).processes == 9  # explicit JSON wins
     assert Limits.from_json("", env).work_bytes == 512 * MIB
-    with pytest.raises(SandboxError, match="unknown limits in BPC_SANDBOX_LIMITS: submision_memory_bytes"):
+    with pytest.raises(SandboxError, match="unknown limits in BPC_SANDBOX_LIMITS: submision_memory "):
         Limits.from_user_env({"BPC_SANDBOX_LIMITS": "submision_memory=4G"})
     with pytest.raises(SandboxError, match="is not a number"):
         Limits.from_user_env({"BPC_SANDBOX_LIMITS": "cpu_percent=lots"})
@@ -470,7 +470,8 @@ def test_grading_runs_rootless_as_an_unprivileged_user(planted, capsys):
         print(f"\nrootless: {found['summary']}")
     assert found["uid"] == 65534 and found["available"] == [True, ""], found
     kernel = json.loads(next(ln for ln in found["kernel"].splitlines() if ln.startswith(MARK))[len(MARK):])
-    assert kernel["uid"] == 65534 and kernel["map"] == ["65534", "65534", "1"], kernel  # its own user namespace
+    # its own user namespace, one uid mapped (root's namespace maps "0 0 4294967295")
+    assert kernel["uid"] == 65534 and kernel["map"][0] == "65534" and kernel["map"][2] == "1", kernel
     assert kernel["secret"] == "FileNotFoundError", kernel
     assert kernel["data"] == "ok: 'given with the submission'" and kernel["write"].startswith("ok"), kernel
     assert "mine.txt" not in found["left_behind"], found["left_behind"]
