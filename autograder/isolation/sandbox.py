@@ -312,7 +312,7 @@ def sandbox_config(
     the view. Hidden even where they fall inside one of those: ``course_root``, ``scratch`` (and what its
     ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, and ``hide``.
     """
-    limits = limits or Limits()
+    limits = limits or Limits.from_user_env()
     work = Path(work).resolve()
     if len(str(work / "k-99999")) > 100:  # sun_path holds 107 bytes
         raise ValueError(f"{work} is too long a path for the kernels' unix sockets: use a shorter TMPDIR")
