@@ -367,6 +367,8 @@ def _remove_stale_folders() -> None:
             pid = folder.name.split("-")[1]
             if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder, ignore_errors=True)
+    # the empty cgroups of such blocks (s-<pid>-...); a live block's group is never touched
+    cleanup_cgroups(lambda name: not psutil.pid_exists(int(name.split("-")[1])))
 
 
 @contextlib.contextmanager

@@ -61,7 +61,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -531,16 +531,19 @@ class SubmissionCgroups:
         return left
 
 
-def cleanup_cgroups() -> list[Path]:
+def cleanup_cgroups(stale: Callable[[str], bool] | None = None) -> list[Path]:
     """Remove the empty submission and kernel cgroups this module made; return those removed.
 
     A cgroup that still holds a process cannot be removed (the kernel refuses), so live kernels are safe.
+    ``stale``, if given, picks by name (``s-<pid>-<hex>``) which empty groups may go.
     """
     removed = []
     for group, _ in _group_folders().values():
         if not group.is_dir():
             continue
         for cg in sorted([*group.glob("k-*"), *group.glob("s-*")]):
+            if stale is not None and not (cg.name.split("-")[1].isdigit() and stale(cg.name)):
+                continue
             try:
                 cg.rmdir()
                 removed.append(cg)
