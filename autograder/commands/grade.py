@@ -42,7 +42,7 @@ from autograder.grading.record import (
     restore_human_grades,
 )
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
-from autograder.isolation.sandbox import sandbox_available
+from autograder.isolation.sandbox import sandbox_available, sandbox_summary
 from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["GradeSummary", "final_results", "grade", "load_results", "refresh_feedback", "update_record",
@@ -340,8 +340,10 @@ def grade(
         ok, why = sandbox_available()
         if not ok:
             raise CourseError(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
-                              "(apt-get install bubblewrap) and grade as root, or pass --no-sandbox to grade "
-                              "without it (grades.csv and the report then mark those grades).")
+                              "(apt-get install bubblewrap) and grade as root or where unprivileged user "
+                              "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
+                              "and the report then mark those grades).")
+        progress(sandbox_summary())
     template = _template_db(course, known)
 
     jobs: list[Job] = []
