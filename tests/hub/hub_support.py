@@ -303,7 +303,7 @@ class GuideBlock:
 def guide_blocks(path: Path = DEPLOY_GUIDE) -> list[GuideBlock]:
     """Every ``sh`` block of the guide, in order; a block without a marker (or an unknown kind) is an error."""
     lines = path.read_text().splitlines()
-    blocks, i, pending = [], 0, None
+    blocks, i, pending = [], 0, None  # pending: (kind, line index the fence must be on)
     while i < len(lines):
         m = _MARKER.match(lines[i])
         if m:
@@ -325,8 +325,6 @@ def guide_blocks(path: Path = DEPLOY_GUIDE) -> list[GuideBlock]:
                 blocks.append(GuideBlock(pending[0], "\n".join(body) + "\n", start + 1))
             pending, i = None, j + 1
             continue
-        if lines[i].strip():
-            pending = None if pending and lines[i].strip() else pending
         i += 1
     return blocks
 

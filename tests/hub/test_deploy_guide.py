@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ HUB_URL, GUIDE_PORTS = "http://127.0.0.1:8000", (8000, 8001, 8081)
 OVERLAYS = ("/etc", "/opt", "/srv", "/home", "/usr/local/src", "/var")
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # a root login's PATH
 ARTIFACTS = ROOT / "test-artifacts" / "hub" / "guide"
+_REGISTRY_ENV = re.compile(r"^(PIP_|NPM_CONFIG_|NODE_EXTRA_CA_CERTS$)|PROXY$|_CA_BUNDLE$|^SSL_CERT_", re.I)
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 SANDBOX_BRANCH_REASON = (
@@ -103,7 +105,8 @@ class Namespace:
 
     def root_env(self, **extra: str) -> dict[str, str]:
         env = {"PATH": ROOT_PATH, "HOME": "/root", "LANG": "C.UTF-8", "USER": "root", "LOGNAME": "root"}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})  # this machine's package index
+        # how this machine reaches its package registries (index, proxy, CA certificates), as a root login has it
+        env.update({k: v for k, v in os.environ.items() if _REGISTRY_ENV.search(k)})
         env.update(extra)
         return env
 
@@ -249,8 +252,8 @@ def guide() -> Iterator[Namespace]:
             if ns.hub.poll() is not None:
                 tail = (ARTIFACTS / "jupyterhub.log").read_text()[-4000:]
                 pytest.fail(f"the hub exited {ns.hub.returncode}:\n{tail}")
-            with contextlib.suppress(OSError):
-                if client.api("GET", "/", expect=(200, 403, 404, 502, 503)) is not None:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{HUB_URL}/hub/api/", timeout=5) as r:
+                if r.status == 200:  # the proxy answers 404 until the hub has added its own route
                     break
             if time.monotonic() > deadline:
                 pytest.fail("the hub did not answer within 120 s")
