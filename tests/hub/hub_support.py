@@ -407,13 +407,19 @@ class Terminal:
         return await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.server.token}"}))
 
     def _send(self, message: list) -> None:
-        self.loop.run_until_complete(self.ws.write_message(json.dumps(message)))
+        async def send() -> None:  # inside the loop: tornado makes its futures on the running loop
+            await self.ws.write_message(json.dumps(message))
+
+        self.loop.run_until_complete(send())
 
     def _read(self, timeout: float) -> str | None:
         import asyncio
 
         try:
-            raw = self.loop.run_until_complete(asyncio.wait_for(self.ws.read_message(), timeout))
+            async def read() -> str | None:
+                return await asyncio.wait_for(self.ws.read_message(), timeout)
+
+            raw = self.loop.run_until_complete(read())
         except TimeoutError:
             return ""
         if raw is None:
@@ -427,7 +433,7 @@ class Terminal:
             m = self.PROMPT.search(self.buffer)
             if m:
                 out, self.buffer = self.buffer[:m.start()], self.buffer[m.end():]
-                return int(m.group(1)), out
+                return int(m.group(1)), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out).replace("\r", "")
             chunk = self._read(min(5.0, max(0.1, deadline - time.monotonic())))
             if chunk is None:
                 pytest.fail(f"{self.server.name}'s terminal closed:\n{self.buffer[-3000:]}")
@@ -435,7 +441,10 @@ class Terminal:
         pytest.fail(f"{self.server.name}'s terminal: no prompt within {timeout} s:\n{self.buffer[-3000:]}")
 
     def type(self, line: str, timeout: float = 300) -> tuple[int, str]:
-        """Type ``line`` and Enter; wait for the prompt; return (exit status, what the terminal showed)."""
+        """Type ``line`` and Enter; wait for the prompt; return (exit status, what the terminal showed).
+
+        The text shown is without terminal escapes and carriage returns; it starts with the echoed line.
+        """
         self._send(["stdin", line + "\r"])
         return self._until_prompt(timeout)
 

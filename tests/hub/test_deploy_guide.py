@@ -153,12 +153,13 @@ def _copy_checkout(dest: Path) -> None:
 
 def _start_namespace(base: Path) -> subprocess.Popen:
     """A ``sleep`` in a new mount namespace with the overlays and an empty /tmp; returns when it is ready."""
-    ready = base / "ready"
-    mounts = []
+    ready, layers = base / "ready", base / "layers"
+    layers.mkdir()
+    # the overlays' upper layers live in a tmpfs of the namespace: gone with it, nothing to delete afterwards
+    mounts = [f"mount -t tmpfs -o mode=0700 tmpfs {layers}"]
     for i, folder in enumerate(OVERLAYS):
-        up, work = base / f"up{i}", base / f"work{i}"
-        up.mkdir()
-        work.mkdir()
+        up, work = layers / f"up{i}", layers / f"work{i}"
+        mounts.append(f"mkdir {up} {work}")
         mounts.append(f"mount -t overlay overlay -o lowerdir={folder},upperdir={up},workdir={work} {folder}")
     script = "\n".join([
         "set -e", *mounts,
@@ -338,15 +339,17 @@ def test_guide_setup_logins_and_instructor_terminal(guide: Namespace) -> None:
         term = Terminal(server)
         try:
             rc, out = term.type("id -un; echo home=$HOME")
-            assert rc == 0 and f"\n{name}\r" in f"\n{out}" and f"home=/home/{name}" in out, out
+            assert rc == 0 and out.splitlines()[1:3] == [name, f"home=/home/{name}"], out
             rc, out = term.type("command -v backprop-course nbgrader alembic jupyter")
             assert rc == 0, f"{name}: the course's commands are not on PATH in the terminal:\n{out}"
             assert out.count("/opt/backprop-course/env/bin/") == 4, out
         finally:
             term.close()
-    # the installed environment holds no notebook of the course and no repository
-    assert not list(ns.path("/opt/backprop-course").rglob("notebooks")), "the repository's notebooks/ under /opt"
-    ours = {p.name for p in ns.path("/opt/backprop-course/env").rglob("*.ipynb") if "nbgrader/tests" not in str(p)}
+    # the installed environment holds the package, not the repository's notebooks
+    site = next(ns.path("/opt/backprop-course/env/lib").glob("python3*/site-packages"))
+    assert (site / "autograder").is_dir() and (site / "course_lib").is_dir() and not (site / "notebooks").exists()
+    ours = [p for d in (site / "autograder", site / "course_lib", ns.path("/opt/backprop-course/hub"))
+            for p in d.rglob("*.ipynb")]
     assert not ours, ours
     ns.lap("logins and terminals", started)
 
@@ -396,12 +399,8 @@ def test_guide_release_and_students_submit(guide: Namespace, tmp_path: Path) -> 
     ns.lap("students fetch, answer, submit", started)
 
 
-def test_what_each_account_can_read(guide: Namespace) -> None:
-    """docs/deploy.md's table, row by row: owner, mode, and each account's access tried as that account."""
-    ns = guide
-    rows = access_table()
-    assert {r.path for r in rows} >= {"/usr/local/src/backprop-course", f"/home/{INSTRUCTOR}/course",
-                                      "/home/s0001", "/home/s0002", "/opt/backprop-course/env"}
+def _table_disagreements(ns: Namespace, rows: list) -> list[str]:
+    """Where the namespace differs from rows of docs/deploy.md's table (owner, mode, access as each account)."""
     wrong = []
     for row in rows:
         st = ns.path(row.path).stat()
@@ -420,6 +419,22 @@ def test_what_each_account_can_read(guide: Namespace) -> None:
                 got, want = got[:2], want[:2]
             if got != want:
                 wrong.append(f"{row.path} as {account}: read/write/enter {got}, the table says {word!r}")
+    return wrong
+
+
+def test_what_each_account_can_read(guide: Namespace) -> None:
+    """docs/deploy.md's table, row by row: owner, mode, and each account's access tried as that account.
+
+    The exchange's feedback folder appears with the first `nbgrader release_feedback`: its row is checked by
+    the grading test, after that.
+    """
+    ns = guide
+    rows = access_table()
+    assert {r.path for r in rows} >= {"/usr/local/src/backprop-course", f"/home/{INSTRUCTOR}/course",
+                                      "/home/s0001", "/home/s0002", "/opt/backprop-course/env"}
+    later = [r for r in rows if r.path.endswith("/feedback")]
+    assert len(later) == 1 and not ns.path(later[0].path).exists()
+    wrong = _table_disagreements(ns, [r for r in rows if r not in later])
     assert not wrong, "\n".join(wrong)
 
 
@@ -479,4 +494,6 @@ def test_instructor_grades_and_returns_feedback_without_root(guide: Namespace) -
             text = _text_of(page.read_text())
             assert BEGIN_HIDDEN not in text and not [ln for ln in hidden if ln in text], page
     _student_cannot_find_secrets(ns, "s0001")
+    wrong = _table_disagreements(ns, [r for r in access_table() if r.path.endswith("/feedback")])
+    assert not wrong, "\n".join(wrong)
     ns.lap("feedback fetched and checked", started)
