@@ -1,9 +1,9 @@
 """What the JupyterHub tests share: the hub process, HTTP clients for the hub and the users' servers.
 
-The hub runs with the ``simple`` spawner (deploy/hub/course_hub.py): every user's server runs as this
-process's Unix user, with its own home folder under the test's temp folder and ``JUPYTERHUB_USER`` set.
-(The ``local`` spawner, one Unix account per user, needs a Python every account can run; on these machines
-Python lives under /root, which other accounts cannot enter.)
+``test_hub_cycle.py`` runs the hub with the ``simple`` spawner (deploy/hub/course_hub.py): every user's server
+runs as this process's Unix user, with its own home folder under the test's temp folder. ``test_deploy_guide.py``
+runs docs/deploy.md as printed, with the ``local`` spawner and real Unix accounts; it uses the guide's parsers
+(:func:`guide_blocks`, :func:`access_table`) and :class:`Terminal` (a JupyterLab terminal over its WebSocket).
 """
 
 from __future__ import annotations

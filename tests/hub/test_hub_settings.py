@@ -81,7 +81,7 @@ def test_each_role_gets_its_own_tools() -> None:
 
 def test_terminals_keep_the_servers_path() -> None:
     """JupyterLab's default terminal is a login shell whose /etc/profile resets PATH: the hub names a plain bash."""
-    server = json.loads((HUB_DIR / "server" / "jupyter_server_config.d" / "backprop-course-terminal.json").read_text())
+    server = json.loads((HUB_DIR / "server" / "jupyter_server_config.json").read_text())
     assert server["ServerApp"]["terminado_settings"]["shell_command"] == ["/bin/bash"]
 
 
