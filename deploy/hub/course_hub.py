@@ -36,7 +36,8 @@ server gets ``JUPYTER_CONFIG_PATH`` pointing at the folders beside this file:
   list — fetch, submit, fetch feedback — and Validate on) then ``nbgrader/`` (exchange and course id);
 * instructors: ``nbgrader/`` only (every nbgrader tool, their course folder and gradebook);
 * everyone: ``server/`` last (terminals run a plain ``bash`` with the server's environment, so the course's
-  commands are on PATH: JupyterLab's default login shell would reset PATH from /etc/profile).
+  commands are on PATH: JupyterLab's default login shell would reset PATH from /etc/profile). It is a
+  ``jupyter_server_config.json``: files in ``jupyter_server_config.d/`` are read for extensions only.
 
 The values are read the same way from a shell (``set -a; . hub.env``) and from systemd's ``EnvironmentFile=``
 only if they hold no quotes, no inline ``#`` comments and no ``~``: :meth:`HubSettings.check` refuses them.

@@ -310,15 +310,27 @@ def _text_of(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
+def _leaks(text: str, secrets_: list[str]) -> list[str]:
+    """The secret lines in ``text`` if they show a solution or hidden test: three or more of them, or one of 40+
+    characters (short ones such as ``for _ in range(3):`` also occur in unrelated code, e.g. tornado's)."""
+    hits = [line for line in secrets_ if line in text]
+    return hits if len(hits) >= 3 or any(len(h) >= 40 for h in hits) else []
+
+
 def _student_cannot_find_secrets(ns: Namespace, student: str) -> None:
-    """As ``student``: no file it can read anywhere the hub puts files holds a solution or hidden-test line."""
+    """As ``student``: no file it can read where the hub puts files holds a solution or hidden test.
+
+    Its own home is left out: a student who answered correctly has written the solution there themselves.
+    """
     released = "\n".join(p.read_text() for p in ns.path(f"/home/{INSTRUCTOR}/course/release").rglob("*.ipynb"))
     secrets_ = _secret_lines(ns.path("/usr/local/src/backprop-course/notebooks"), released)
     assert len(secrets_) > 10, secrets_
-    found = ns.as_user(student, "grep -rlF -f - /opt/backprop-course /srv /home /tmp /var/tmp /usr/local/src "
-                                "/etc/backprop-course 2>/dev/null; true",
-                       stdin="\n".join(secrets_) + "\n")
-    assert found.stdout.strip() == "", f"{student} can read solutions or hidden tests in:\n{found.stdout}"
+    others = " ".join(f"/home/{n}" for n in (INSTRUCTOR, *STUDENTS) if n != student)
+    found = ns.as_user(student, f"grep -rlF -f - /opt/backprop-course /srv {others} /tmp /var/tmp /usr/local/src "
+                                "/etc/backprop-course 2>/dev/null; true", stdin="\n".join(secrets_) + "\n")
+    leaks = {path: hits for path in found.stdout.split("\n") if path
+             for hits in [_leaks(ns.path(path).read_text(errors="replace"), secrets_)] if hits}
+    assert not leaks, f"{student} can read solutions or hidden tests: {leaks}"
     # the same search as root does find them (in the repository and the instructor's course folder): it looks
     as_root = ns.run_root("grep -rlF -f /dev/stdin /usr/local/src/backprop-course/notebooks /home/lee/course/source"
                           " <<'EOF'\n" + "\n".join(secrets_) + "\nEOF", "root-grep")
