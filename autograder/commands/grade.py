@@ -27,7 +27,7 @@ from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_
 from autograder.errors import CourseError
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
-from autograder.isolation.sandbox import sandbox_available
+from autograder.isolation.sandbox import sandbox_available, sandbox_summary
 
 __all__ = ["GradeSummary", "grade", "load_results", "write_grades_csv"]
 
@@ -214,8 +214,10 @@ def grade(
         ok, why = sandbox_available()
         if not ok:
             raise CourseError(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
-                              "(apt-get install bubblewrap) and grade as root, or pass --no-sandbox to grade "
-                              "without it (grades.csv and the report then mark those grades).")
+                              "(apt-get install bubblewrap) and grade as root or where unprivileged user "
+                              "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
+                              "and the report then mark those grades).")
+        progress(sandbox_summary())
     template = _template_db(course, known)
 
     jobs: list[Job] = []

@@ -1,43 +1,52 @@
-"""Grade student code in a sandbox: a bubblewrap-isolated kernel, resource limits, and capped output.
+"""Grade student code in a sandbox: a bubblewrap-isolated kernel, per-submission limits, and capped output.
 
 Without it, student code runs as the grader with its working directory inside the course folder: it can
 read the hidden tests and the gradebook, write anything, reach the network, fork-bomb or fill memory. With
 it, each notebook's kernel is the ``backprop-sandbox`` kernelspec, whose launcher
-(:mod:`autograder.isolation.sandbox_kernel`) runs ipykernel under ``bwrap`` as an unprivileged user without
-capabilities, in its own pid/network/ipc/uts namespaces, with:
+(:mod:`autograder.isolation.sandbox_kernel`) runs ipykernel under ``bwrap`` without capabilities, in its own
+pid/network/ipc/uts namespaces, with:
 
-* the course folder, the scratch course, the repository (solutions, tests), ``/root``, ``/home``, ``/run``
-  and the grader's home hidden behind empty read-only tmpfs; a private ``/tmp`` and ``/dev/shm``;
-* Python, the virtual environment and ``course_lib`` re-bound read-only on top;
-* a private copy of its notebook folder (no notebooks, no symlinks) as its working directory, so nothing
-  it writes reaches the files nbgrader later writes or the instructor later opens;
-* rlimits (address space, CPU time, file size, open files) and a cgroup ``pids.max`` on the whole tree;
+* a view built from nothing (an allow-list): read-only system folders (:data:`SYSTEM_PATHS`), Python, the
+  virtual environment's real path and the ``course_lib`` package folder (never the repository around it);
+  nothing else of the host exists in it (no course folder, no other submission, no repository clone);
+* its working folder (a copy of the notebook folder, no notebooks, no symlinks), ``/tmp`` and ``HOME`` on
+  size-limited tmpfs, so nothing it writes reaches the grader's disk or the files nbgrader later writes;
+* one cgroup per submission (memory, CPU quota and weight, ``pids.max``; cgroup v1 or v2), so forked
+  children share one budget; per-process rlimits (address space, CPU time, file size, open files) too;
 * the ipc transport over unix sockets in a shared folder, since TCP cannot cross the network namespace.
+
+**Who may run it.** As root, the kernel is dropped to ``Limits.uid`` (65534) with ``setpriv``. As any other
+user (an instructor's own account), where the kernel allows unprivileged user namespaces, bwrap runs
+rootless (``--unshare-user``): the same view and limits, except that cgroups are usually not writable there;
+then memory and CPU are limited per process only, and :func:`sandbox_summary` says so. Where neither root
+nor user namespaces are available, :func:`sandbox_available` returns ``(False, why and what to do)``.
+``python -m autograder.isolation.sandbox`` prints both (exit status 0 when the sandbox can run, 1 if not).
 
 :class:`CappedExecute` replaces nbgrader's ``Execute`` so that output beyond a byte budget per cell and per
 notebook is dropped (with a note) instead of kept in the grader's memory and the graded notebook; the
 outputs that decide a score (errors, stderr, the ``execute_result``) are always kept, shortened.
 
-Integration in :func:`autograder.grading.worker.grade_submission` (the grader must run as root)::
+Integration in :func:`autograder.grading.worker.grade_submission`::
 
-    from autograder.isolation.sandbox import cleanup_cgroups, sandbox_available, sandbox_command, sandboxed
+    from autograder.isolation.sandbox import sandbox_command, sandboxed
 
-    course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
-    with sandboxed(scratch, Path(job.source).parent) as extra:  # the course root: source/'s parent
-        job = dataclasses.replace(job, host_command=tuple(
-            sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])))  # the re-check's host too
+    with sandboxed(scratch, Path(job.source).parent, limits=limits) as extra:  # the course root: source/'s parent
+        host = sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])  # the re-check's host
         api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
-        ... everything from api.autograde(...) to api.generate_feedback(...) as now ...
-    cleanup_cgroups()  # harmless any time: removes empty kernel cgroups only
+        ... everything from api.autograde(...) to api.generate_feedback(...) ...
+    extra.stats  # after the block: what the submission used (peak memory, OOM kills) where cgroups work
 
 and decide once (in :func:`autograder.commands.grade.grade`) what to do when ``sandbox_available()`` is
-``(False, why)``: refuse, or grade unsandboxed after printing ``why``.
+``(False, why)``: refuse, or grade unsandboxed after printing ``why``; print :func:`sandbox_summary` once.
 
 ``sandboxed`` sets the environment the launcher reads (``JUPYTER_PATH`` with the kernelspec and the
 ``BACKPROP_SANDBOX_*`` policy) for the duration of the block and restores it after; ``extra`` is the
-``nbgrader_config(extra=...)`` dict: ``Execute.kernel_name``, ``KernelManager.transport``/``ip`` and
-``Autograde.autograde_preprocessors``. :func:`sandbox_config` returns the same settings without touching
-the environment, and :func:`sandbox_available` says whether this machine can run the sandbox at all.
+``nbgrader_config(extra=...)`` dict (a :class:`SandboxRun`): ``Execute.kernel_name``,
+``KernelManager.transport``/``ip`` and ``Autograde.autograde_preprocessors``. :func:`sandbox_config` returns
+the same settings without touching the environment.
+
+Limits (:class:`Limits`) default to the values in its definition; an instructor changes them for a grading
+run with ``BPC_SANDBOX_LIMITS``, e.g. ``BPC_SANDBOX_LIMITS="submission_memory=4G,cpu_percent=200"``.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,13 +71,18 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from autograder.isolation.sandbox_kernel import (
+    ENV_CGROUPS,
     ENV_HIDE,
     ENV_LIMITS,
     ENV_MPL_FONTLIST,
     ENV_NOTEBOOKS,
     ENV_READONLY,
+    ENV_USER_LIMITS,
     ENV_WORK,
+    SYSTEM_PATHS,
     Limits,
+    SandboxError,
+    SubmissionCgroups,
     cleanup_cgroups,
 )
 from autograder.notebook.cells import meta
@@ -79,11 +94,14 @@ __all__ = [
     "SKIPPED_NOTE",
     "CappedExecute",
     "Limits",
+    "SYSTEM_PATHS",
+    "SandboxRun",
     "SandboxSettings",
     "cleanup_cgroups",
     "sandbox_available",
     "sandbox_command",
     "sandbox_config",
+    "sandbox_summary",
     "sandboxed",
     "skipped_cells",
     "write_kernelspec",
@@ -104,32 +122,86 @@ SYSTEM_HIDE = ("/root", "/home", "/run", "/var/run", "/var/tmp", "/srv", "/mnt",
 _PROBE_TIMEOUT = 20
 
 
-def _bwrap_probe_command(bwrap: str) -> list[str]:
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+def _bwrap_probe_command(bwrap: str, rootless: bool) -> list[str]:
+    user = ["--unshare-user", "--disable-userns"] if rootless else []
+    return [bwrap, *user, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
             "--cap-drop", "ALL", "--", "true"]
 
 
-@functools.lru_cache(maxsize=1)
-def sandbox_available() -> tuple[bool, str]:
-    """Whether kernels can be sandboxed here, and if not why (bwrap is actually run once)."""
+def _userns_hint() -> str:
+    """Why unprivileged user namespaces may be off here (the sysctl that says so), and how to allow them."""
+    checks = [("/proc/sys/kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone=1"),
+              ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces=15000"),
+              ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+               "kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile that allows bwrap)")]
+    for path, off, fix in checks:
+        try:
+            if Path(path).read_text().strip() == off:
+                return f"{Path(path).name} is {off}: an administrator can allow them with sysctl -w {fix}"
+        except OSError:
+            continue
+    return "the kernel or a security module refuses them"
+
+
+@functools.lru_cache(maxsize=2)
+def _probe(euid: int) -> tuple[bool, str]:
     if sys.platform != "linux":
         return False, f"the sandbox needs Linux (bubblewrap); this is {sys.platform}"
-    if os.geteuid() != 0:
-        return False, "the sandbox launcher needs root (it drops the kernel to an unprivileged user itself)"
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False, "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    if not shutil.which("setpriv"):
+    rootless = euid != 0
+    if not rootless and not shutil.which("setpriv"):
         return False, "setpriv (util-linux) is not installed"
     try:
-        run = subprocess.run(_bwrap_probe_command(bwrap), capture_output=True, text=True, timeout=_PROBE_TIMEOUT)
+        run = subprocess.run(_bwrap_probe_command(bwrap, rootless), capture_output=True, text=True,
+                             timeout=_PROBE_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bwrap could not be run: {exc}"
     if run.returncode != 0:
-        why = (run.stderr or run.stdout).strip().splitlines()[-1:] or [f"exit status {run.returncode}"]
-        return False, f"bwrap fails here: {why[0]}"
+        why = ((run.stderr or run.stdout).strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+        if rootless:
+            return False, (f"not root, and bwrap cannot make an unprivileged user namespace here ({why}); "
+                           f"{_userns_hint()}; or grade as root (sudo), or pass --no-sandbox")
+        return False, f"bwrap fails here: {why}"
     return True, ""
+
+
+def sandbox_available() -> tuple[bool, str]:
+    """Whether kernels can be sandboxed here, and if not why and what to do (bwrap is actually run once).
+
+    As root: bwrap and setpriv must work. As any other user: bwrap must be able to make an unprivileged
+    user namespace (rootless mode). ``BPC_SANDBOX_LIMITS``, when set, must parse.
+    """
+    try:
+        Limits.from_user_env()
+    except SandboxError as exc:
+        return False, str(exc)
+    return _probe(os.geteuid())
+
+
+sandbox_available.cache_clear = _probe.cache_clear  # type: ignore[attr-defined]
+
+
+def sandbox_summary(limits: Limits | None = None) -> str:
+    """One line for the grading log: root or rootless, the limits, and what is enforced per submission.
+
+    Makes (and removes) a trial cgroup to find out which limits cgroups can enforce here.
+    """
+    limits = limits or Limits.from_user_env()
+    mode = (f"as root (kernels run as uid {limits.uid})" if os.geteuid() == 0
+            else f"rootless (unprivileged user namespace, as uid {os.geteuid()})")
+    trial = SubmissionCgroups.create(limits)
+    try:
+        enforced = trial.describe()
+    finally:
+        trial.close()
+    gib = 2**30
+    return (f"sandbox {mode}; limits: memory {limits.submission_memory_bytes / gib:g} GiB per submission "
+            f"({limits.memory_bytes / gib:g} GiB per process), CPU {limits.cpu_percent}% of a core, "
+            f"{limits.processes} processes, working folder {limits.work_bytes / 2**20:g} MiB, /tmp and HOME "
+            f"{limits.tmp_bytes / 2**20:g} MiB; {enforced} (change with {ENV_USER_LIMITS})")
 
 
 def sandbox_command(argv: Sequence[str]) -> list[str]:
@@ -174,14 +246,26 @@ def _matplotlib_fontlist() -> str:
 
 
 def _readonly_defaults() -> list[Path]:
-    """What the kernel needs from hidden folders: Python's prefixes (real paths too) and course_lib."""
-    paths = []
+    """What the kernel may read besides the system folders: Python, the venv (real paths too), course_lib.
+
+    A prefix that is a system folder itself (``/usr``, ``/usr/local``) is not bound whole: its library
+    folders are (``sysconfig``), so ``/usr/src`` or ``/usr/local/src`` stay out of the view. Only the
+    ``course_lib`` package folder is bound, never the repository that holds it (``notebooks/``, tests).
+    """
+    paths: list[Path] = []
+    broad = {Path("/"), Path("/usr"), Path("/usr/local"), Path("/opt")}
     for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
-        paths += [Path(p), Path(p).resolve()]
+        for q in (Path(p), Path(p).resolve()):
+            if q not in broad:
+                paths.append(q)
+    for key, value in sysconfig.get_paths().items():
+        if key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
+            paths += [Path(value), Path(value).resolve()]
+    paths += [Path(sys.executable).parent, Path(sys.executable).resolve().parent]
     spec = importlib.util.find_spec("course_lib")
     if spec and spec.submodule_search_locations:
         paths += [Path(p).resolve() for p in spec.submodule_search_locations]
-    return sorted(set(paths))
+    return sorted({p for p in paths if p.exists() and p not in broad})
 
 
 def _repo_root() -> Path:
@@ -198,6 +282,17 @@ class SandboxSettings:
     hide: list[Path] = field(default_factory=list)
 
 
+class SandboxRun(dict):
+    """The nbgrader config of a :func:`sandboxed` block (a dict), with what the block learnt.
+
+    ``cgroups`` describes what is enforced per submission (:meth:`SubmissionCgroups.describe`); ``stats``
+    is filled when the block ends: peak memory and OOM kills of the submission, where cgroups work.
+    """
+
+    cgroups: str = ""
+    stats: dict[str, int]
+
+
 def sandbox_config(
     scratch: Path,
     course_root: Path,
@@ -211,10 +306,11 @@ def sandbox_config(
 ) -> SandboxSettings:
     """Settings to autograde the scratch course ``scratch`` with sandboxed kernels.
 
-    ``work`` is the one folder the kernels may write (short path: unix socket paths are limited to 107
-    bytes); a kernelspec is written next to it, in ``work.parent/jupyter``. Hidden: ``course_root``,
-    ``scratch`` (and what its ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's
-    home, and ``hide``. Kept readable: Python, the venv, course_lib, and ``readonly``.
+    ``work`` is the one host folder the kernels may write, for their sockets (short path: unix socket
+    paths are limited to 107 bytes); a kernelspec is written next to it, in ``work.parent/jupyter``.
+    Readable: :data:`SYSTEM_PATHS`, Python, the venv, course_lib, and ``readonly``; nothing else exists in
+    the view. Hidden even where they fall inside one of those: ``course_root``, ``scratch`` (and what its
+    ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, and ``hide``.
     """
     limits = limits or Limits()
     work = Path(work).resolve()
@@ -222,7 +318,7 @@ def sandbox_config(
         raise ValueError(f"{work} is too long a path for the kernels' unix sockets: use a shorter TMPDIR")
     work.mkdir(parents=True, exist_ok=True)
     os.chmod(work, 0o711)  # traversable by bwrap, which runs as root without CAP_DAC_OVERRIDE
-    if limits.uid:
+    if limits.uid and os.geteuid() == 0:
         os.chown(work, limits.uid, limits.gid)  # the kernel creates its ipc sockets here
     kernels = work.parent / "jupyter"
     name = write_kernelspec(kernels)
@@ -253,14 +349,24 @@ def sandbox_config(
     return SandboxSettings(config, env, work, sorted(hidden))
 
 
+def _temp_root() -> Path:
+    """Where :func:`sandboxed` keeps its folder: ``/dev/shm`` (memory, so what a kernel writes to its socket
+    folder is charged to its memory cgroup, never the disk) when usable, else the system temp dir."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) and not shm.is_symlink():
+        return shm
+    return Path(tempfile.gettempdir())
+
+
 def _remove_stale_folders() -> None:
     """Delete the private folders of :func:`sandboxed` blocks whose process is gone (a killed worker)."""
     import psutil
 
-    for folder in Path(tempfile.gettempdir()).glob("bpsb-*-*"):
-        pid = folder.name.split("-")[1]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder, ignore_errors=True)
+    for root in {_temp_root(), Path(tempfile.gettempdir())}:
+        for folder in root.glob("bpsb-*-*"):
+            pid = folder.name.split("-")[1]
+            if pid.isdigit() and not psutil.pid_exists(int(pid)) and folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -273,33 +379,43 @@ def sandboxed(
     readonly: Iterable[Path] = (),
     cell_output_bytes: int | None = None,
     notebook_output_bytes: int | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[SandboxRun]:
     """Within the block, kernels started by nbgrader with the yielded config run sandboxed.
 
-    Makes a private folder under the system temp dir (kernelspec + the kernels' work folder), sets
-    ``os.environ`` for the launcher, and on exit restores the environment, deletes the folder and removes
-    empty kernel cgroups. Raises RuntimeError when :func:`sandbox_available` says no.
+    Makes a private folder (kernelspec + the kernels' socket folder) and the submission's cgroups, sets
+    ``os.environ`` for the launcher, and on exit restores the environment, kills whatever the submission
+    left running, records its usage in ``stats``, and deletes the folder and the cgroups. Raises
+    RuntimeError when :func:`sandbox_available` says no.
     """
     ok, why = sandbox_available()
     if not ok:
         raise RuntimeError(f"cannot sandbox the grading kernels: {why}")
+    limits = limits or Limits.from_user_env()
     _remove_stale_folders()
-    top = Path(tempfile.mkdtemp(prefix=f"bpsb-{os.getpid()}-"))
-    saved = {}
+    top = Path(tempfile.mkdtemp(prefix=f"bpsb-{os.getpid()}-", dir=_temp_root()))
+    saved: dict[str, str | None] = {}
+    cgroups = SubmissionCgroups()
+    run = SandboxRun()
+    run.stats = {}
     try:
         settings = sandbox_config(scratch, course_root, top / "run", limits=limits, hide=hide, readonly=readonly,
                                   cell_output_bytes=cell_output_bytes, notebook_output_bytes=notebook_output_bytes)
-        saved = {key: os.environ.get(key) for key in settings.env}
-        os.environ.update(settings.env)
-        yield settings.config
+        cgroups = SubmissionCgroups.create(limits)
+        run.update(settings.config)
+        run.cgroups = cgroups.describe()
+        env = {**settings.env, ENV_CGROUPS: os.pathsep.join(map(str, cgroups.folders))}
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        yield run
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        run.stats = cgroups.stats()
+        cgroups.close()
         shutil.rmtree(top, ignore_errors=True)
-        cleanup_cgroups()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -443,3 +559,17 @@ class CappedExecute(Execute):
             return
         self._notebook_bytes = used + size
         super()._update_display_id(display_id, msg)
+
+
+def main() -> int:
+    """``python -m autograder.isolation.sandbox``: say whether (and how) students' code can be sandboxed here."""
+    ok, why = sandbox_available()
+    if not ok:
+        print(f"sandbox: NOT available: {why}")
+        return 1
+    print(f"sandbox: available; {sandbox_summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

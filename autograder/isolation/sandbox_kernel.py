@@ -1,49 +1,52 @@
 """Start a Jupyter kernel inside a bubblewrap sandbox: the launcher behind the ``backprop-sandbox`` kernelspec.
 
 Jupyter runs ``python -I -m autograder.isolation.sandbox_kernel -f {connection_file} [ipykernel options]`` with the
-notebook's folder as working directory. This process is trusted: it runs as the grader (root), outside the
-sandbox, with imports kept to the standard library so that it starts fast. It reads its policy from
-environment variables set by the grader (see :func:`autograder.isolation.sandbox.sandbox_config`):
+notebook's folder as working directory. This process is trusted: it runs as the grader, outside the sandbox,
+with imports kept to the standard library so that it starts fast. It reads its policy from environment
+variables set by the grader (see :func:`autograder.isolation.sandbox.sandbox_config`):
 
 ``BACKPROP_SANDBOX_WORK``
-    The only writable folder the kernel shares with the grader: the ipc sockets (``KernelManager.ip``
-    points into it) and one private folder per kernel (its connection file, ``HOME``, and a copy of the
-    notebook folder).
+    The only host folder the kernel may write: its ipc sockets (``KernelManager.ip`` points into it).
 ``BACKPROP_SANDBOX_NOTEBOOKS``
-    The launcher refuses to start unless the kernel's working directory is inside this folder.
-``BACKPROP_SANDBOX_HIDE``
-    ``os.pathsep``-separated folders hidden behind an empty read-only tmpfs (a file: behind ``/dev/null``).
+    The launcher refuses to start a kernel unless its working directory is inside this folder.
 ``BACKPROP_SANDBOX_READONLY``
-    ``os.pathsep``-separated folders bound read-only on top of the hidden ones (Python, the venv, course_lib).
+    ``os.pathsep``-separated paths bound read-only (Python's prefixes, the venv's real path, course_lib).
+``BACKPROP_SANDBOX_HIDE``
+    ``os.pathsep``-separated paths hidden behind an empty tmpfs (a file: behind ``/dev/null``) where they
+    fall inside a read-only bind (everything else of the host is not in the view at all).
+``BACKPROP_SANDBOX_CGROUPS``
+    ``os.pathsep``-separated cgroup folders of the submission (made by :class:`SubmissionCgroups`): the
+    launcher moves itself into them, so the kernel and every process it forks share one memory, CPU and
+    process budget. Empty: no cgroup could be written (rlimits only).
 ``BACKPROP_SANDBOX_LIMITS``
     JSON of :class:`Limits`.
 ``BACKPROP_SANDBOX_MPL_FONTLIST``
     Optional: matplotlib's font cache, copied into the kernel's fresh ``HOME`` (else matplotlib rebuilds it
     and says so on stderr, which nbgrader scores as a failed test).
 
-It then joins a fresh cgroup (``pids.max``), sets rlimits, and execs::
+The kernel's view is built from nothing (an allow-list): bwrap starts from an empty root and binds
+read-only only the system folders programs need (:data:`SYSTEM_PATHS`: ``/usr/bin``, ``/usr/lib*``, a few
+``/usr/share`` folders, ``/etc`` essentials such as ``ld.so.cache``, certificates and fonts), Python's
+prefixes, the virtual environment's real path and the ``course_lib`` package folder (``autograder`` too in
+exec mode), plus a synthetic ``/etc/passwd``. The working directory (same path as the notebook folder) is a
+fresh tmpfs of ``Limits.work_bytes`` filled with a copy of the notebook folder (no notebooks, no symlinks);
+``/tmp`` (which holds ``HOME``) and ``/dev/shm`` are tmpfs of ``Limits.tmp_bytes``. Nothing the kernel writes
+reaches the grader's disk except its sockets in ``BACKPROP_SANDBOX_WORK``.
 
-    bwrap --ro-bind / / --dev /dev --proc /proc  <tmpfs over hidden folders, private /tmp and /dev/shm>
-          <read-only re-binds> --bind WORK WORK --bind <private copy of the notebook folder> <notebook folder>
-          --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgroup-try --new-session
-          --die-with-parent --cap-drop ALL [--cap-add SETUID,SETGID,SETPCAP for setpriv only] --clearenv ...
-          --chdir <notebook folder> -- setpriv --reuid 65534 ... -- python -m ipykernel_launcher -f <copy>
+Two ways to run, chosen by who runs the launcher:
+
+* **as root**: bwrap runs as root and ``setpriv`` drops the kernel to ``Limits.uid`` (65534, "nobody")
+  with no capabilities (``Limits.uid = 0`` keeps root inside with every capability dropped: weaker).
+* **rootless** (any other user, where the kernel allows unprivileged user namespaces): bwrap adds
+  ``--unshare-user --disable-userns``; the kernel runs as the grader's own uid on the host (shown as
+  ``Limits.uid`` inside) with no capabilities, and can therefore only reach what the view holds.
 
 ``python -I -m autograder.isolation.sandbox_kernel --exec -- COMMAND...`` runs any other command the same way (the
-re-check's student host); its open file descriptors are inherited.
+re-check's student host): open file descriptors are inherited, no socket folder is bound.
 
-The kernel therefore runs as an unprivileged user (``Limits.uid``, default 65534 "nobody") with no
-capabilities, ``no_new_privs``, its own pid/network/ipc/uts namespaces, a read-only view of the machine
-without the hidden folders, and no way to write anything the grader later reads: the notebook folder it
-sees is a private copy (so it cannot plant a symlink where nbgrader writes the graded notebook). With
-``Limits.uid = 0`` it stays root inside the sandbox with every capability dropped; that is weaker: uid 0
-still owns every root-owned file, so it reads 0600 files such as ``/etc/shadow``, may connect to root-owned
-unix sockets left visible, and can set the setuid bit on files it creates.
-
-Processes: a cgroup ``pids.max`` (v1 ``pids`` hierarchy, nested under the launcher's own cgroup; v2 when
-the unified hierarchy offers ``pids``). Without a writable pids cgroup the launcher falls back to
-``RLIMIT_NPROC`` for the unprivileged uid (per uid, so shared by the kernels running at the same time),
-and refuses to start a root kernel, since RLIMIT_NPROC does not bind root.
+Processes: the submission's cgroup ``pids.max``; without a writable pids cgroup the launcher falls back to
+``RLIMIT_NPROC`` (counted per uid: shared with every process of that uid), and refuses to start a root
+kernel, since RLIMIT_NPROC does not bind root.
 """
 
 from __future__ import annotations
@@ -54,22 +57,28 @@ import os
 import resource
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 __all__ = [
     "CGROUP_GROUP",
+    "ENV_CGROUPS",
     "ENV_HIDE",
     "ENV_LIMITS",
     "ENV_MPL_FONTLIST",
     "ENV_NOTEBOOKS",
     "ENV_READONLY",
+    "ENV_USER_LIMITS",
     "ENV_WORK",
+    "SYSTEM_PATHS",
     "Limits",
     "SandboxError",
+    "SubmissionCgroups",
     "build_bwrap_command",
     "cleanup_cgroups",
     "main",
@@ -80,10 +89,30 @@ ENV_WORK = "BACKPROP_SANDBOX_WORK"
 ENV_NOTEBOOKS = "BACKPROP_SANDBOX_NOTEBOOKS"
 ENV_HIDE = "BACKPROP_SANDBOX_HIDE"
 ENV_READONLY = "BACKPROP_SANDBOX_READONLY"
+ENV_CGROUPS = "BACKPROP_SANDBOX_CGROUPS"
 ENV_LIMITS = "BACKPROP_SANDBOX_LIMITS"
 ENV_MPL_FONTLIST = "BACKPROP_SANDBOX_MPL_FONTLIST"
-CGROUP_GROUP = "backprop-sandbox"  # our folder in the pids hierarchy; kernels get k-<pid>-<hex> inside it
+ENV_USER_LIMITS = "BPC_SANDBOX_LIMITS"  # the instructor's overrides of the defaults, e.g. "submission_memory=4G"
+CGROUP_GROUP = "backprop-sandbox"  # our folder in each cgroup hierarchy; submissions get s-<pid>-<hex> inside
 MIB = 2**20
+INPUT = Path("/run/sandbox-input")  # inside the sandbox: read-only copy of the notebook folder and HOME seed
+HOME = Path("/tmp/home")  # inside the sandbox, on the /tmp tmpfs
+EMPTY_CWD = Path("/sandbox")  # exec mode outside the notebooks: an empty tmpfs working directory
+
+# What of the host every sandboxed program may read (those that exist; symlinks are recreated as symlinks).
+SYSTEM_PATHS = (
+    "/bin", "/lib", "/lib32", "/lib64", "/libx32",
+    "/usr/bin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/usr/libexec",
+    "/usr/local/bin", "/usr/local/lib",
+    "/usr/share/ca-certificates", "/usr/share/fonts", "/usr/share/fontconfig", "/usr/share/zoneinfo",
+    "/usr/share/locale", "/usr/share/terminfo", "/usr/share/matplotlib",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/nsswitch.conf", "/etc/host.conf",
+    "/etc/hosts", "/etc/localtime", "/etc/timezone", "/etc/ssl/certs", "/etc/ssl/openssl.cnf",
+    "/etc/ca-certificates", "/etc/pki/tls/certs", "/etc/fonts", "/etc/mime.types", "/etc/alternatives",
+    "/etc/os-release", "/etc/matplotlibrc",
+)
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 class SandboxError(Exception):
@@ -92,16 +121,25 @@ class SandboxError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed kernel (each process of it, except ``processes``: the whole tree)."""
+    """Resource limits of one submission's sandbox.
 
+    Per submission (cgroup, all its processes together): ``submission_memory_bytes``, ``cpu_percent``,
+    ``cpu_weight``, ``processes``. Per filesystem: ``work_bytes``, ``tmp_bytes``. Per process (rlimits, kept
+    as a second line where cgroups work, the only line where they do not): the others.
+    """
+
+    submission_memory_bytes: int = 2 * 2**30  # cgroup memory.max / memory.limit_in_bytes (tmpfs files count)
+    cpu_percent: int = 100  # cgroup cpu.max / cfs_quota: 100 = one core at most; 0 = no cap
+    cpu_weight: int = 100  # cgroup cpu.weight (v1 cpu.shares = weight * 1024 / 100): share under contention
+    processes: int = 256  # cgroup pids.max: processes and threads of the whole submission
+    work_bytes: int = 256 * MIB  # tmpfs of the working folder (the notebook folder's copy)
+    tmp_bytes: int = 256 * MIB  # tmpfs of /tmp (which holds HOME) and of /dev/shm, each
     memory_bytes: int = 3 * 2**30  # RLIMIT_AS per process
     cpu_seconds: int = 120  # RLIMIT_CPU per process: SIGXCPU then SIGKILL 2 s later
-    file_bytes: int = 64 * MIB  # RLIMIT_FSIZE: largest file the kernel can write
+    file_bytes: int = 64 * MIB  # RLIMIT_FSIZE: largest file a process can write
     open_files: int = 1024  # RLIMIT_NOFILE
-    processes: int = 256  # cgroup pids.max: processes and threads of the whole kernel tree
-    tmp_bytes: int = 256 * MIB  # size of the private /tmp (and of /dev/shm)
-    copy_bytes: int = 256 * MIB  # most bytes of the notebook folder copied into the kernel's private copy
-    uid: int = 65534  # user the kernel runs as (0: stay root, capabilities dropped)
+    copy_bytes: int = 256 * MIB  # most bytes of the notebook folder copied into the sandbox
+    uid: int = 65534  # user the kernel runs as (root mode: really; rootless: the uid shown inside)
     gid: int = 65534
 
     def to_json(self) -> str:
@@ -109,13 +147,50 @@ class Limits:
         return json.dumps(asdict(self), sort_keys=True)
 
     @staticmethod
-    def from_json(text: str | None) -> Limits:
-        """Limits from JSON; missing keys keep their defaults, unknown keys are an error."""
-        data = json.loads(text) if text else {}
+    def from_json(text: str | None, environ: Mapping[str, str] | None = None) -> Limits:
+        """Limits from JSON; missing keys keep the defaults (with :data:`ENV_USER_LIMITS`' overrides).
+
+        Unknown keys and negative or non-integer values are an error (:class:`SandboxError`).
+        """
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError as exc:
+            raise SandboxError(f"the sandbox limits are not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise SandboxError("the sandbox limits must be a JSON object")
+        base = Limits.from_user_env(os.environ if environ is None else environ)
+        return Limits._checked({**asdict(base), **data}, "limits")
+
+    @staticmethod
+    def from_user_env(environ: Mapping[str, str] = os.environ) -> Limits:
+        """The defaults with the overrides of ``BPC_SANDBOX_LIMITS`` (``key=value,...``, sizes with K/M/G).
+
+        Keys are the field names, ``_bytes`` may be left out: ``submission_memory=4G,cpu_percent=200``.
+        """
+        text = environ.get(ENV_USER_LIMITS, "").strip()
+        data: dict[str, int] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, eq, value = item.partition("=")
+            key, value = key.strip().replace("-", "_"), value.strip().upper().removesuffix("B").removesuffix("I")
+            if not eq or not value:
+                raise SandboxError(f"{ENV_USER_LIMITS}: '{item}' is not key=value (e.g. submission_memory=4G)")
+            known = {f.name for f in fields(Limits)}
+            if key not in known and f"{key}_bytes" in known:
+                key = f"{key}_bytes"
+            unit = value[-1] if value[-1] in _UNITS else ""
+            try:
+                number = float(value[: len(value) - len(unit)])
+            except ValueError:
+                raise SandboxError(f"{ENV_USER_LIMITS}: '{item}': {value!r} is not a number") from None
+            data[key] = int(number * _UNITS[unit])
+        return Limits._checked({**asdict(Limits()), **data}, ENV_USER_LIMITS)
+
+    @staticmethod
+    def _checked(data: dict, where: str) -> Limits:
         known = {f.name for f in fields(Limits)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SandboxError(f"unknown limits in {ENV_LIMITS}: {', '.join(unknown)}")
+            raise SandboxError(f"unknown limits in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         bad = sorted(k for k, v in data.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0)
         if bad:
             raise SandboxError(f"limits must be non-negative integers: {', '.join(bad)}")
@@ -134,85 +209,99 @@ def _depth(path: Path) -> int:
     return len(path.parts)
 
 
-def _outermost(paths: Iterable[Path], covers: Iterable[Path], binds: Iterable[Path]) -> list[Path]:
-    """``paths`` without those already hidden by another one (or by ``covers``), parents first.
-
-    A path inside a hidden folder is kept when a bind brings back a folder between them.
-    """
-    paths = {Path(p) for p in paths}
-    covers, binds = [*paths, *covers], list(binds)
-    out = []
-    for p in paths:
-        hidden_by = [c for c in covers if c in p.parents]
-        if any(not any(c in b.parents and _inside(p, b) for b in binds) for c in hidden_by):
-            continue
-        out.append(p)
-    return sorted(out, key=lambda p: (_depth(p), str(p)))
-
-
 def build_bwrap_command(
     *,
     bwrap: str,
     kernel: Sequence[str],
     cwd: Path,
-    private_cwd: Path,
-    home: Path,
-    work: Path,
-    hide: Iterable[Path],
+    input_dir: Path,
+    work: Path | None,
     readonly: Iterable[Path],
     limits: Limits,
+    rootless: bool,
     setpriv: str | None,
     python_bin: Path,
-    hidden_files: Iterable[Path] = (),
+    python: str | None = None,
+    hide: Iterable[Path] = (),
+    system: Iterable[str] = SYSTEM_PATHS,
+    extra_files: Mapping[Path, Path] | None = None,
 ) -> list[str]:
-    """The bwrap command line that runs ``kernel`` sandboxed (pure: touches nothing).
+    """The bwrap command line that runs ``kernel`` sandboxed (pure but for reading which system paths exist).
 
-    Mounts are applied parents first, so a re-bind inside a hidden folder lands on its tmpfs; folders that
-    bwrap must create inside a tmpfs are made 0755 so the unprivileged kernel can traverse them.
+    The view starts empty: ``system`` paths that exist (symlinks recreated), ``readonly`` paths, ``input_dir``
+    at :data:`INPUT`, ``extra_files`` (host file -> path inside, read-only), the socket folder ``work``
+    (writable; None in exec mode), ``/dev``, ``/proc`` and tmpfs for ``cwd``, ``/tmp`` and ``/dev/shm``.
+    ``hide`` paths inside a read-only bind are covered by an empty tmpfs. Mounts are applied parents first;
+    missing parent folders are made 0755 so the unprivileged kernel can traverse them.
     """
-    tmp_dirs = [Path("/tmp"), Path("/dev/shm")]
-    readonly = sorted({Path(p) for p in readonly})
-    binds = [*readonly, work, cwd]
-    hide = _outermost(set(hide) - set(tmp_dirs), tmp_dirs, binds)
-    hidden_files = _outermost(set(hidden_files), [*hide, *tmp_dirs], binds)
-    ops: list[tuple[int, int, list[str], Path]] = []  # (depth, order, args, target)
-    for p in hide:
-        ops.append((_depth(p), 0, ["--size", str(MIB), "--tmpfs", str(p)], p))
-    for p in tmp_dirs:
-        ops.append((_depth(p), 0, ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", str(p)], p))
-    for p in readonly:
-        ops.append((_depth(p), 1, ["--ro-bind", str(p), str(p)], p))
-    ops.append((_depth(work), 2, ["--bind", str(work), str(work)], work))
-    ops.append((_depth(cwd), 2, ["--bind", str(private_cwd), str(cwd)], cwd))
-    ops.sort(key=lambda op: (op[0], op[1], str(op[3])))
+    ops: list[tuple[Path, int, list[str]]] = []  # (target, kind 0=tmpfs 1=bind 2=symlink, args)
+    symlinks = []
+    for name in system:
+        p = Path(name)
+        if p.is_symlink():
+            symlinks.append((p, os.readlink(p)))
+        elif p.exists():
+            ops.append((p, 1, ["--ro-bind", str(p), str(p)]))
+    binds = sorted({Path(p) for p in readonly})
+    for p in binds:
+        ops.append((p, 1, ["--ro-bind", str(p), str(p)]))
+    bound = [t for t, kind, _ in ops if kind == 1]
+    for p in sorted({Path(p) for p in hide}):
+        if any(b in p.parents for b in bound):
+            if p.is_dir():
+                ops.append((p, 0, ["--size", str(MIB), "--tmpfs", str(p)]))
+            elif p.exists():
+                ops.append((p, 1, ["--ro-bind", "/dev/null", str(p)]))
+    ops.append((Path("/tmp"), 0, ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]))
+    ops.append((Path("/dev/shm"), 0, ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]))
+    ops.append((cwd, 0, ["--perms", "1777", "--size", str(limits.work_bytes), "--tmpfs", str(cwd)]))
+    ops.append((INPUT, 1, ["--ro-bind", str(input_dir), str(INPUT)]))
+    for host, inside in (extra_files or {}).items():
+        ops.append((Path(inside), 1, ["--ro-bind", str(host), str(inside)]))
+    if work is not None:
+        ops.append((work, 1, ["--bind", str(work), str(work)]))
+    ops.sort(key=lambda op: (_depth(op[0]), op[1], str(op[0])))
 
-    cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    mounted: list[tuple[Path, bool]] = []  # (target, is a tmpfs) in the order applied
-    for _, order, args, target in ops:
-        if order:  # a bind: create its missing parents inside a tmpfs as 0755 (bwrap would make them 0700)
-            below = [(m, tmpfs) for m, tmpfs in mounted if m in target.parents]
-            if below and max(below, key=lambda m: _depth(m[0]))[1]:  # the innermost mount above it is a tmpfs
-                root = max(below, key=lambda m: _depth(m[0]))[0]
-                for parent in reversed(target.parents):
-                    if root in parent.parents:
-                        cmd += ["--perms", "0755", "--dir", str(parent)]
-        mounted.append((target, not order))
-        cmd += args
-    for f in hidden_files:
-        cmd += ["--ro-bind", "/dev/null", str(f)]
-    for p in hide:
-        cmd += ["--remount-ro", str(p)]
+    cmd = [bwrap]
+    if rootless:
+        cmd += ["--unshare-user", "--disable-userns", "--uid", str(limits.uid), "--gid", str(limits.gid)]
+    cmd += ["--dev", "/dev", "--proc", "/proc"]
+    made: set[Path] = {Path("/"), Path("/dev"), Path("/proc")}
+    mounted: list[tuple[Path, bool]] = []  # (target, is a tmpfs)
+
+    def parents(target: Path) -> None:
+        for parent in reversed(target.parents):
+            if parent in made:
+                continue
+            inner = [m for m in mounted if _inside(parent, m[0])]
+            if inner and not max(inner, key=lambda m: _depth(m[0]))[1]:
+                continue  # inside a read-only bind: it exists there (or cannot be made anyway)
+            cmd.extend(["--perms", "0755", "--dir", str(parent)])
+            made.add(parent)
+
+    for target, kind, args in ops:
+        parents(target)
+        cmd.extend(args)
+        mounted.append((target, kind == 0))
+        made.add(target)
+    for p, target in symlinks:
+        parents(p)
+        cmd += ["--symlink", target, str(p)]
+    for target, kind, _ in ops:
+        if kind == 0 and target not in (Path("/tmp"), Path("/dev/shm"), cwd):
+            cmd += ["--remount-ro", str(target)]
     cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox", "--new-session", "--die-with-parent", "--cap-drop", "ALL"]
     if setpriv:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     env = {
         "PATH": os.pathsep.join([str(python_bin), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(home),
+        "HOME": str(HOME),
+        "USER": "sandbox",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "MPLCONFIGDIR": str(HOME / ".matplotlib"),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # else ipykernel's debugger warns about frozen modules
@@ -230,11 +319,30 @@ def build_bwrap_command(
     if setpriv:
         cmd += [setpriv, f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return cmd + list(kernel)
+    # fill the working folder and HOME from the read-only input, as the kernel's user, then exec the kernel
+    prelude = [python or str(python_bin / "python"), "-I", "-S", "-c", _PRELUDE, str(INPUT), str(cwd), str(HOME), "--"]
+    return cmd + prelude + list(kernel)
+
+
+_PRELUDE = """\
+import os, shutil, sys
+src, cwd, home = sys.argv[1:4]
+os.makedirs(home, exist_ok=True)
+for a, b in ((os.path.join(src, "home"), home), (os.path.join(src, "cwd"), cwd)):
+    for entry in os.scandir(a):  # not copytree(a, b): b is a tmpfs root whose mode is not ours to copy
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, os.path.join(b, entry.name), symlinks=True)
+            else:
+                shutil.copy2(entry.path, os.path.join(b, entry.name), follow_symlinks=False)
+        except (OSError, shutil.Error) as e:
+            print("backprop-sandbox: not copied into the sandbox:", str(e)[:300], file=sys.stderr)
+os.execvp(sys.argv[5], sys.argv[5:])
+"""
 
 
 # ---------------------------------------------------------------------------------------------------------
-# cgroup: a pids.max for the whole kernel tree (RLIMIT_NPROC is not enforced for root)
+# cgroups: one per submission, memory + CPU + processes, both dialects
 
 
 def _mounts() -> list[tuple[str, str, str]]:
@@ -252,65 +360,187 @@ def _mounts() -> list[tuple[str, str, str]]:
     return out
 
 
-def _pids_group_folders() -> list[Path]:
-    """Where this process may make pids cgroups: ``<pids hierarchy>/<its own cgroup>/backprop-sandbox``.
-
-    cgroup v1: the ``pids`` hierarchy, nested under the caller's own cgroup. cgroup v2: the unified
-    hierarchy's root when it offers the pids controller (a v2 cgroup that holds processes cannot delegate).
-    """
-    own = {}
+def _own_cgroups() -> dict[str, str]:
+    own: dict[str, str] = {}
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             hid, controllers, path = line.split(":", 2)
             for c in controllers.split(",") if controllers else ["" if hid == "0" else hid]:
                 own[c] = path
     except (OSError, ValueError):
-        return []
-    folders = []
-    for mount, fstype, options in _mounts():
-        if fstype == "cgroup" and "pids" in options.split(","):
-            folders.append(Path(mount) / own.get("pids", "/").lstrip("/") / CGROUP_GROUP)
-        elif fstype == "cgroup2":
+        pass
+    return own
+
+
+def _group_folders(controllers: Iterable[str] = ("memory", "cpu", "pids")) -> dict[str, tuple[Path, str]]:
+    """Per controller, where this process may make cgroups and in which dialect ("v1"/"v2").
+
+    cgroup v1: the controller's hierarchy, nested under this process's own cgroup there. cgroup v2: the
+    unified hierarchy's root, when it offers the controller (a v2 cgroup holding processes cannot delegate).
+    A v1 hierarchy is preferred where both offer a controller (v2 then has it unavailable anyway).
+    """
+    own = _own_cgroups()
+    found: dict[str, tuple[Path, str]] = {}
+    mounts = _mounts()
+    for mount, fstype, options in mounts:
+        if fstype == "cgroup":
+            for c in controllers:
+                if c in options.split(",") and c not in found:
+                    found[c] = (Path(mount) / own.get(c, "/").lstrip("/") / CGROUP_GROUP, "v1")
+    for mount, fstype, _ in mounts:
+        if fstype == "cgroup2":
             try:
-                controllers = (Path(mount) / "cgroup.controllers").read_text().split()
+                offered = (Path(mount) / "cgroup.controllers").read_text().split()
             except OSError:
                 continue
-            if "pids" in controllers:
-                folders.append(Path(mount) / CGROUP_GROUP)
-    return folders
+            for c in controllers:
+                if c in offered and c not in found:
+                    found[c] = (Path(mount) / CGROUP_GROUP, "v2")
+    return found
 
 
-def _join_pids_cgroup(max_pids: int) -> Path | None:
-    """Move this process into a new cgroup with ``pids.max = max_pids``; None if no pids controller here."""
-    for group in _pids_group_folders():
-        for _attempt in range(5):  # a concurrent cleanup_cgroups() may remove an empty folder under us
-            cg = group / f"k-{os.getpid()}-{secrets.token_hex(3)}"
+def _pids_group_folders() -> list[Path]:
+    """Where the pids cgroups of submissions are made (for tests and :func:`cleanup_cgroups`)."""
+    folder = _group_folders(("pids",)).get("pids")
+    return [folder[0]] if folder else []
+
+
+def _settings(controller: str, dialect: str, limits: Limits) -> list[tuple[str, str]]:
+    """The (file, value) pairs that apply ``limits`` for one controller, in the order they must be written."""
+    period = 100_000
+    if controller == "memory" and limits.submission_memory_bytes:
+        if dialect == "v2":
+            return [("memory.max", str(limits.submission_memory_bytes)), ("memory.swap.max?", "0")]
+        return [("memory.limit_in_bytes", str(limits.submission_memory_bytes)),
+                ("memory.memsw.limit_in_bytes?", str(limits.submission_memory_bytes))]
+    if controller == "cpu":
+        quota = limits.cpu_percent * period // 100 if limits.cpu_percent else 0
+        weight = min(max(limits.cpu_weight, 1), 10_000)
+        if dialect == "v2":
+            return [("cpu.max", f"{quota or 'max'} {period}"), ("cpu.weight", str(weight))]
+        return [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(quota or -1)),
+                ("cpu.shares", str(max(2, weight * 1024 // 100)))]
+    if controller == "pids":
+        return [("pids.max", str(limits.processes))]
+    return []
+
+
+@dataclass
+class SubmissionCgroups:
+    """One cgroup per controller (memory, cpu, pids) for one submission: made, joined, measured, removed.
+
+    :meth:`create` makes what it can and says what it could not in :attr:`missing` (controller -> reason);
+    the launcher then keeps the per-process rlimits only for those. :meth:`close` kills what is left in
+    the groups and removes them.
+    """
+
+    paths: dict[str, Path] = field(default_factory=dict)  # controller -> cgroup folder
+    dialects: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def create(limits: Limits, controllers: Sequence[str] = ("memory", "cpu", "pids")) -> SubmissionCgroups:
+        """Make this submission's cgroups under ``backprop-sandbox`` in every hierarchy that lets us."""
+        out = SubmissionCgroups()
+        folders = _group_folders(controllers)
+        name = f"s-{os.getpid()}-{secrets.token_hex(4)}"
+        for c in controllers:
+            if c not in folders:
+                out.missing[c] = "no cgroup hierarchy offers it"
+                continue
+            group, dialect = folders[c]
+            cg = group / name
             try:
                 group.mkdir(exist_ok=True)
-                for control in (group.parent / "cgroup.subtree_control", group / "cgroup.subtree_control"):
-                    if control.exists() and "pids" not in control.read_text().split():  # v2: delegate pids
-                        control.write_text("+pids")
-                cg.mkdir()
-                (cg / "pids.max").write_text(str(max_pids))
-                (cg / "cgroup.procs").write_text(str(os.getpid()))
-                return cg
-            except FileNotFoundError:
-                continue
-            except OSError:
-                break
-    return None
+                if dialect == "v2":
+                    for control in (group.parent / "cgroup.subtree_control", group / "cgroup.subtree_control"):
+                        if c not in control.read_text().split():
+                            control.write_text(f"+{c}")
+                cg.mkdir(exist_ok=cg in out.paths.values())
+                for fname, value in _settings(c, dialect, limits):
+                    optional = fname.endswith("?")
+                    path = cg / fname.rstrip("?")
+                    if optional and not path.exists():
+                        continue
+                    path.write_text(value)
+                out.paths[c], out.dialects[c] = cg, dialect
+            except OSError as exc:
+                out.missing[c] = f"{exc.strerror or exc} ({cg})"
+                if cg not in out.paths.values():
+                    with contextlib.suppress(OSError):
+                        cg.rmdir()
+        return out
+
+    @property
+    def folders(self) -> list[Path]:
+        """The distinct cgroup folders to join (one per hierarchy)."""
+        return sorted(set(self.paths.values()))
+
+    def describe(self) -> str:
+        """One line: what is enforced per submission, and what is not and why."""
+        done = ", ".join(f"{c} ({self.dialects[c]})" for c in self.paths)
+        parts = [f"per-submission cgroup limits: {done}" if done else "no per-submission cgroup limits"]
+        if self.missing:
+            parts.append("not enforced per submission (per-process rlimits only): " + "; ".join(
+                f"{c}: {why}" for c, why in self.missing.items()))
+        return "; ".join(parts)
+
+    def stats(self) -> dict[str, int]:
+        """What the submission used: peak memory, OOM kills, CPU throttling (what the kernel reports)."""
+        out: dict[str, int] = {}
+        mem = self.paths.get("memory")
+        if mem:
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                with contextlib.suppress(OSError, ValueError):
+                    out["peak_memory_bytes"] = int((mem / name).read_text().split()[0])
+            for name in ("memory.oom_control", "memory.events"):
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (mem / name).read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            out["oom_kills"] = int(value)
+        cpu = self.paths.get("cpu")
+        if cpu:
+            with contextlib.suppress(OSError, ValueError):
+                for line in (cpu / "cpu.stat").read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key in ("nr_throttled", "throttled_time", "throttled_usec", "usage_usec"):
+                        out[f"cpu_{key}"] = int(value)
+        return out
+
+    def close(self, timeout: float = 10.0) -> list[Path]:
+        """Kill every process left in the groups and remove them; return the folders that could not go."""
+        left = []
+        for cg in self.folders:
+            deadline = time.monotonic() + timeout
+            while cg.exists():
+                kill = cg / "cgroup.kill"
+                try:
+                    if kill.exists():
+                        kill.write_text("1")
+                    else:
+                        for pid in (cg / "cgroup.procs").read_text().split():
+                            with contextlib.suppress(ProcessLookupError, PermissionError):
+                                os.kill(int(pid), signal.SIGKILL)
+                    cg.rmdir()
+                except OSError:
+                    if time.monotonic() > deadline:
+                        left.append(cg)
+                        break
+                    time.sleep(0.05)
+        return left
 
 
 def cleanup_cgroups() -> list[Path]:
-    """Remove the empty kernel cgroups this module made (``backprop-sandbox/k-*``); return those removed.
+    """Remove the empty submission and kernel cgroups this module made; return those removed.
 
     A cgroup that still holds a process cannot be removed (the kernel refuses), so live kernels are safe.
     """
     removed = []
-    for group in _pids_group_folders():
+    for group, _ in _group_folders().values():
         if not group.is_dir():
             continue
-        for cg in sorted(group.glob("k-*")):
+        for cg in sorted([*group.glob("k-*"), *group.glob("s-*")]):
             try:
                 cg.rmdir()
                 removed.append(cg)
@@ -319,6 +549,18 @@ def cleanup_cgroups() -> list[Path]:
         with contextlib.suppress(OSError):
             group.rmdir()
     return removed
+
+
+def _join_cgroups(folders: Iterable[Path]) -> list[Path]:
+    """Move this process into each folder; return those joined."""
+    joined = []
+    for cg in folders:
+        try:
+            (cg / "cgroup.procs").write_text(str(os.getpid()))
+            joined.append(cg)
+        except OSError as exc:
+            print(f"backprop-sandbox: could not join the submission's cgroup {cg}: {exc}", file=sys.stderr)
+    return joined
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -380,26 +622,21 @@ def _set_limits(limits: Limits, nproc: bool) -> None:
     cap(resource.RLIMIT_FSIZE, limits.file_bytes)
     cap(resource.RLIMIT_NOFILE, limits.open_files)
     cap(resource.RLIMIT_CORE, 0)
-    if nproc:  # per real uid, system-wide: shared by every kernel running as that uid at the same time
+    if nproc:  # per real uid, system-wide: shared by every process running as that uid at the same time
         cap(resource.RLIMIT_NPROC, limits.processes)
 
 
 def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """Set up everything for one sandboxed process (folders, cgroup, rlimits) and return the command to exec.
+    """Set up everything for one sandboxed process (folders, cgroups, rlimits) and return the command to exec.
 
-    Kernel mode (``-f CONNECTION_FILE``): the working directory must be inside ``BACKPROP_SANDBOX_NOTEBOOKS``
-    and the kernel sees a private copy of it. Exec mode (``--exec COMMAND``, e.g. the re-check's student
-    host): a private copy of the working directory if it is inside that folder, else an empty folder; the
-    ``autograder`` package is readable too (the command may be ``python -m autograder.<module>``); open file
-    descriptors are inherited.
+    Kernel mode (``-f CONNECTION_FILE``): the working directory must be inside ``BACKPROP_SANDBOX_NOTEBOOKS``;
+    the kernel gets a tmpfs at the same path holding a copy of it. Exec mode (``--exec COMMAND``, e.g. the
+    re-check's student host): the same copy if the working directory is inside that folder, else an empty
+    tmpfs; the ``autograder`` package is readable too (the command may be ``python -m autograder.<module>``);
+    open file descriptors are inherited. Runs as root (the kernel is dropped to ``Limits.uid``) or rootless.
     """
-    if os.geteuid() != 0:
-        raise SandboxError("the sandbox launcher must run as root (it drops to an unprivileged user itself)")
     connection_file, rest = _parse_args(argv)
-    try:
-        limits = Limits.from_json(environ.get(ENV_LIMITS))
-    except ValueError as exc:
-        raise SandboxError(f"{ENV_LIMITS} is not valid JSON: {exc}") from None
+    limits = Limits.from_json(environ.get(ENV_LIMITS), environ)
     work = Path(environ.get(ENV_WORK, ""))
     notebooks = Path(environ.get(ENV_NOTEBOOKS, ""))
     if not environ.get(ENV_WORK) or not work.is_absolute() or not work.is_dir():
@@ -414,57 +651,58 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
     bwrap = shutil.which("bwrap")
     if not bwrap:
         raise SandboxError("bubblewrap (bwrap) is not installed")
-    drop = limits.uid != 0
+    rootless = os.geteuid() != 0
+    drop = not rootless and limits.uid != 0
     setpriv = shutil.which("setpriv") if drop else None
     if drop and not setpriv:
         raise SandboxError("setpriv (util-linux) is needed to run the kernel as an unprivileged user")
 
-    hide, hidden_files = [], []
-    for p in _paths(environ.get(ENV_HIDE)):
-        real = p.resolve()
-        if real.is_dir():
-            hide.append(real)
-        elif real.exists():
-            hidden_files.append(real)
+    hide = [p.resolve() for p in _paths(environ.get(ENV_HIDE)) if p.exists()]
     readonly = [p.resolve() for p in _paths(environ.get(ENV_READONLY)) if p.exists()]
+    readonly += [p for p in _paths(environ.get(ENV_READONLY)) if p.is_symlink()]  # the path as named, too
     if connection_file is None:
         readonly.append(Path(__file__).resolve().parents[1])  # the autograder package (no secrets in it)
 
-    box = Path(tempfile.mkdtemp(prefix="kernel-", dir=work))  # 0700, ours: nothing can race us in it
-    home = box / "home"
-    (home / ".matplotlib").mkdir(parents=True)
+    box = Path(tempfile.mkdtemp(prefix="box-", dir=work.parent))  # 0700, ours: nothing can race us in it
+    given = box / "input"
+    (given / "home" / ".matplotlib").mkdir(parents=True)
     fontlist = environ.get(ENV_MPL_FONTLIST)
     if fontlist and Path(fontlist).is_file():
-        shutil.copy(fontlist, home / ".matplotlib" / Path(fontlist).name)
-    private_cwd = box / "cwd"
+        shutil.copy(fontlist, given / "home" / ".matplotlib" / Path(fontlist).name)
     if in_notebooks:
-        _copy_folder(cwd, private_cwd, limits.copy_bytes)
+        _copy_folder(cwd, given / "cwd", limits.copy_bytes)
     else:
-        private_cwd.mkdir()
-        cwd = private_cwd
+        (given / "cwd").mkdir()
+        cwd = EMPTY_CWD
+    name = "sandbox"
+    (box / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                                f"{name}:x:{limits.uid}:{limits.gid}:{name}:{HOME}:/usr/sbin/nologin\n")
+    (box / "group").write_text(f"root:x:0:\n{name}:x:{limits.gid}:\n")
     python = sys.executable
     if connection_file is not None:
-        connection = box / "connection.json"
-        fd = os.open(connection, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(connection_file.read_bytes())
-        command = [python, "-m", "ipykernel_launcher", "-f", str(connection), *rest]
+        connection = given / "connection.json"
+        connection.write_bytes(connection_file.read_bytes())
+        connection.chmod(0o600)
+        command = [python, "-m", "ipykernel_launcher", "-f", str(INPUT / "connection.json"), *rest]
     else:
         command = rest
     if drop:
-        _chown_tree(box, limits.uid, limits.gid)
-        os.chmod(box, 0o711)  # bwrap (root without CAP_DAC_OVERRIDE) must traverse it to --chdir
+        _chown_tree(given, limits.uid, limits.gid)
+    for p in (box, box / "passwd", box / "group"):
+        p.chmod(0o755 if p.is_dir() else 0o644)  # bwrap (root without CAP_DAC_OVERRIDE) reads them
 
     cmd = build_bwrap_command(
-        bwrap=bwrap, kernel=command, cwd=cwd, private_cwd=private_cwd, home=home, work=work,
-        hide=hide, readonly=readonly, limits=limits, setpriv=setpriv, python_bin=Path(python).parent,
-        hidden_files=hidden_files,
+        bwrap=bwrap, kernel=command, cwd=cwd, input_dir=given, work=work if connection_file else None,
+        readonly=readonly, limits=limits, rootless=rootless, setpriv=setpriv, python_bin=Path(python).parent,
+        python=python,
+        hide=hide, extra_files={box / "passwd": Path("/etc/passwd"), box / "group": Path("/etc/group")},
     )
-    cgroup = _join_pids_cgroup(limits.processes)
-    if cgroup is None and not drop:
+    joined = _join_cgroups(_paths(environ.get(ENV_CGROUPS)))
+    has_pids = any((cg / "pids.max").exists() for cg in joined)
+    if not has_pids and not drop and not rootless:
         raise SandboxError("no writable pids cgroup, and RLIMIT_NPROC does not bind root: refusing to run "
                            "the kernel as root without a process limit (use an unprivileged Limits.uid)")
-    _set_limits(limits, nproc=cgroup is None)
+    _set_limits(limits, nproc=not has_pids)
     return cmd
 
 
