@@ -58,11 +58,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "hub" / "guide"
 _REGISTRY_ENV = re.compile(r"^(PIP_|NPM_CONFIG_|NODE_EXTRA_CA_CERTS$)|PROXY$|_CA_BUNDLE$|^SSL_CERT_", re.I)
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-SANDBOX_BRANCH_REASON = (
-    "waits for branch h15-sandbox: `backprop-course grade` as a non-root instructor with the bubblewrap sandbox "
-    "in an unprivileged user namespace (today autograder.isolation.sandbox.sandbox_available() says "
-    "'the sandbox launcher needs root')"
-)
 
 
 def _missing() -> str:
@@ -468,7 +463,6 @@ def test_a_student_reads_no_solution_hidden_test_or_other_work(guide: Namespace)
     _student_cannot_find_secrets(ns, "s0001")
 
 
-@pytest.mark.skip(reason=SANDBOX_BRANCH_REASON)
 def test_instructor_grades_and_returns_feedback_without_root(guide: Namespace) -> None:
     ns = guide
     started = time.monotonic()
