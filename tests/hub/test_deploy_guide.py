@@ -373,7 +373,7 @@ def test_guide_release_and_students_submit(guide: Namespace, tmp_path: Path) -> 
     course = ns.path(f"/home/{INSTRUCTOR}/course")
     assert (course / "release" / ASSIGNMENT).is_dir()
     assert ns.path(f"/srv/nbgrader/exchange/{COURSE_ID}/outbound/{ASSIGNMENT}").is_dir()
-    owners = {ns.uid_name(p.stat().st_uid) for p in course.rglob("*")}
+    owners = {ns.uid_name(p.lstat().st_uid) for p in course.rglob("*")}
     assert owners == {INSTRUCTOR}, f"files in the course folder not the instructor's: {owners}"
     ns.lap("instructor releases", started)
 
@@ -478,7 +478,7 @@ def test_instructor_grades_and_returns_feedback_without_root(guide: Namespace) -
     finally:
         term.close()
     course = ns.path(f"/home/{INSTRUCTOR}/course")
-    owners = {ns.uid_name(p.stat().st_uid) for p in course.rglob("*")}
+    owners = {ns.uid_name(p.lstat().st_uid) for p in course.rglob("*")}
     assert owners == {INSTRUCTOR}, f"grading left files the instructor does not own: {owners}"
     released = "\n".join(p.read_text() for p in (course / "release").rglob("*.ipynb"))
     hidden = [ln for ln in _secret_lines(course / "source", released)]
