@@ -463,43 +463,57 @@ def test_a_student_reads_no_solution_hidden_test_or_other_work(guide: Namespace)
     _student_cannot_find_secrets(ns, "s0001")
 
 
+def _feedback_leaks(pages: list[Path], hidden: list[str]) -> list[str]:
+    out = []
+    for page in pages:
+        text = _text_of(page.read_text())
+        shown = [ln for ln in hidden if ln in text]
+        if BEGIN_HIDDEN in text or shown:
+            out.append(f"{page.name} ({page.parent.parent.name}): marker {BEGIN_HIDDEN in text}, lines {shown[:2]}")
+    return out
+
+
 def test_instructor_grades_and_returns_feedback_without_root(guide: Namespace) -> None:
     ns = guide
     started = time.monotonic()
     _first, second, regen = [b for b in guide_blocks() if b.kind == "instructor-terminal"]
+    course = ns.path(f"/home/{INSTRUCTOR}/course")
+    released = "\n".join(p.read_text() for p in (course / "release").rglob("*.ipynb"))
+    hidden = _secret_lines(course / "source", released)
+    n_pages = len(KINDS) * len(list((course / "release" / ASSIGNMENT).glob("*.ipynb")))
+    leaks: dict[str, list[str]] = {}
     term = Terminal(ns.servers[INSTRUCTOR])
     try:
         _type_block(term, second.text, "instructor-2", timeout=600)
         ns.lap("instructor collects, grades (sandboxed, no root), releases feedback", started)
+        pages = list((course / "feedback").rglob("*.html"))
+        assert len(pages) == n_pages, pages
+        leaks["backprop-course grade"] = _feedback_leaks(pages, hidden)
+        owners = {ns.uid_name(p.lstat().st_uid) for p in course.rglob("*")}
+        assert owners == {INSTRUCTOR}, f"grading left files the instructor does not own: {owners}"
+        grades = (course / "grades.csv").read_text()
+        assert all(name in grades for name in KINDS), grades
+        for name in KINDS:
+            listed = ns.servers[name].assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
+            assert listed["success"], listed
+            subs = [s for a in listed["value"] if a["status"] == "submitted" for s in a["submissions"]]
+            assert subs and all(s["has_local_feedback"] for s in subs), subs
+            pages = list(ns.path(f"/home/{name}/{ASSIGNMENT}/feedback").rglob("*.html"))
+            assert pages and all(ns.uid_name(p.stat().st_uid) == name for p in pages)
+            leaks[f"{name}'s fetched feedback"] = _feedback_leaks(pages, hidden)
         _type_block(term, regen.text, "instructor-3")
-        # nbgrader's own generate_feedback, from the home folder (not the course folder), hides hidden tests too
+        leaks["nbgrader generate_feedback in the course folder"] = _feedback_leaks(
+            list((course / "feedback").rglob("*.html")), hidden)
+        # nbgrader's own generate_feedback from the home folder: the hub's instructor configuration applies
         rc, out = term.type(f"cd && nbgrader generate_feedback {ASSIGNMENT} --force")
         assert rc == 0, out
+        leaks["nbgrader generate_feedback in the home folder"] = _feedback_leaks(
+            list((course / "feedback").rglob("*.html")), hidden)
     finally:
         term.close()
-    course = ns.path(f"/home/{INSTRUCTOR}/course")
-    owners = {ns.uid_name(p.lstat().st_uid) for p in course.rglob("*")}
-    assert owners == {INSTRUCTOR}, f"grading left files the instructor does not own: {owners}"
-    released = "\n".join(p.read_text() for p in (course / "release").rglob("*.ipynb"))
-    hidden = [ln for ln in _secret_lines(course / "source", released)]
-    feedback = list((course / "feedback").rglob("*.html"))
-    assert len(feedback) == len(KINDS) * len(list((course / "release" / ASSIGNMENT).glob("*.ipynb")))
-    for page in feedback:
-        text = _text_of(page.read_text())
-        assert BEGIN_HIDDEN not in text and not [ln for ln in hidden if ln in text], page
-    grades = (course / "grades.csv").read_text()
-    assert all(name in grades for name in KINDS), grades
-    for name in KINDS:
-        listed = ns.servers[name].assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
-        assert listed["success"], listed
-        subs = [s for a in listed["value"] if a["status"] == "submitted" for s in a["submissions"]]
-        assert subs and all(s["has_local_feedback"] for s in subs), subs
-        pages = list(ns.path(f"/home/{name}/{ASSIGNMENT}/feedback").rglob("*.html"))
-        assert pages and all(ns.uid_name(p.stat().st_uid) == name for p in pages)
-        for page in pages:
-            text = _text_of(page.read_text())
-            assert BEGIN_HIDDEN not in text and not [ln for ln in hidden if ln in text], page
     _student_cannot_find_secrets(ns, "s0001")
     wrong = _table_disagreements(ns, [r for r in access_table() if r.path.endswith("/feedback")])
     assert not wrong, "\n".join(wrong)
+    (ARTIFACTS / "feedback-leaks.json").write_text(json.dumps(leaks, indent=1))
+    assert not any(leaks.values()), json.dumps(leaks, indent=1)
     ns.lap("feedback fetched and checked", started)
