@@ -281,16 +281,17 @@ def _type_block(term: Terminal, text: str, log_name: str, timeout: float = 600) 
     return "\n".join(shown)
 
 
-def _secret_lines(source: Path, released: str) -> list[str]:
-    """Lines of the solutions and hidden tests in the source notebooks that the released ones do not have."""
+def _secret_lines(source: Path, released: str, solutions: bool = True) -> list[str]:
+    """Lines of the hidden tests (and the solutions) in the source notebooks that the released ones do not have."""
+    begin, end = (BEGIN_HIDDEN, BEGIN_SOLUTION if solutions else BEGIN_HIDDEN), (END_HIDDEN, END_SOLUTION)
     out = []
     for nb_path in sorted(source.glob("*/*.ipynb")):
         for cell in nbformat.read(str(nb_path), as_version=4).cells:
             inside = False
             for line in cell.source.split("\n"):
-                if BEGIN_HIDDEN in line or BEGIN_SOLUTION in line:
+                if any(b in line for b in begin):
                     inside = True
-                elif END_HIDDEN in line or END_SOLUTION in line:
+                elif any(e in line for e in end):
                     inside = False
                 elif (inside and len(line.strip()) > 12 and not line.strip().startswith("#")
                       and json.dumps(line.strip())[1:-1] not in released):
@@ -479,7 +480,8 @@ def test_instructor_grades_and_returns_feedback_without_root(guide: Namespace) -
     _first, second, regen = [b for b in guide_blocks() if b.kind == "instructor-terminal"]
     course = ns.path(f"/home/{INSTRUCTOR}/course")
     released = "\n".join(p.read_text() for p in (course / "release").rglob("*.ipynb"))
-    hidden = _secret_lines(course / "source", released)
+    hidden = _secret_lines(course / "source", released, solutions=False)  # feedback shows the student's answers
+    assert hidden
     n_pages = len(KINDS) * len(list((course / "release" / ASSIGNMENT).glob("*.ipynb")))
     leaks: dict[str, list[str]] = {}
     term = Terminal(ns.servers[INSTRUCTOR])
