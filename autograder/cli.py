@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("release", help="build the student version of every assignment (and one zip each)")
     _course_args(p)
+    p.add_argument("--notebooks", type=Path, default=None, metavar="DIR",
+                   help="the nbgrader source notebooks, one folder per assignment (default: the repository's "
+                        "notebooks/; an installed package has none, e.g. on a hub: see docs/deploy.md)")
     p.set_defaults(run=_release)
 
     p = sub.add_parser("collect", help="file a folder or LMS zip of student notebooks under submitted/")
@@ -127,8 +130,13 @@ def _course(args: argparse.Namespace):
 
 def _release(args: argparse.Namespace) -> int:
     from autograder.commands.release import release
+    from autograder.coursedir.course import NOTEBOOKS_DIR
 
-    zips = release(_course(args))
+    notebooks = args.notebooks.expanduser() if args.notebooks else NOTEBOOKS_DIR
+    if not notebooks.is_dir():
+        raise CourseError(f"no source notebooks at {notebooks}: give their folder with --notebooks DIR "
+                          "(an installed backprop-course holds none; docs/deploy.md says where they go on a hub)")
+    zips = release(_course(args), notebooks)
     print(f"released {len(zips)} assignment(s): " + ", ".join(z.name for z in zips))
     return 0
 

@@ -12,7 +12,8 @@ optional (defaults in brackets):
 ``BPC_HUB_STATE_DIR``      the hub's database, cookie secret and pid file [/srv/backprop-course/hub]
 ``BPC_EXCHANGE_ROOT``      nbgrader's exchange folder, shared by everyone [/srv/nbgrader/exchange]
 ``BPC_COURSE_ID``          the course's name in the exchange [backprop-course]
-``BPC_COURSE_DIR``         the instructors' course folder (``~`` is the instructor's home) [~/course]
+``BPC_COURSE_DIR``         the instructors' course folder; ``{home}`` is the instructor's home folder and
+                           ``{username}`` their name (never ``~``: a shell expands it to root's home) [{home}/course]
 ``BPC_GRADEBOOK_URL``      the gradebook database URL; empty = SQLite in the course folder []
 ``BPC_INSTRUCTORS``        comma-separated user names with the instructor tools []
 ``BPC_STUDENTS``           comma-separated user names of the students []
@@ -33,7 +34,13 @@ server gets ``JUPYTER_CONFIG_PATH`` pointing at the folders beside this file:
 
 * students: ``student/`` (nbgrader's Formgrader, Create Assignment and course list off; the assignment
   list — fetch, submit, fetch feedback — and Validate on) then ``nbgrader/`` (exchange and course id);
-* instructors: ``nbgrader/`` only (every nbgrader tool, their course folder and gradebook).
+* instructors: ``nbgrader/`` only (every nbgrader tool, their course folder and gradebook);
+* everyone: ``server/`` last (terminals run a plain ``bash`` with the server's environment, so the course's
+  commands are on PATH: JupyterLab's default login shell would reset PATH from /etc/profile). It is a
+  ``jupyter_server_config.json``: files in ``jupyter_server_config.d/`` are read for extensions only.
+
+The values are read the same way from a shell (``set -a; . hub.env``) and from systemd's ``EnvironmentFile=``
+only if they hold no quotes, no inline ``#`` comments and no ``~``: :meth:`HubSettings.check` refuses them.
 """
 
 from __future__ import annotations
@@ -55,10 +62,19 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 DEFAULT_PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
 DEFAULT_COURSE_ID = "backprop-course"
+DEFAULT_COURSE_DIR = "{home}/course"
 
 
 def _names(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        hint = " (an inline comment? put comments on lines of their own)" if "#" in value else ""
+        raise ValueError(f"{name}={value!r} is not a port number{hint}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ class HubSettings:
     state_dir: Path = Path("/srv/backprop-course/hub")
     exchange_root: str = "/srv/nbgrader/exchange"
     course_id: str = DEFAULT_COURSE_ID
-    course_dir: str = "~/course"
+    course_dir: str = DEFAULT_COURSE_DIR
     gradebook_url: str = ""
     instructors: tuple[str, ...] = ()
     students: tuple[str, ...] = ()
@@ -91,9 +107,9 @@ class HubSettings:
         d = HubSettings()
         settings = HubSettings(
             ip=e.get("BPC_HUB_IP", d.ip),
-            port=int(e.get("BPC_HUB_PORT", d.port)),
-            hub_port=int(e.get("BPC_HUB_API_PORT", d.hub_port)),
-            proxy_api_port=int(e.get("BPC_HUB_PROXY_API_PORT", d.proxy_api_port)),
+            port=_port(e, "BPC_HUB_PORT", d.port),
+            hub_port=_port(e, "BPC_HUB_API_PORT", d.hub_port),
+            proxy_api_port=_port(e, "BPC_HUB_PROXY_API_PORT", d.proxy_api_port),
             state_dir=Path(e.get("BPC_HUB_STATE_DIR", str(d.state_dir))),
             exchange_root=e.get("BPC_EXCHANGE_ROOT", d.exchange_root),
             course_id=e.get("BPC_COURSE_ID", d.course_id),
@@ -123,23 +139,57 @@ class HubSettings:
             raise ValueError(f"BPC_COURSE_ID {self.course_id!r}: use letters, digits, '-' and '_'")
         if not Path(self.exchange_root).is_absolute():
             raise ValueError(f"BPC_EXCHANGE_ROOT must be an absolute path, not {self.exchange_root!r}")
+        for name, value in self.env_values().items():
+            if "#" in value and any(ch.isspace() for ch in value):
+                raise ValueError(f"{name}={value!r} holds an inline comment: systemd's EnvironmentFile= keeps it as "
+                                 "part of the value; put comments on lines of their own")
+            if any(ch.isspace() for ch in value):
+                raise ValueError(f"{name}={value!r} holds a space: the shell and systemd read that differently")
+            if value[:1] in ("'", '"'):
+                raise ValueError(f"{name}={value!r}: write the value without quotes (systemd and the shell read "
+                                 "quotes differently)")
+        course_dir = self.course_dir
+        if course_dir.startswith("~"):
+            raise ValueError(f"BPC_COURSE_DIR={course_dir!r}: write {{home}}/course for each instructor's home "
+                             "folder; a shell expands ~ to the hub's own home when it reads the settings")
+        if not course_dir.startswith(("/", "{home}")):
+            raise ValueError(f"BPC_COURSE_DIR must be an absolute path or start with {{home}}, not {course_dir!r}")
+        hub_home = str(Path.home())
+        if hub_home not in ("/", "") and "{" not in course_dir and (
+                course_dir == hub_home or course_dir.startswith(hub_home + "/")):
+            raise ValueError(f"BPC_COURSE_DIR={course_dir!r} is inside the hub's own home ({hub_home}): was ~ "
+                             "expanded by a shell? Write {home}/course for each instructor's home folder")
+
+    def env_values(self) -> dict[str, str]:
+        """The settings that are plain text in the environment file, by variable name (for the checks)."""
+        return {"BPC_HUB_IP": self.ip, "BPC_HUB_STATE_DIR": str(self.state_dir),
+                "BPC_EXCHANGE_ROOT": self.exchange_root, "BPC_COURSE_ID": self.course_id,
+                "BPC_COURSE_DIR": self.course_dir, "BPC_HUB_SPAWNER": self.spawner,
+                "BPC_INSTRUCTORS": ",".join(self.instructors), "BPC_STUDENTS": ",".join(self.students),
+                "BPC_HUB_ADMINS": ",".join(self.admins)}
+
+    def course_dir_of(self, username: str, home: str | Path) -> str:
+        """The course folder of instructor ``username`` whose home folder is ``home``."""
+        return self.course_dir.replace("{home}", str(home).rstrip("/") or "/").replace("{username}", username)
 
     def role(self, username: str) -> str:
         """``"instructor"`` for a user named in ``BPC_INSTRUCTORS``, otherwise ``"student"``."""
         return "instructor" if username in self.instructors else "student"
 
 
-def user_environment(settings: HubSettings, role: str, home: str | Path | None = None) -> dict[str, str]:
+def user_environment(settings: HubSettings, role: str, home: str | Path | None = None,
+                     username: str = "") -> dict[str, str]:
     """The environment variables a single-user server of ``role`` gets (on top of JupyterHub's own).
 
     ``JUPYTER_CONFIG_PATH`` selects the role's tools; the ``BPC_*`` variables are read by
     ``nbgrader/nbgrader_config.py`` (exchange, course id, and for instructors course folder and gradebook).
     The same variables make ``nbgrader`` and ``backprop-course`` in the instructor's terminal use them.
-    A leading ``~`` of the course folder becomes ``home`` (the user's home folder) when it is given.
+    ``{home}`` and ``{username}`` in the course folder become ``home`` (the user's home folder) and ``username``.
     """
     if role not in ("student", "instructor"):
         raise ValueError(f"unknown role {role!r}")
     folders = [HERE / "student", HERE / "nbgrader"] if role == "student" else [HERE / "nbgrader"]
+    folders.append(HERE / "server")
     env = {
         "JUPYTER_CONFIG_PATH": os.pathsep.join(str(f) for f in folders),
         "BPC_ROLE": role,
@@ -151,10 +201,9 @@ def user_environment(settings: HubSettings, role: str, home: str | Path | None =
         "MPLBACKEND": "Agg",
     }
     if role == "instructor":
-        course_dir = settings.course_dir
-        if home and (course_dir == "~" or course_dir.startswith("~/")):
-            course_dir = str(Path(home) / course_dir[2:])
-        env["BPC_COURSE_DIR"] = course_dir
+        if "{home}" in settings.course_dir and not home:
+            raise ValueError(f"BPC_COURSE_DIR={settings.course_dir!r} needs the instructor's home folder")
+        env["BPC_COURSE_DIR"] = settings.course_dir_of(username, home or "")
         if settings.gradebook_url:
             env["BPC_GRADEBOOK_URL"] = settings.gradebook_url
     return env
@@ -171,6 +220,7 @@ def configure(c: Any, settings: HubSettings) -> None:
     c.JupyterHub.db_url = f"sqlite:///{settings.state_dir / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(settings.state_dir / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = str(settings.state_dir / "jupyterhub.pid")
+    c.ConfigurableHTTPProxy.pid_file = str(settings.state_dir / "jupyterhub-proxy.pid")  # not the current folder
     c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's server
     c.JupyterHub.allow_named_servers = False
 
@@ -208,7 +258,7 @@ def configure(c: Any, settings: HubSettings) -> None:
         if not home:
             with contextlib.suppress(KeyError):
                 home = pwd.getpwnam(spawner.user.name).pw_dir
-        spawner.environment.update(user_environment(settings, role, home or None))
+        spawner.environment.update(user_environment(settings, role, home or None, spawner.user.name))
         spawner.log.info("starting %s's server as %s", spawner.user.name, role)
 
     c.Spawner.pre_spawn_hook = pre_spawn_hook

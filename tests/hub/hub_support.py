@@ -1,9 +1,9 @@
 """What the JupyterHub tests share: the hub process, HTTP clients for the hub and the users' servers.
 
-The hub runs with the ``simple`` spawner (deploy/hub/course_hub.py): every user's server runs as this
-process's Unix user, with its own home folder under the test's temp folder and ``JUPYTERHUB_USER`` set.
-(The ``local`` spawner, one Unix account per user, needs a Python every account can run; on these machines
-Python lives under /root, which other accounts cannot enter.)
+``test_hub_cycle.py`` runs the hub with the ``simple`` spawner (deploy/hub/course_hub.py): every user's server
+runs as this process's Unix user, with its own home folder under the test's temp folder. ``test_deploy_guide.py``
+runs docs/deploy.md as printed, with the ``local`` spawner and real Unix accounts; it uses the guide's parsers
+(:func:`guide_blocks`, :func:`access_table`) and :class:`Terminal` (a JupyterLab terminal over its WebSocket).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,7 +35,8 @@ sys.path.insert(0, str(HUB_DIR))
 from course_hub import DEFAULT_PROXY, HubSettings, user_environment  # noqa: E402
 
 __all__ = [
-    "COURSE_ID", "INSTRUCTOR", "STUDENTS", "CourseHub",
+    "ACCESS_WORDS", "COURSE_ID", "DEPLOY_GUIDE", "INSTRUCTOR", "STUDENTS", "AccessRow", "CourseHub", "GuideBlock",
+    "Terminal", "access_table", "form_login", "guide_blocks", "systemd_unit",
     "HubClient", "HubProcess", "HubSettings", "ServerClient", "free_port", "hub_missing", "run_as_user",
     "start_hub", "tool_env", "user_environment",
 ]
@@ -275,3 +277,198 @@ def start_hub(settings: HubSettings, timeout: float = 120) -> HubProcess:
         time.sleep(0.5)
     hub.stop()
     pytest.fail(f"JupyterHub did not answer within {timeout} s:\n{hub.log_tail()}")
+
+
+# ------------------------------------------------------------------------------------------------ the guide
+DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
+GUIDE_KINDS = ("root", "root-service", "instructor-terminal", "not-run")
+_MARKER = re.compile(r"^\s*<!--\s*guide:\s*([a-z-]+)\b(.*?)-->\s*$")
+_FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
+
+
+@dataclass(frozen=True)
+class GuideBlock:
+    """One ``sh`` block of docs/deploy.md with the kind its ``<!-- guide: KIND -->`` marker gives."""
+
+    kind: str
+    text: str  # dedented, as a reader copies it
+    line: int  # 1-based line of the opening fence
+
+    @property
+    def lines(self) -> list[str]:
+        """The block's non-empty lines, as typed one by one."""
+        return [ln for ln in self.text.splitlines() if ln.strip()]
+
+
+def guide_blocks(path: Path = DEPLOY_GUIDE) -> list[GuideBlock]:
+    """Every ``sh`` block of the guide, in order; a block without a marker (or an unknown kind) is an error."""
+    lines = path.read_text().splitlines()
+    blocks, i, pending = [], 0, None  # pending: (kind, line index the fence must be on)
+    while i < len(lines):
+        m = _MARKER.match(lines[i])
+        if m:
+            pending = (m.group(1), i + 1)
+            i += 1
+            continue
+        fence = _FENCE.match(lines[i])
+        if fence:
+            indent, lang, start = fence.group(1), fence.group(2), i
+            j = i + 1
+            while j < len(lines) and not re.match(rf"^{re.escape(indent)}```\s*$", lines[j]):
+                j += 1
+            body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1:j]]
+            if lang == "sh":
+                if pending is None or pending[1] != start:
+                    raise ValueError(f"{path.name}:{start + 1}: sh block without a <!-- guide: KIND --> line above")
+                if pending[0] not in GUIDE_KINDS:
+                    raise ValueError(f"{path.name}:{pending[1]}: unknown guide kind {pending[0]!r}")
+                blocks.append(GuideBlock(pending[0], "\n".join(body) + "\n", start + 1))
+            pending, i = None, j + 1
+            continue
+        i += 1
+    return blocks
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """One row of the guide's "What each account can read" table."""
+
+    path: str
+    owner: str
+    mode: int
+    access: dict[str, str]  # account -> "no" | "read" | "read, write" | "hand in" | "enter"
+
+
+ACCESS_WORDS = {  # what each word of the table means: (can list/read, can write, can enter)
+    "no": (False, False, False),
+    "read": (True, False, True),
+    "read, write": (True, True, True),
+    "hand in": (False, True, True),
+    "enter": (False, False, True),
+}
+
+
+def access_table(path: Path = DEPLOY_GUIDE) -> list[AccessRow]:
+    """The rows of the table under the heading "What each account can read"."""
+    text = path.read_text()
+    section = text.split("## What each account can read", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header[:3] == ["path", "owner", "mode"], header
+    out = []
+    for row in rows[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        access = dict(zip(header[3:], cells[3:], strict=True))
+        bad = {v for v in access.values() if v not in ACCESS_WORDS}
+        assert not bad, f"unknown access words {bad} in {row}"
+        out.append(AccessRow(cells[0].strip("`"), cells[1], int(cells[2], 8), access))
+    return out
+
+
+def systemd_unit(path: Path) -> dict[str, str]:
+    """``Key=value`` lines of a systemd unit (the last one wins; comments and sections skipped)."""
+    keys = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")) and "=" in line:
+            key, value = line.split("=", 1)
+            keys[key.strip()] = value.strip()
+    return keys
+
+
+# ------------------------------------------------------------------------------------------------ terminals
+class Terminal:
+    """A terminal of a user's JupyterLab server, driven through the hub's proxy like a browser does.
+
+    The prompt is set to ``@@rc:$?@@`` first (the test's own line), so that after each typed line the test
+    knows the command ended and its exit status.
+    """
+
+    PROMPT = re.compile(r"@@rc:(\d+)@@")
+
+    def __init__(self, server: ServerClient, rows: int = 50, cols: int = 400) -> None:
+        import asyncio
+
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.name = server.json("POST", "/api/terminals")["name"]
+        self.ws = self.loop.run_until_complete(self._connect())
+        self.buffer = ""
+        self._send(["set_size", rows, cols, rows * 10, cols * 10])
+        self._send(["stdin", "PS1='@@rc:$?@@ '\r"])
+        self._until_prompt(60)
+        self.buffer = ""
+
+    async def _connect(self) -> Any:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        url = self.server.url.replace("http://", "ws://") + f"/user/{self.server.name}/terminals/websocket/{self.name}"
+        return await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.server.token}"}))
+
+    def _send(self, message: list) -> None:
+        async def send() -> None:  # inside the loop: tornado makes its futures on the running loop
+            await self.ws.write_message(json.dumps(message))
+
+        self.loop.run_until_complete(send())
+
+    def _read(self, timeout: float) -> str | None:
+        import asyncio
+
+        try:
+            async def read() -> str | None:
+                return await asyncio.wait_for(self.ws.read_message(), timeout)
+
+            raw = self.loop.run_until_complete(read())
+        except TimeoutError:
+            return ""
+        if raw is None:
+            return None
+        msg = json.loads(raw)
+        return msg[1] if msg[0] == "stdout" else ""
+
+    def _until_prompt(self, timeout: float) -> tuple[int, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.PROMPT.search(self.buffer)
+            if m:
+                out, self.buffer = self.buffer[:m.start()], self.buffer[m.end():]
+                return int(m.group(1)), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out).replace("\r", "")
+            chunk = self._read(min(5.0, max(0.1, deadline - time.monotonic())))
+            if chunk is None:
+                pytest.fail(f"{self.server.name}'s terminal closed:\n{self.buffer[-3000:]}")
+            self.buffer += chunk
+        pytest.fail(f"{self.server.name}'s terminal: no prompt within {timeout} s:\n{self.buffer[-3000:]}")
+
+    def type(self, line: str, timeout: float = 300) -> tuple[int, str]:
+        """Type ``line`` and Enter; wait for the prompt; return (exit status, what the terminal showed).
+
+        The text shown is without terminal escapes and carriage returns; it starts with the echoed line.
+        """
+        self._send(["stdin", line + "\r"])
+        return self._until_prompt(timeout)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        with contextlib.suppress(Exception):
+            self.server.request("DELETE", f"/api/terminals/{self.name}")
+        self.loop.close()
+
+
+def form_login(url: str, name: str, password: str) -> int:
+    """Log in at the hub's login form like a browser; returns the status after redirects (200 = logged in)."""
+    import urllib.parse
+    from http.cookiejar import CookieJar
+
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{url}/hub/login", timeout=60) as r:
+        form = r.read().decode()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form)
+    data = {"username": name, "password": password, **({"_xsrf": xsrf.group(1)} if xsrf else {})}
+    try:
+        with opener.open(f"{url}/hub/login", urllib.parse.urlencode(data).encode(), timeout=60) as r:
+            return r.status if "/hub/login" not in r.url else 403
+    except urllib.error.HTTPError as err:
+        return err.code

@@ -7,7 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
-from hub_support import HUB_DIR, HubSettings, settings_env, user_environment
+from hub_support import (
+    DEPLOY_GUIDE,
+    HUB_DIR,
+    HubSettings,
+    access_table,
+    guide_blocks,
+    settings_env,
+    systemd_unit,
+    user_environment,
+)
 from traitlets.config import Config, PyFileConfigLoader
 
 from autograder.student.lab import nbgrader_server_extensions
@@ -39,6 +48,14 @@ def test_settings_come_from_the_environment() -> None:
     ({"BPC_INSTRUCTORS": "ann", "BPC_STUDENTS": "ann,bo"}, "in both"),
     ({"BPC_COURSE_ID": "a+b"}, "BPC_COURSE_ID"),
     ({"BPC_EXCHANGE_ROOT": "exchange"}, "absolute"),
+    # what a shell makes of `BPC_COURSE_DIR=~/course` (root's home), and ~ left as is by systemd
+    ({"BPC_COURSE_DIR": str(Path.home() / "course")}, "hub's own home"),
+    ({"BPC_COURSE_DIR": "~/course"}, "{home}/course"),
+    ({"BPC_COURSE_DIR": "course"}, "absolute"),
+    # systemd's EnvironmentFile= keeps inline comments and quotes; the shell drops them
+    ({"BPC_HUB_IP": "127.0.0.1              # behind an HTTPS reverse proxy"}, "inline comment"),
+    ({"BPC_HUB_PORT": "8000 # the proxy"}, "inline comment"),
+    ({"BPC_INSTRUCTORS": '"lee,kim"'}, "without quotes"),
 ])
 def test_settings_that_cannot_work_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -49,14 +66,67 @@ def test_each_role_gets_its_own_tools() -> None:
     settings = HubSettings(gradebook_url="postgresql://grader:pw@db/course", course_dir="/srv/course")
     student = user_environment(settings, "student")
     teacher = user_environment(settings, "instructor")
-    assert student["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(HUB_DIR / "student"), str(HUB_DIR / "nbgrader")]
-    assert teacher["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(HUB_DIR / "nbgrader")]
+    assert student["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [
+        str(HUB_DIR / "student"), str(HUB_DIR / "nbgrader"), str(HUB_DIR / "server")]
+    assert teacher["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(HUB_DIR / "nbgrader"), str(HUB_DIR / "server")]
     assert "BPC_GRADEBOOK_URL" not in student and "BPC_COURSE_DIR" not in student, "students get no gradebook"
     assert teacher["BPC_GRADEBOOK_URL"] == settings.gradebook_url and teacher["BPC_COURSE_DIR"] == "/srv/course"
-    at_home = user_environment(HubSettings(course_dir="~/teaching/bp"), "instructor", "/home/ann")
-    assert at_home["BPC_COURSE_DIR"] == "/home/ann/teaching/bp"
+    at_home = user_environment(HubSettings(), "instructor", "/home/ann", "ann")
+    assert at_home["BPC_COURSE_DIR"] == "/home/ann/course"
+    named = user_environment(HubSettings(course_dir="/srv/courses/{username}/bp"), "instructor", "/home/ann", "ann")
+    assert named["BPC_COURSE_DIR"] == "/srv/courses/ann/bp"
     with pytest.raises(ValueError):
         user_environment(settings, "admin")
+
+
+def test_terminals_keep_the_servers_path() -> None:
+    """JupyterLab's default terminal is a login shell whose /etc/profile resets PATH: the hub names a plain bash."""
+    server = json.loads((HUB_DIR / "server" / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["terminado_settings"]["shell_command"] == ["/bin/bash"]
+
+
+def test_every_guide_block_is_run_by_the_guide_test() -> None:
+    """Each sh block of docs/deploy.md says who runs it; the guide's test runs all but the not-run ones."""
+    blocks = guide_blocks()
+    kinds = [b.kind for b in blocks]
+    assert kinds.count("root-service") == 1 and kinds.count("instructor-terminal") == 3, kinds
+    assert kinds.count("root") >= 5
+    assert [b for b in blocks if b.kind == "not-run"] == [b for b in blocks if "systemctl" in b.text]
+    text = DEPLOY_GUIDE.read_text()
+    assert "sudo" not in text and "~/" not in text, "the guide needs no sudo and no ~ paths"
+    hub_env = next(b.text for b in blocks if "hub.env <<" in b.text)
+    env = dict(ln.split("=", 1) for ln in hub_env.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0].splitlines()
+               if ln and not ln.startswith("#"))
+    settings = HubSettings.from_env(env)  # the guide's settings pass the checks
+    assert settings.course_dir == "{home}/course" and settings.spawner == "local" and not settings.password
+
+
+def test_systemd_unit_starts_what_the_guide_starts() -> None:
+    (service,) = [b for b in guide_blocks() if b.kind == "root-service"]
+    source_line, start_line = service.lines
+    unit = systemd_unit(HUB_DIR / "backprop-course-hub.service")
+    assert source_line == f"set -a; . {unit['EnvironmentFile']}; set +a"
+    assert start_line == unit["ExecStart"]
+
+
+def test_the_access_table_covers_every_account_and_private_folder() -> None:
+    rows = {r.path: r for r in access_table()}
+    assert set(next(iter(rows.values())).access) == {"lee", "s0001"}
+    private_paths = ("/usr/local/src/backprop-course", "/home/lee/course", "/home/s0002",
+                     "/etc/backprop-course/hub.env")
+    for private in private_paths:
+        assert rows[private].access["s0001"] == "no", private
+    assert rows["/home/s0001"].mode == rows["/home/lee"].mode == 0o700
+
+
+def test_release_without_notebooks_says_where_they_go(tmp_path: Path) -> None:
+    """An installed package has no notebooks/: release names --notebooks instead of failing deep inside."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course-dir", str(tmp_path / "c"),
+                           "--notebooks", str(tmp_path / "none")], capture_output=True, text=True)
+    assert done.returncode == 2 and "--notebooks" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_students_have_every_instructor_tool_of_nbgrader_off() -> None:
@@ -84,9 +154,11 @@ def test_nbgrader_config_for_a_student(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("spawner", ["local", "simple"])
 def test_nbgrader_config_for_an_instructor(spawner: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings = HubSettings(gradebook_url="postgresql://grader:pw@127.0.0.1:5432/course", spawner=spawner)
-    env = {**user_environment(settings, "instructor"), "JUPYTERHUB_USER": "ann", "HOME": str(tmp_path)}
+    env = {**user_environment(settings, "instructor", tmp_path, "ann"), "JUPYTERHUB_USER": "ann", "HOME": str(tmp_path)}
     c = _nbgrader_config(env, monkeypatch)
     assert c.CourseDirectory.root == str(tmp_path / "course")
+    hide = "autograder.grading.feedback.HideHiddenTests"
+    assert hide in c.GenerateFeedback.preprocessors, "nbgrader's own feedback hides hidden tests in any folder"
     assert c.CourseDirectory.db_url == "postgresql+psycopg://grader:pw@127.0.0.1:5432/course"
     assert "student_id" not in c.CourseDirectory, "collect must see every student"
     # one Unix user runs every server with the simple spawner: nbgrader's owner check would flag everyone

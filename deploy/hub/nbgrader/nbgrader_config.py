@@ -23,6 +23,14 @@ if os.environ.get("BPC_ROLE") == "instructor":
         except Exception:  # noqa: BLE001 - keep the URL as given; nbgrader reports what is wrong with it
             pass
         c.CourseDirectory.db_url = url
+    # nbgrader's own generate_feedback (and Formgrader's button) copies hidden tests into the feedback unless
+    # HideHiddenTests runs: the course folder's nbgrader_config.py (written by `backprop-course release`) says so,
+    # but only when nbgrader runs in that folder; this makes it hold in every folder of an instructor's server
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "autograder.grading.feedback.HideHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
     if os.environ.get("BPC_HUB_SPAWNER") == "simple":
         # every server runs as the hub's Unix user, so a submission's owner cannot match its student
         c.CollectApp.check_owner = False
