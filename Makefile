@@ -20,9 +20,11 @@ XDIST   ?= -n 2 --dist loadfile
 demo: $(STAMP)
 	@$(RUN) $(BIN)/backprop-course demo
 
+# The hub tests start JupyterHub on the guide's fixed ports (8000, 8001, 8081): they run after the rest, one at a time.
 test: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .
-	@$(RUN) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/python -m pytest $(XDIST) -m "not hub" $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/python -m pytest -m hub $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .

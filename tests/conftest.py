@@ -38,3 +38,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if in_ci():
                 pytest.fail(f"no sandbox on this machine: {why} (CI must run the sandbox tests)", pytrace=False)
             pytest.skip(f"no sandbox on this machine: {why}")
+
+
+@pytest.fixture(autouse=True)
+def _gradcheck_context_is_restored():
+    """A test (or a notebook cell run in-process) that sets the checker's notebook context leaves none behind."""
+    from course_lib import gradcheck
+
+    before = gradcheck.get_context()
+    yield
+    gradcheck.set_context(before)

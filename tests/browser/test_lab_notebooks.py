@@ -27,7 +27,8 @@ from lab_driver import LabNotebook, open_lab, scroll_to_top
 pytestmark = pytest.mark.browser
 
 ASSIGNMENTS = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
-WIDGET_CALLS = {"slider": "slider_explorer(", "stepper": "backward_stepper(", "chooser": "path_chooser("}
+WIDGET_CALLS = {"slider": "slider_explorer(", "stepper": "backward_stepper(", "chooser": "path_chooser(",
+                "gate": "gate_explorer("}
 CASES = [(kind, a) for a in ASSIGNMENTS for kind in ("solution", "release")]
 
 
@@ -41,7 +42,7 @@ def _widget_kinds(source: str) -> list[str]:
 
 
 def test_the_notebooks_use_every_kind_of_widget() -> None:
-    """The widget checks below are not vacuous: the course's notebooks show all three widgets."""
+    """The widget checks below are not vacuous: the course's notebooks show every kind of widget."""
     kinds = set()
     for assignment in ASSIGNMENTS:
         for path in (NOTEBOOKS / assignment).glob("*.ipynb"):
@@ -119,7 +120,25 @@ def _drive_chooser(page: Any, out: Any) -> str:
     return f"weight {current} → {target}"
 
 
-DRIVERS = {"slider": _drive_slider, "stepper": _drive_stepper, "chooser": _drive_chooser}
+def _drive_gate(page: Any, out: Any) -> str:
+    before = _snapshot(out)
+    select = out.locator("select").first
+    current = select.input_value()
+    target = next(o for o in select.locator("option").all_inner_texts() if o != current)
+    select.select_option(label=target)
+    page.wait_for_function(  # the gate explorer has no picture: wait for its text alone
+        """([el, text, expect]) => {
+            const now = [...el.querySelectorAll('.widget-html-content')].map(e => e.innerText).join('\\n');
+            return now !== text && now.includes(expect);
+        }""",
+        arg=[out.element_handle(), before["text"], f"{target} gate"], timeout=30_000, polling=100,
+    )
+    after = _snapshot(out)
+    assert "dL/da = upstream × dz/da" in after["text"], after["text"][:300]
+    return f"gate {current} → {target}"
+
+
+DRIVERS = {"slider": _drive_slider, "stepper": _drive_stepper, "chooser": _drive_chooser, "gate": _drive_gate}
 
 
 # -------------------------------------------------------------------------------------------- the test

@@ -150,7 +150,7 @@ def test_site_files(built_site: Path) -> None:
         counts = re.findall(r"In\s\[(\d+)\]:", visible)
         assert len(counts) == n_codes, f"{page.slug}: {len(counts)} executed cells of {n_codes}"
         widgets = sum(1 for c in source.cells
-                      if re.search(r"slider_explorer\(|backward_stepper\(|path_chooser\(", c.source))
+                      if re.search(r"slider_explorer\(|backward_stepper\(|path_chooser\(|gate_explorer\(", c.source))
         assert text.count('<div class="site-widget"') == widgets, page.slug
 
 
