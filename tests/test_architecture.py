@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"autograder.grading"},
     {"autograder.isolation"},
     {"autograder.coursedir", "autograder.notebook"},
-    {"autograder.settings", "autograder.errors", "autograder.untrusted"},
+    {"autograder.settings", "autograder.errors", "autograder.untrusted", "autograder.processes"},
     {"course_lib"},
 ]
 

@@ -10,13 +10,12 @@ opens ``/formgrader``. A manual grade given there is part of the record: ``backp
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.processes import run_foreground
 
 __all__ = ["formgrader_command", "run_formgrader"]
 
@@ -34,20 +33,4 @@ def run_formgrader(course: CourseDir, jupyter_args: Sequence[str] = ()) -> int:
         raise CourseError(f"{course.root} has no nbgrader_config.py: run `backprop-course release` first "
                           "(with the same --course-dir)")
     print(f"JupyterLab with nbgrader's Formgrader in {course.root} (Ctrl+C to stop)", flush=True)
-    proc = subprocess.Popen(formgrader_command(course, jupyter_args), cwd=course.root)
-    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
-    try:
-        while True:
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:  # JupyterLab got the same Ctrl+C and decides whether to stop
-                continue
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return run_foreground(formgrader_command(course, jupyter_args), cwd=course.root)

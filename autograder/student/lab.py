@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,6 +27,7 @@ from pathlib import Path
 from jupyter_core.paths import jupyter_config_path
 
 from autograder.errors import CourseError
+from autograder.processes import run_foreground
 
 __all__ = [
     "NBGRADER_LAB_EXTENSIONS",
@@ -105,20 +104,4 @@ def run_student_lab(folder: Path, jupyter_args: Sequence[str] = ()) -> int:
     with tempfile.TemporaryDirectory(prefix="backprop-course-student-") as tmp:
         config = write_student_config(Path(tmp))
         print(f"JupyterLab for students in {folder.resolve()} (nbgrader's instructor tools are off)", flush=True)
-        proc = subprocess.Popen(student_lab_command(folder, args), env=student_lab_env(config))
-        previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
-        try:
-            while True:
-                try:
-                    return proc.wait()
-                except KeyboardInterrupt:  # JupyterLab got the same Ctrl+C and decides whether to stop
-                    continue
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        return run_foreground(student_lab_command(folder, args), env=student_lab_env(config))
