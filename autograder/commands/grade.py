@@ -30,7 +30,7 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
-from autograder.errors import CourseError
+from autograder.errors import CourseError, SandboxUnavailable
 from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
@@ -336,10 +336,9 @@ def grade(
         raise CourseError(f"unknown assignment {', '.join(unknown)}; the course has {', '.join(known)}")
     _check_gradebook(course, chosen)
     if sandbox:
-
         ok, why = sandbox_available()
         if not ok:
-            raise CourseError(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
+            raise SandboxUnavailable(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
                               "(apt-get install bubblewrap) and grade as root or where unprivileged user "
                               "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
                               "and the report then mark those grades).")

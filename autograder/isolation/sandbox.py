@@ -70,6 +70,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
+from autograder.errors import SandboxUnavailable
 from autograder.isolation.sandbox_kernel import (
     ENV_CGROUPS,
     ENV_HIDE,
@@ -387,11 +388,11 @@ def sandboxed(
     Makes a private folder (kernelspec + the kernels' socket folder) and the submission's cgroups, sets
     ``os.environ`` for the launcher, and on exit restores the environment, kills whatever the submission
     left running, records its usage in ``stats``, and deletes the folder and the cgroups. Raises
-    RuntimeError when :func:`sandbox_available` says no.
+    :class:`~autograder.errors.SandboxUnavailable` when :func:`sandbox_available` says no.
     """
     ok, why = sandbox_available()
     if not ok:
-        raise RuntimeError(f"cannot sandbox the grading kernels: {why}")
+        raise SandboxUnavailable(f"cannot sandbox the grading kernels: {why}")
     limits = limits or Limits.from_user_env()
     _remove_stale_folders()
     top = Path(tempfile.mkdtemp(prefix=f"bpsb-{os.getpid()}-", dir=_temp_root()))
