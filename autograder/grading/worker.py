@@ -337,9 +337,7 @@ def grade_submission(job: Job) -> SubmissionResult:
         link.unlink()  # a submitted symlink could point at the solutions: never follow one
     problems: list[str] = []
     notes: list[str] = []
-    _read_timestamp(sub, result, problems)
-    # the course gradebook records (and checks) the time; nbgrader's autograde in the scratch copy needs none
-    (sub / "timestamp.txt").unlink(missing_ok=True)
+    _read_timestamp(sub, result, problems)  # a malformed one is removed; a valid one stays for nbgrader's feedback
     for name in job.notebooks:
         path = sub / f"{name}.ipynb"
         if not path.exists():
