@@ -320,6 +320,10 @@ def _student_cannot_find_secrets(ns: Namespace, student: str) -> None:
     """
     released = "\n".join(p.read_text() for p in ns.path(f"/home/{INSTRUCTOR}/course/release").rglob("*.ipynb"))
     secrets_ = _secret_lines(ns.path("/usr/local/src/backprop-course/notebooks"), released)
+    # course_lib is the package every account imports: a line it holds (a forward model, its own engine) is
+    # public by design, even where a hidden test's reference repeats it
+    public = "\n".join(p.read_text() for p in ns.path("/usr/local/src/backprop-course/course_lib").rglob("*.py"))
+    secrets_ = [line for line in secrets_ if line not in public]
     assert len(secrets_) > 10, secrets_
     others = " ".join(f"/home/{n}" for n in (INSTRUCTOR, *STUDENTS) if n != student)
     found = ns.as_user(student, f"grep -rlF -f - /opt/backprop-course /srv {others} /tmp /var/tmp /usr/local/src "

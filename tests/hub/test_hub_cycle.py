@@ -71,17 +71,27 @@ def _page_config(server: ServerClient) -> dict:
 
 
 def _hidden_lines(source_nb: Path) -> list[str]:
-    """The code lines of the hidden tests in the source notebook (what feedback must not show)."""
-    lines, inside = [], False
+    """The code lines of the hidden tests in the source notebook (what feedback must not show).
+
+    A line that is also in a solution is left out: a hidden reference may repeat the solution's code, and
+    a correct student's feedback shows their own answer.
+    """
+    lines, inside, solution, in_solution = [], False, set(), False
     for cell in nbformat.read(str(source_nb), as_version=4).cells:
         for line in cell.source.split("\n"):
             if HIDDEN_BEGIN in line:
                 inside = True
             elif HIDDEN_END in line:
                 inside = False
+            elif "### BEGIN SOLUTION" in line:
+                in_solution = True
+            elif "### END SOLUTION" in line:
+                in_solution = False
+            elif in_solution:
+                solution.add(line.strip())
             elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
                 lines.append(line.strip())
-    return lines
+    return [line for line in lines if line not in solution]
 
 
 def _visible_test_lines(release_nb: Path) -> list[str]:
