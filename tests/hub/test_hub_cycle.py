@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 import nbformat
@@ -33,6 +32,7 @@ from hub_support import (
     STUDENTS,
     CourseHub,
     ServerClient,
+    form_login,
     run_as_user,
     tool_env,
     user_environment,
@@ -110,21 +110,6 @@ def _text_of(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def _login(url: str, name: str, password: str) -> int:
-    """Log in at the hub's login form like a browser; returns the status after redirects (200 = logged in)."""
-    jar = CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    with opener.open(f"{url}/hub/login", timeout=60) as r:
-        form = r.read().decode()
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form)
-    data = {"username": name, "password": password, **({"_xsrf": xsrf.group(1)} if xsrf else {})}
-    try:
-        with opener.open(f"{url}/hub/login", urllib.parse.urlencode(data).encode(), timeout=60) as r:
-            return r.status if "/hub/login" not in r.url else 403
-    except urllib.error.HTTPError as err:
-        return err.code
-
-
 # ------------------------------------------------------------------------------------------------ the test
 def test_course_cycle_through_the_hub(course_hub: CourseHub, tmp_path: Path) -> None:
     hub, client = course_hub, course_hub.hub.client
@@ -135,9 +120,9 @@ def test_course_cycle_through_the_hub(course_hub: CourseHub, tmp_path: Path) -> 
         timings[step] = round(time.monotonic() - started - sum(timings.values()), 1)
 
     # Only the listed users may log in, with the course's password (the test authenticator).
-    assert _login(client.url, "bpc-ada", hub.settings.password) == 200
-    assert _login(client.url, "bpc-ada", "not-the-password") != 200
-    assert _login(client.url, "someone-else", hub.settings.password) != 200
+    assert form_login(client.url, "bpc-ada", hub.settings.password) == 200
+    assert form_login(client.url, "bpc-ada", "not-the-password") != 200
+    assert form_login(client.url, "someone-else", hub.settings.password) != 200
 
     # --- every server starts through the hub; students get no instructor tools
     names = [INSTRUCTOR, *STUDENTS]
