@@ -26,6 +26,7 @@ from typing import Any
 from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
 from autograder.errors import CourseError
 from autograder.notebook.cells import CODE_STUB, is_graded
+from autograder.notebook.worked import release_preprocessors
 from autograder.settings import COURSE_ID
 
 __all__ = [
@@ -165,6 +166,7 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
         "autograder.grading.feedback_page.WrapLongLines",
     ]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.GenerateAssignment.preprocessors = release_preprocessors()  # worked derivations stay out of releases
     c.HTMLExporter.sanitize_html = True  # feedback: no student HTML or JavaScript runs when a page is opened
     for key, value in (extra or {}).items():
         section, name = key.split(".", 1)

@@ -31,6 +31,14 @@ if os.environ.get("BPC_ROLE") == "instructor":
         "autograder.grading.feedback.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
+    # worked derivations (cells tagged "worked-solution") are the answers: Formgrader's "Generate" leaves them
+    # out of the student version as `backprop-course release` does, in every folder
+    try:
+        from autograder.notebook.worked import release_preprocessors
+
+        c.GenerateAssignment.preprocessors = release_preprocessors()
+    except ImportError:  # the course package is not installed here: the course folder's config still says so
+        pass
     if os.environ.get("BPC_HUB_SPAWNER") == "simple":
         # every server runs as the hub's Unix user, so a submission's owner cannot match its student
         c.CollectApp.check_owner = False
