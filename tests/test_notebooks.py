@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.notebook.worked import is_worked
 from testkit.notebook_helpers import (
     ASSIGNMENTS,
     EXERCISE_RE,
@@ -118,6 +119,24 @@ def test_first_cell_has_the_only_h1_objectives_time_and_points(path):
     # the table of exercises in the first cell agrees with the headings
     table = dict(re.findall(r"^\| (\d+\.\d+) \|.*\| (\d+) \|$", first.source, flags=re.M))
     assert table == {ex.number: str(int(ex.points)) for ex in exercises(nb)}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_notebook_opens_with_prose_and_a_short_setup_cell(path):
+    """The reader meets the course, not plumbing: a setup cell of a few lines, long helpers folded."""
+    nb = read(path)
+    assert nb.cells[0].cell_type == "markdown"
+    setup = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "setup"]
+    assert len(setup) == 1, "one setup cell"
+    lines = [line for line in setup[0].source.splitlines() if line.strip()]
+    assert len(lines) <= 8, f"the setup cell has {len(lines)} lines: move helpers into course_lib"
+    assert "course_lib.notebook" in setup[0].source and "sys.path" not in setup[0].source
+    first_exercise = next((i for i, c in enumerate(nb.cells)
+                           if c.cell_type == "markdown" and c.source.startswith("## Exercise")), len(nb.cells))
+    for index, cell in enumerate(nb.cells):
+        if nbgrader_meta(cell).get("grade_id") == "check-helpers":
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, "check-helpers is folded"
+            assert index > first_exercise - 3, "check-helpers sits just before the first exercise"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
@@ -421,6 +440,11 @@ def test_release_contains_no_solutions_or_hidden_tests(release, path):
         for line in hidden:
             if line not in outside:
                 assert line not in text, f"a hidden line reached the release: {line!r}"
+    worked = [c.source for c in source.cells if is_worked(c)]
+    assert not any(is_worked(c) for c in released.cells), "a worked derivation reached the release"
+    assert len(released.cells) == len(source.cells) - len(worked)
+    released_sources = {c.source for c in released.cells}
+    assert not [w for w in worked if w in released_sources], "a worked derivation's text reached the release"
     stubs = [c for c in released.cells if is_answer(c)]
     assert all("raise NotImplementedError()" in c.source for c in stubs), "every answer cell is a stub"
     assert len(stubs) == sum(is_answer(c) for c in source.cells)
