@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.notebook.cells import is_answer, is_test, meta
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ASSIGNMENTS = ("00-start-here", "01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters",
@@ -39,20 +41,8 @@ def notebook_paths() -> list[Path]:
 
 
 def nbgrader_meta(cell) -> dict:
-    """The cell's ``nbgrader`` metadata (empty dict if it has none)."""
-    return dict(cell.get("metadata", {}).get("nbgrader", {}))
-
-
-def is_test(cell) -> bool:
-    """A graded test cell (autograded code cell with points)."""
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_answer(cell) -> bool:
-    """A student's answer cell (solution region inside)."""
-    meta = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(meta.get("solution")) and not meta.get("grade")
+    """The cell's ``nbgrader`` metadata (empty dict if it has none): :func:`autograder.notebook.cells.meta`."""
+    return meta(cell)
 
 
 def is_demo(cell) -> bool:
