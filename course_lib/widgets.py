@@ -13,9 +13,9 @@ currently shown (also the text alternative of the picture). Setting ``slider.val
 them. Pictures are PNG bytes in an ``ipywidgets.Image`` (``w.image``), so nothing depends on a matplotlib
 backend; the image's ``tooltip`` is the picture's short alt text (the static site uses it as ``alt``).
 A widget whose most telling state is not its starting one has ``show_final_state()`` (the stepper: every
-gradient revealed); the static site calls it before it takes the widget's snapshot. The widgets use the generic graph (``Node.local_grads`` and ``Node.backward()``), never a model's
-hand-derived formulas, and they respect :mod:`course_lib.guard`: building one inside
-``hand_written_only`` raises ``AutodiffDisabledError``.
+gradient revealed); the static site calls it before it takes the widget's snapshot. The widgets use the
+generic graph (``Node.local_grads`` and ``Node.backward()``), never a model's hand-derived formulas, and
+they respect :mod:`course_lib.guard`: building one inside ``hand_written_only`` raises ``AutodiffDisabledError``.
 """
 
 from __future__ import annotations
