@@ -214,7 +214,7 @@ def test_fixture_folds_open_on_click_with_math(guarded_page: tuple[Any, OutsideG
 
     helpers = page.locator("details.site-helpers")
     assert not helpers.locator("pre").first.is_visible()
-    assert page.get_by_text("self-check helpers loaded").is_visible()
+    assert page.get_by_text("self-check helpers loaded", exact=True).is_visible()
     helpers.locator("summary").click()
     assert helpers.locator("pre").first.is_visible() and "check_fixture_answer" in helpers.inner_text()
 
