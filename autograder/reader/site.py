@@ -253,7 +253,9 @@ def static_widget_html(model_id: str, state: dict[str, Any], omit_pictures: Coll
     if name == "LabelModel":
         return f'<span class="site-widget-label">{html.escape(str(s.get("value", "")))}</span>'
     if name == "HTMLModel":
-        return f'<div class="site-widget-html">{clean_html(str(s.get("value", "")))}</div>'
+        # a <pre> wider than a phone's screen scrolls: tabindex lets the keyboard scroll it too
+        cleaned = re.sub(r"<pre\b", '<pre tabindex="0"', str(clean_html(str(s.get("value", "")))))
+        return f'<div class="site-widget-html">{cleaned}</div>'
     if name == "DropdownModel":
         labels = s.get("_options_labels", [])
         index = s.get("index")
@@ -363,7 +365,9 @@ details.site-helpers > summary { cursor: pointer; padding: 3px 8px; color: #3747
 .jp-RenderedHTMLCommon details > summary { cursor: pointer; font-weight: bold; }
 /* Inline math never breaks inside an expression; a table too wide for the screen scrolls sideways. */
 .jp-RenderedHTMLCommon td .MathJax, .jp-RenderedHTMLCommon th .MathJax { white-space: nowrap; }
-.jp-RenderedMarkdown { overflow-x: auto; }
+/* The scrolling box is the cell's wrapper, which nbconvert makes keyboard-focusable (tabindex=0). */
+.jp-MarkdownCell .jp-Cell-inputWrapper { overflow-x: auto; }
+.jp-MarkdownOutput.jp-RenderedHTMLCommon { overflow: visible !important; }
 /* Contrast (WCAG AA, 4.5:1) for the prompts and the code colours of nbconvert's light theme (its
    stylesheet comes after this one, hence !important). */
 .jp-InputPrompt, .jp-OutputPrompt { color: #5f5f5f !important; opacity: 1 !important; }
