@@ -519,7 +519,8 @@ $\\theta$ at once with the update $w' = w - \\eta\\,\\partial L/\\partial w$. Wo
 <tfoot><tr><td></td><td>in all</td><td></td><td class="time">{total_text}</td></tr></tfoot>
 </table>
 <p class="note">Each exercise shows the code a student starts from; the worked solution is folded under
-<em>Solution</em>: try first, then open it. The interactive widgets are shown as snapshots here: to move the
+<em>Solution</em>: try first, then open it. Worked derivations, model answers and the self-checks' helper
+code are folded the same way. The interactive widgets are shown as snapshots here: to move the
 sliders yourself, run the notebooks in JupyterLab (<code>backprop-course lab</code>, see the README).</p>
 </main>
 </body>

@@ -296,9 +296,13 @@ def test_course_widget_text_once_and_finished(guarded_page: tuple[Any, OutsideGu
     assert snapshots >= 4, snapshots
 
 
-def test_every_page_passes_axe(guarded_page: tuple[Any, OutsideGuard], site_server: str, fixture_server: str) -> None:
-    """axe-core: no serious or critical violation on any page, folded content closed and opened; alt text."""
+@pytest.mark.parametrize("width", [1280, 420])
+def test_every_page_passes_axe(guarded_page: tuple[Any, OutsideGuard], site_server: str, fixture_server: str,
+                               width: int) -> None:
+    """axe-core: no serious or critical violation on any page, folded content closed and opened, on a wide
+    screen and a phone's; every picture has alt text."""
     page, guard = guarded_page
+    page.set_viewport_size({"width": width, "height": 900})
     urls = [f"{site_server}/index.html"] + [f"{site_server}/{p.filename}" for p in PAGES]
     urls.append(f"{fixture_server}/01-fixture.html")
     figures: dict[str, dict[str, int]] = {}
