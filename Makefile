@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis deploy/hub/node_modules
+	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis deploy/hub/node_modules tests/browser/node_modules
 
 # The JupyterHub deployment (deploy/hub, tests/hub) needs configurable-http-proxy from the npm registry,
 # pinned by deploy/hub/package-lock.json. Best effort: without npm the hub tests say what is missing.
@@ -66,3 +66,16 @@ $(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
 	  { npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error && touch $(HUB_PROXY); } || \
 	  echo "note: npm ci failed in deploy/hub; the JupyterHub tests (tests/hub) cannot run without the proxy"; \
 	else echo "note: npm is not installed; the JupyterHub tests (tests/hub) need it (Node >= 20)"; fi
+
+# The static site's accessibility check (tests/browser/test_site_reading.py) runs axe-core from the npm
+# registry, pinned by tests/browser/package-lock.json. Best effort: without npm that test says what is missing.
+AXE_CORE := tests/browser/node_modules/axe-core/axe.min.js
+.PHONY: browser-deps
+test: browser-deps
+browser-deps: $(AXE_CORE)
+$(AXE_CORE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "Installing axe-core into tests/browser/node_modules (npm ci)..."; \
+	  { npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $(AXE_CORE); } || \
+	  echo "note: npm ci failed in tests/browser; the site's accessibility test cannot run without axe-core"; \
+	else echo "note: npm is not installed; the site's accessibility test needs it (Node >= 20)"; fi

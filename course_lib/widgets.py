@@ -11,9 +11,11 @@ browser: ``w.controls`` holds the sliders / buttons / dropdown, and ``w.state_te
 currently shown (also the text alternative of the picture). Setting ``slider.value``, calling
 ``button.click()`` or setting ``dropdown.value`` updates both synchronously, which is how the tests drive
 them. Pictures are PNG bytes in an ``ipywidgets.Image`` (``w.image``), so nothing depends on a matplotlib
-backend. The widgets use the generic graph (``Node.local_grads`` and ``Node.backward()``), never a model's
-hand-derived formulas, and they respect :mod:`course_lib.guard`: building one inside
-``hand_written_only`` raises ``AutodiffDisabledError``.
+backend; the image's ``tooltip`` is the picture's short alt text (the static site uses it as ``alt``).
+A widget whose most telling state is not its starting one has ``show_final_state()`` (the stepper: every
+gradient revealed); the static site calls it before it takes the widget's snapshot. The widgets use the
+generic graph (``Node.local_grads`` and ``Node.backward()``), never a model's hand-derived formulas, and
+they respect :mod:`course_lib.guard`: building one inside ``hand_written_only`` raises ``AutodiffDisabledError``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import ipywidgets as widgets
 
 from course_lib import guard
 from course_lib.drawing import draw_graph, figure_to_png
+from course_lib.drawing.figures import short_alt_text
 from course_lib.graph import Node, _topological_order  # unguarded: see its docstring
 from course_lib.paths import Path, enumerate_paths
 from course_lib.trace import format_trace
@@ -134,6 +137,7 @@ class SliderExplorer(widgets.VBox):
         self.text.value = _pre(self.state_text)
         fig = draw_graph(root, title=self._title, figsize=self._figsize, max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
         self.image.value = figure_to_png(fig)
+        self.image.tooltip = short_alt_text(fig)
         self.n_redraws += 1
 
     def _on_change(self, _change: object) -> None:
@@ -213,7 +217,7 @@ class BackwardStepper(widgets.VBox):
                 if id(parent) in self._uses:
                     self._uses[id(parent)].append((child, local))
         self.sentences = [self._start_sentence()] + [self._explain(n) for n in self.order]
-        self._pngs: dict[int, bytes] = {}
+        self._pngs: dict[int, tuple[bytes, str]] = {}
         self.step = 0
 
         self.controls = {
@@ -289,8 +293,12 @@ class BackwardStepper(widgets.VBox):
             fig = draw_graph(self.root, shown_grads=shown, highlight_nodes=current, highlight_edges=edges,
                              title=f"Backward pass, step {k} of {self.n_steps}", figsize=self._figsize,
                              max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
-            self._pngs[k] = figure_to_png(fig)
-        self.image.value = self._pngs[k]
+            self._pngs[k] = (figure_to_png(fig), f"Backward pass, step {k} of {self.n_steps}. {short_alt_text(fig)}")
+        self.image.value, self.image.tooltip = self._pngs[k]
+
+    def show_final_state(self) -> None:
+        """Show the last step (every gradient revealed): what a static snapshot of the stepper shows."""
+        self.go(self.n_steps)
 
 
 def backward_stepper(
@@ -373,6 +381,7 @@ class PathChooser(widgets.VBox):
         fig = draw_graph(self.loss, highlight_paths=self.paths, title=f"Paths from {name} to {loss}",
                          figsize=self._figsize, max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
         self.image.value = figure_to_png(fig)
+        self.image.tooltip = short_alt_text(fig)
 
 
 def path_chooser(

@@ -5,8 +5,16 @@ with nbconvert's ``lab`` template into ``OUT/<assignment>.html``:
 
 * an answer cell shows the release stub (what a student starts from) with the worked solution folded
   under ``<details><summary>Solution</summary>``;
-* widgets become static snapshots (their controls, picture and text as they were after the run), so a
-  page needs no widget JavaScript;
+* widgets become static snapshots (their controls, picture and text as they were after the run, after
+  ``show_final_state()`` for the widgets that have one: the backward stepper at its last step), so a page
+  needs no widget JavaScript; a widget's text printed in its own cell is shown once (in the snapshot), and
+  a snapshot picture that repeats the figure just above it is left out;
+* pictures keep their alt text (``course_lib.drawing`` puts it in the output's metadata; a widget's
+  picture takes its ``tooltip``);
+* cells for later are folded: worked derivations and model answers (markdown ``<details>``, closed) and
+  the source of code cells marked ``jupyter.source_hidden`` (the self-check helpers), under
+  ``<details><summary>Helpers for the self-checks</summary>``;
+* inline math never breaks across lines (a table scrolls sideways instead of wrapping ``dL/dy``);
 * math is rendered by a local copy of MathJax 2.7 (from the ``jupyter-server-mathjax`` package) in
   ``OUT/mathjax/``; the template's require.js, widget manager and mermaid loaders are left out, so no page
   asks any other host for anything;
@@ -20,11 +28,12 @@ import asyncio
 import base64
 import copy
 import html
+import json
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +86,33 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATHJAX_DIR = "mathjax"
 #: The MathJax configuration the site loads (the files jupyter-server-mathjax ships).
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
+#: Run in each notebook's kernel after its last cell: records the text of every widget that has a
+#: ``state_text`` (as printed by the notebook), then calls ``show_final_state()`` where a widget has one;
+#: prints ``{model_id: [text before, text after]}`` as JSON.
+FINISH_WIDGETS = """\
+def _site_finish_widgets():
+    import json
+    try:
+        from ipywidgets.widgets.widget import _instances
+    except ImportError:
+        _instances = {}
+    texts = {}
+    for w in list(_instances.values()):
+        before = getattr(w, "state_text", None)
+        if not isinstance(before, str):
+            continue
+        finish = getattr(w, "show_final_state", None)
+        if callable(finish):
+            finish()
+        texts[w.model_id] = [before, str(getattr(w, "state_text", ""))]
+    print(json.dumps(texts))
+_site_finish_widgets()
+del _site_finish_widgets
+"""
+#: What a widget picture's alt text is when the widget gives none.
+WIDGET_PICTURE_ALT = "A picture drawn by the widget; the text beside it gives the same numbers."
 
 
 class SiteError(CourseError):
@@ -176,12 +212,14 @@ def _model_ref(value: Any) -> str | None:
     return None
 
 
-def static_widget_html(model_id: str, state: dict[str, Any]) -> str | None:
+def static_widget_html(model_id: str, state: dict[str, Any], omit_pictures: Collection[str] = ()) -> str | None:
     """HTML that shows widget ``model_id`` as it was, from the notebook's saved widget ``state``.
 
     ``state`` is ``nb.metadata.widgets[WIDGET_STATE]["state"]``. Boxes, sliders, buttons, labels, HTML,
-    dropdowns and PNG images are drawn as disabled HTML controls; returns ``None`` when the model (or one
-    of its children) is not in ``state`` or is of another kind.
+    dropdowns and PNG images are drawn as disabled HTML controls; an image's alt text is its ``tooltip``
+    (``course_lib.widgets`` sets it), else :data:`WIDGET_PICTURE_ALT`. An image whose alt text or base64
+    data is in ``omit_pictures`` (the figure just above it on the page) is replaced by a line saying so.
+    Returns ``None`` when the model (or one of its children) is not in ``state`` or is of another kind.
     """
 
     entry = state.get(model_id)
@@ -194,7 +232,7 @@ def static_widget_html(model_id: str, state: dict[str, Any]) -> str | None:
         parts = []
         for child in s.get("children", []):
             ref = _model_ref(child)
-            rendered = static_widget_html(ref, state) if ref else None
+            rendered = static_widget_html(ref, state, omit_pictures) if ref else None
             if rendered is None:
                 return None
             parts.append(rendered)
@@ -215,7 +253,9 @@ def static_widget_html(model_id: str, state: dict[str, Any]) -> str | None:
     if name == "LabelModel":
         return f'<span class="site-widget-label">{html.escape(str(s.get("value", "")))}</span>'
     if name == "HTMLModel":
-        return f'<div class="site-widget-html">{clean_html(str(s.get("value", "")))}</div>'
+        # a <pre> wider than a phone's screen scrolls: tabindex lets the keyboard scroll it too
+        cleaned = re.sub(r"<pre\b", '<pre tabindex="0"', str(clean_html(str(s.get("value", "")))))
+        return f'<div class="site-widget-html">{cleaned}</div>'
     if name == "DropdownModel":
         labels = s.get("_options_labels", [])
         index = s.get("index")
@@ -228,24 +268,63 @@ def static_widget_html(model_id: str, state: dict[str, Any]) -> str | None:
             return None
         fmt = html.escape(str(s.get("format", "png")))
         base64.b64decode(data, validate=True)  # a broken buffer fails here, not as a broken picture
-        return f'<img class="site-widget-image" alt="widget picture" src="data:image/{fmt};base64,{data}">'
+        alt = str(s.get("tooltip") or s.get("description") or "").strip() or WIDGET_PICTURE_ALT
+        if alt in omit_pictures or data in omit_pictures:
+            return ('<p class="site-widget-same">The widget\'s picture is the figure above (in JupyterLab it '
+                    'redraws as you change the controls).</p>')
+        return (f'<img class="site-widget-image" alt="{html.escape(alt)}" '
+                f'src="data:image/{fmt};base64,{data}">')
     return None
 
 
-def _static_widgets(nb: Any) -> int:
+def _figure_keys(output: Any) -> set[str]:
+    """What identifies a PNG output's picture: its alt text (from its metadata) and its base64 data."""
+    data = (output.get("data") or {}).get("image/png")
+    if not data:
+        return set()
+    alt = ((output.get("metadata") or {}).get("image/png") or {}).get("alt") or \
+        (output.get("metadata") or {}).get("alt")
+    keys = {data.replace("\n", "") if isinstance(data, str) else ""}
+    if isinstance(alt, str) and alt.strip():
+        keys.add(alt.strip())
+    return keys - {""}
+
+
+def _without(text: str, repeated: list[str]) -> str:
+    """``text`` (a stream output) with each of the ``repeated`` texts (and its newline) taken out once."""
+    for t in repeated:
+        text = text.replace(t + "\n", "", 1) if t + "\n" in text else text.replace(t, "", 1)
+    return text
+
+
+def _static_widgets(nb: Any, texts: dict[str, list[str]] | None = None) -> int:
     """Replace every widget view in ``nb``'s outputs by its static snapshot; drop the widget state.
 
+    ``texts`` (``{model_id: [text as printed, text shown at the end]}``, from :data:`FINISH_WIDGETS`): a
+    stream output in a widget's own cell that repeats the widget's text is dropped (the snapshot shows it).
+    A snapshot picture identical to the figure output just before it on the page is left out.
     Returns the number of widgets replaced. A view whose state is missing keeps its text/plain fallback.
     """
     state = (nb.metadata.get("widgets") or {}).get(WIDGET_STATE, {}).get("state", {})
+    texts = texts or {}
     replaced = 0
+    previous_figure: set[str] = set()
     for cell in nb.cells:
+        views = [(o.get("data") or {})[WIDGET_VIEW].get("model_id", "") for o in cell.get("outputs", [])
+                 if WIDGET_VIEW in (o.get("data") or {})]
+        repeated = [t for m in views for t in texts.get(m, []) if t.strip()]
+        if repeated:
+            for o in cell.outputs:
+                if o.get("output_type") == "stream":
+                    o["text"] = _without(o.get("text", ""), repeated)
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o["text"].strip()]
         for output in cell.get("outputs", []):
             data = output.get("data") or {}
             if WIDGET_VIEW not in data:
+                previous_figure = _figure_keys(output) or previous_figure
                 continue
             model_id = data[WIDGET_VIEW].get("model_id", "")
-            rendered = static_widget_html(model_id, state)
+            rendered = static_widget_html(model_id, state, previous_figure)
             new = {k: v for k, v in data.items() if k != WIDGET_VIEW}
             if rendered is not None:
                 new["text/html"] = (
@@ -279,7 +358,24 @@ details.site-solution > summary { cursor: pointer; padding: 3px 8px; color: #2e7
 .site-widget-image { max-width: 100%; height: auto; align-self: flex-start; }
 .site-widget .site-widget-html pre { font-family: var(--jp-code-font-family, monospace); font-size: 12px;
   line-height: 1.3; white-space: pre; margin: 0; }
-.site-widget-note { color: #777; font-size: 12px; margin: 4px 0 0 0; font-style: italic; }
+.site-widget-note, .site-widget-same { color: #555; font-size: 12px; margin: 4px 0 0 0; font-style: italic; }
+details.site-helpers { margin: 2px 0; }
+details.site-helpers > summary { cursor: pointer; padding: 3px 8px; color: #37474f;
+  font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; }
+.jp-RenderedHTMLCommon details > summary { cursor: pointer; font-weight: bold; }
+/* Inline math never breaks inside an expression; a table too wide for the screen scrolls sideways. */
+.jp-RenderedHTMLCommon td .MathJax, .jp-RenderedHTMLCommon th .MathJax { white-space: nowrap; }
+/* The scrolling box is the cell's wrapper, which nbconvert makes keyboard-focusable (tabindex=0). */
+.jp-MarkdownCell .jp-Cell-inputWrapper { overflow-x: auto; }
+.jp-MarkdownOutput.jp-RenderedHTMLCommon { overflow: visible !important; }
+/* Contrast (WCAG AA, 4.5:1) for the prompts and the code colours of nbconvert's light theme (its
+   stylesheet comes after this one, hence !important). */
+.jp-InputPrompt, .jp-OutputPrompt { color: #5f5f5f !important; opacity: 1 !important; }
+.highlight .c, .highlight .c1, .highlight .cm, .highlight .ch, .highlight .cs, .highlight .cp,
+.highlight .cpf { color: #2e5c5c !important; }
+.highlight .m, .highlight .mi, .highlight .mf, .highlight .mh, .highlight .mo, .highlight .mb,
+.highlight .il { color: #006100 !important; }
+.highlight .o, .highlight .ow { color: #7a16b8 !important; }
 """
 
 _MATHJAX_HEAD = """
@@ -289,11 +385,18 @@ MathJax.Hub.Config({
             processEscapes: true, processEnvironments: true},
   TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
   "HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null, preferredFont: null,
-               linebreaks: {automatic: true}},
+               linebreaks: {automatic: false}},
   displayAlign: "center", messageStyle: "none"
 });
 </script>
 <script src="__MATHJAX_URL__"></script>
+<script>
+// Math in a folded <details> is typeset while hidden (no size to measure): typeset it again when opened.
+document.addEventListener("toggle", function (event) {
+  var d = event.target;
+  if (d.open && window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(["Rerender", MathJax.Hub, d]); }
+}, true);
+</script>
 <style type="text/css">
 /* The hidden MathML copy for screen readers asks for MathJax's TeX web fonts, which the offline copy does
    not ship (STIX-Web draws the visible math): give it the system's serif font instead. */
@@ -321,10 +424,21 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {{ cell.metadata.site.solution | highlight_code(metadata=cell.metadata) | clean_html }}
 </div></div></details>
 </div>
+{%- elif cell.metadata.jupyter is defined and cell.metadata.jupyter.source_hidden -%}
+<details class="site-helpers"><summary>Helpers for the self-checks</summary>
+{{ super() }}
+</details>
 {%- else -%}
 {{ super() }}
 {%- endif -%}
 {% endblock input %}
+{% block data_png scoped %}
+{%- set alt = (output | get_metadata('alt', 'image/png')) or (output.metadata.get('alt')) -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+alt="{{ (alt or 'A figure: the text printed below it describes it') | escape_html }}">
+</div>
+{%- endblock data_png %}
 """
 
 
@@ -341,7 +455,8 @@ def _nav(pages: list[Page], i: int, where: str) -> str:
         text = f"{arrow} {html.escape(p.title)}" if rel == "prev" else f"{html.escape(p.title)} {arrow}"
         return f'<span class="site-nav-{rel}"><a rel="{rel}" href="{p.filename}">{text}</a></span>'
 
-    return (f'<nav class="site-nav {where}">{link(i - 1, "prev", "←")}'
+    label = "Course pages" if where == "top" else "Course pages (end of page)"
+    return (f'<nav class="site-nav {where}" aria-label="{label}">{link(i - 1, "prev", "←")}'
             f'<span class="site-nav-index"><a href="index.html">Contents</a></span>{link(i + 1, "next", "→")}</nav>')
 
 
@@ -391,6 +506,7 @@ a {{ color: #1565c0; }}
 </style>
 </head>
 <body>
+<main>
 <h1>Backpropagation, from the chain rule up</h1>
 <p>A self-paced course: the chain rule on scalar compositions, a chain of sigmoid neurons with a
 $-\\log$ loss, a network in which one weight reaches the loss along several paths, and all parameters
@@ -403,8 +519,10 @@ $\\theta$ at once with the update $w' = w - \\eta\\,\\partial L/\\partial w$. Wo
 <tfoot><tr><td></td><td>in all</td><td></td><td class="time">{total_text}</td></tr></tfoot>
 </table>
 <p class="note">Each exercise shows the code a student starts from; the worked solution is folded under
-<em>Solution</em>: try first, then open it. The interactive widgets are shown as snapshots here: to move the
+<em>Solution</em>: try first, then open it. Worked derivations, model answers and the self-checks' helper
+code are folded the same way. The interactive widgets are shown as snapshots here: to move the
 sliders yourself, run the notebooks in JupyterLab (<code>backprop-course lab</code>, see the README).</p>
+</main>
 </body>
 </html>
 """
@@ -437,7 +555,7 @@ def find_pages(notebooks: Path = NOTEBOOKS_DIR) -> list[Page]:
 
 
 async def _execute_all(pages: list[Page], workdir: Path, jobs: int, timeout: int,
-                       progress: Callable[[str], None]) -> list[Any]:
+                       progress: Callable[[str], None]) -> list[tuple[Any, dict[str, list[str]]]]:
 
     gate = asyncio.Semaphore(max(1, jobs))
 
@@ -446,6 +564,8 @@ async def _execute_all(pages: list[Page], workdir: Path, jobs: int, timeout: int
             folder = workdir / page.slug
             shutil.copytree(page.source.parent, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
             nb = prepare_notebook(nbformat.read(page.source, as_version=4))
+            finish = nbformat.v4.new_code_cell(FINISH_WIDGETS)
+            nb.cells.append(finish)  # runs last, in the same kernel; taken out again below
             started = time.monotonic()
             client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                                     resources={"metadata": {"path": str(folder)}})
@@ -453,8 +573,15 @@ async def _execute_all(pages: list[Page], workdir: Path, jobs: int, timeout: int
                 await client.async_execute()
             except CellExecutionError as err:
                 raise SiteError(f"{page.source} failed while building the site:\n{err}") from err
+            nb.cells.remove(finish)
+            printed = "".join(o.get("text", "") for o in finish.outputs if o.get("output_type") == "stream")
+            try:
+                texts = json.loads(printed)
+            except ValueError as err:
+                raise SiteError(f"{page.source}: could not read the widgets' texts after the run: {printed[:300]!r}") \
+                    from err
             progress(f"  executed {page.slug} in {time.monotonic() - started:.1f} s")
-            return nb
+            return nb, texts
 
     return list(await asyncio.gather(*(run(p) for p in pages)))
 
@@ -486,8 +613,8 @@ def build_site(
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    for i, nb in enumerate(executed):
-        n_widgets = _static_widgets(nb)
+    for i, (nb, texts) in enumerate(executed):
+        n_widgets = _static_widgets(nb, texts)
         page_html = _export(nb, pages, i)
         if outside_urls(page_html):
             raise SiteError(f"{pages[i].filename} would load from other hosts: {outside_urls(page_html)[:5]}")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["PALETTE", "figure_to_png"]
+__all__ = ["PALETTE", "figure_to_png", "short_alt_text"]
 
 #: Okabe–Ito colours, safe for the common forms of colour blindness.
 PALETTE: dict[str, str] = {
@@ -70,9 +70,21 @@ def new_figure(**kwargs: object) -> Figure:
 
 
 def finish(fig: Figure) -> Figure:
-    """Give ``fig`` a PNG representation for IPython's ``display`` (no ``%matplotlib`` magic needed)."""
-    fig._repr_png_ = lambda: figure_to_png(fig)
+    """Give ``fig`` a PNG representation for IPython's ``display`` (no ``%matplotlib`` magic needed).
+
+    The displayed PNG carries ``{"alt": short_alt_text(fig)}`` as its output metadata, so an HTML export
+    of the notebook (the course's static site) gives the picture its alt text.
+    """
+    fig._repr_png_ = lambda: (figure_to_png(fig), {"alt": short_alt_text(fig)})
     return fig
+
+
+def short_alt_text(fig: Figure) -> str:
+    """The first paragraph of ``fig.alt_text`` on one line (what the picture is; the numbers follow it in
+    the full text), or ``"A figure"`` when the figure has no alt text."""
+    full = str(getattr(fig, "alt_text", "") or "").strip()
+    first = full.split("\n\n", 1)[0]
+    return " ".join(first.split()) or "A figure"
 
 
 def figure_to_png(fig: Figure, dpi: float | None = None) -> bytes:

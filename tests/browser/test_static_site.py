@@ -101,7 +101,7 @@ def test_static_widget_snapshot_shows_controls_picture_and_text() -> None:
     assert out is not None
     assert 'type="range" disabled' in out and "<output>0.800</output>" in out
     assert f"data:image/png;base64,{png}" in out
-    assert "<pre>x = 0.800 &lt;tag&gt;</pre>" in out and "<script>" not in out
+    assert "<pre tabindex=\"0\">x = 0.800 &lt;tag&gt;</pre>" in out and "<script>" not in out
     assert static_widget_html("missing", state) is None
     assert static_widget_html("box", {**state, "t": {"model_name": "SomethingElse", "state": {}}}) is None
 
