@@ -4,10 +4,9 @@ The lecture notes call the weight of layer ``l`` into unit ``i`` from input ``j`
 unit ``i`` in layer ``l`` $b_{li}$ (1-based). In the arrays of :mod:`course_lib.models` that is
 ``w_lij = W_l[i-1, j-1]`` and ``b_li = b_l[i-1]``::
 
-    >>> parse_name("w_131")
-    ('w', 1, 3, 1)
-    >>> entry(init_params(seed=1), "w_131") == init_params(seed=1)["W1"][2, 0]
-    True
+    parse_name("w_131")            # ("w", 1, 3, 1)
+    entry(params, "w_131")         # float(params["W1"][2, 0])
+    with_entry(params, "b_21", v)  # a copy of params with b2[0] = v
 
 These are plumbing for notebook 03's checks (which parameter to nudge, where to find it); none of them
 computes a gradient or any other graded answer.
