@@ -8,6 +8,7 @@ Where things are:
 * :mod:`course_lib.trace` — the forward/backward table of a graph.
 * :mod:`course_lib.gates` — gate patterns of the backward pass (add, multiply, max) and their widget.
 * :mod:`course_lib.models` — the lecture notes' models, forward only.
+* :mod:`course_lib.params` — the notes' parameter names (``w_131``) in the network's arrays; held-out test points.
 * :mod:`course_lib.guard` — switches automatic/numerical gradients off while graded code runs.
 * :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.
 * :mod:`course_lib.isolation` — test cells judge one exercise at a time (the others' answers swapped out).

@@ -58,8 +58,10 @@ HAND_MISTAKES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "paths-answer": [("first layer: the paths summed into one", "return [float(dL_dyhat[k]",
                           "return [sum(float(dL_dyhat[k]"),
                          ("", "for k in range(len(yhat))]", "for k in range(len(yhat)))]")],
-        "notes-answer": [("the repeated term left out", "return via_yhat2 + via_yhat1 + via_yhat2",
-                          "return via_yhat2 + via_yhat1")],
+        "notes-terms-answer": [("terms 1 and 2 taken for the same path", "return (1, 3)", "return (1, 2)")],
+        "notes-answer": [("the notes' formula itself, not its excess", "return notes_formula - true_gradient",
+                          "return notes_formula")],
+        "delta-answer": [("the sign flipped: y − ŷ", "return yhat - y", "return y - yhat")],
         "deltas-answer": [("σ for σ' in the hidden layer", "* (h1 * (1 - h1))", "* h1")],
     },
     "04-all-parameters": {

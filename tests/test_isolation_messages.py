@@ -141,6 +141,62 @@ def test_released_3_2_check_names_3_1_instead_of_a_value_error():
 
 
 @pytest.mark.kernel  # runs notebook cells
+def test_03_a_sign_flipped_output_delta_is_called_so_and_3_4_names_3_3():
+    """y − ŷ for δ2 (issue 16): 3.3 says the sign is flipped; a released 3.4 that calls it says fix 3.3 first."""
+    message = _message("03-many-paths", "delta-answer", "delta-test")
+    assert "Gradient check FAILED for output_delta" in message, message
+    assert "a2: the sign is flipped: received = -1 × expected at every checked entry" in message, message
+    released = _message("03-many-paths", "delta-answer", "deltas-test", released=True)
+    assert "it calls your output_delta (Exercise 3.3), which is wrong" in released, released
+    assert "Fix Exercise 3.3 first" in released
+
+
+@pytest.mark.kernel  # runs notebook cells
+@pytest.mark.parametrize(
+    ("wrong", "sentence"),
+    [
+        ("return -y / yhat + (1 - y) / (1 - yhat)",
+         "∂L/∂ŷ_k alone: the factor ∂ŷ_k/∂a_2k (the sigmoid's derivative) is missing"),
+        ("return yhat * (1 - yhat)", "∂ŷ_k/∂a_2k alone (the sigmoid's derivative): the factor ∂L/∂ŷ_k is missing"),
+        ("return (-y / yhat + (1 - y) / (1 - yhat)) * yhat * (1 - yhat)", "a NaN or inf never passes"),
+    ],
+)
+def test_03_an_output_delta_with_a_factor_missing_or_unsimplified_is_named(wrong, sentence):
+    mistake = Mistake("03-many-paths", "delta-answer", wrong, lambda code: code.replace("return yhat - y", wrong))
+    error = _failed(_run("03-many-paths", _cells("03-many-paths", mistake)))["delta-test"]
+    assert sentence in error, error
+
+
+@pytest.mark.kernel  # runs notebook cells
+@pytest.mark.parametrize(
+    ("wrong", "sentence"),
+    [
+        ("return notes_formula", "this is the value of the notes' formula itself"),
+        ("return true_gradient - notes_formula", "the sign: formula − gradient, not gradient − formula"),
+        ("return 2 * via_yhat2", "the excess is one copy of it, not two"),
+        ("return via_yhat1", "this is the product along the path through ŷ_1: is that the path of the term that "
+                             "repeats?"),
+        ("return true_gradient", "this is the true gradient"),
+    ],
+)
+def test_03_a_wrong_overstatement_is_named(wrong, sentence):
+    mistake = Mistake("03-many-paths", "notes-answer", wrong,
+                      lambda code: code.replace("return notes_formula - true_gradient", wrong))
+    failed = _failed(_run("03-many-paths", _cells("03-many-paths", mistake)))
+    assert set(failed) == {"notes-test"}, failed
+    assert "notes_overstatement(...) = (the notes' formula) − dL/dw_131: expected" in failed["notes-test"]
+    assert sentence in failed["notes-test"], failed["notes-test"]
+
+
+@pytest.mark.kernel  # runs notebook cells
+def test_03_the_repeated_term_names_the_two_terms_and_what_to_compare():
+    message = _message("03-many-paths", "notes-terms-answer", "notes-terms-test")
+    assert message.startswith("AssertionError: repeated_term: terms 1 and 2 are different paths; at this example "
+                              "term 1 = "), message
+    assert "the two in the middle name the unit the path goes through" in message
+
+
+@pytest.mark.kernel  # runs notebook cells
 def test_released_1_3_check_names_the_local_derivative():
     message = _message("01-chain-rule", "local-answer", "backward-exp-exp-test", released=True)
     assert "it calls your d_square (Exercise 1.2), which is wrong" in message, message
