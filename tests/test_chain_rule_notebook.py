@@ -156,3 +156,14 @@ def test_the_release_drops_the_worked_derivations_and_keeps_the_model_answers(tm
     assert len(released.cells) == len(source.cells) - len(worked)
     leaks = {what: [s for s in spellings if s in text] for what, spellings in GRADED_RESULTS.items()}
     assert not any(leaks.values()), leaks
+
+
+def test_the_checkers_sign_advice_in_01_gives_no_local_derivative_away():
+    """A sign slip anywhere in 01 (here in d_square) is told to check rising/falling, not shown d(1/u)/du."""
+    from course_lib.gradcheck import check_derivative
+
+    report = check_derivative(lambda u: u**2, lambda u: -2 * u, [0.7, -1.3], name="d(u²)/du", context="chain-rule")
+    text = str(report)
+    assert not report.passed and "the sign is flipped" in text, text
+    assert "rising or falling" in text
+    assert "1/u²" not in text and "1/u^2" not in text
