@@ -66,7 +66,8 @@ CONTEXTS: dict[str, Advice] = {
     ),
     "chain-rule": Advice(
         output="the function",
-        sign="Look for a minus sign dropped or added in one local derivative, such as d(1/u)/du = −1/u².",
+        sign="Look for a minus sign dropped or added in one local derivative: is that step rising or falling "
+        "at the point where it is evaluated?",
         half="A factor 2 is missing: d(u²)/du = 2u, not u.",
         smaller="a local derivative that is missing a factor {k}",
         larger="a local derivative used {k} times, or a stray factor {k}",
