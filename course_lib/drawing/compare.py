@@ -90,7 +90,7 @@ def draw_loss_curves(
     ax.set_ylabel("loss" + (" (log scale)" if log_y and positive else ""))
     ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="best", fontsize=9)
     ax.margins(x=0.12)
     idx = _sample_indices(n, 7)
     fig.alt_text = (
