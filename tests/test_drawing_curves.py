@@ -38,7 +38,7 @@ def test_alt_text_describes_every_run_and_tables_the_numbers():
 
 
 def test_a_run_that_blows_up_is_named_and_the_scale_stays_linear_for_negative_values():
-    fig = draw_loss_curves({"η = 1e6": [1.0, 1e300, np.inf], "fine": [1.0, 0.5, 0.2]})
+    fig = draw_loss_curves({"η = 1e6": [1.0, 1e6, np.inf], "fine": [1.0, 0.5, 0.2]})
     assert "η = 1e6: the loss is not a finite number from step 2 on (it blew up)." in fig.alt_text
     assert draw_loss_curves({"centred": [1.0, -0.5, 0.2]}).axes[0].get_yscale() == "linear"
 
