@@ -12,6 +12,7 @@ Where things are:
 * :mod:`course_lib.guard` — switches automatic/numerical gradients off while graded code runs.
 * :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.
 * :mod:`course_lib.isolation` — test cells judge one exercise at a time (the others' answers swapped out).
+* :mod:`course_lib.param_checks` — entry-wise checks of returned parameter dicts and vectors (notebook 04).
 """
 
 from importlib.metadata import PackageNotFoundError, version

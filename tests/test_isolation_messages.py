@@ -105,7 +105,7 @@ def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_
 @pytest.mark.kernel  # runs notebook cells
 def test_released_step_check_in_04_says_the_step_is_right_and_fix_4_1_first():
     message = _message("04-all-parameters", "backward-answer", "step-test", released=True)
-    assert message.startswith("AssertionError: training_step: your step θ' = θ − η·∇θ L is right for the gradient "
+    assert message.startswith("AssertionError: training_step: your step θ' = θ − η·Δθ is right for the gradient "
                               "your backward returns; but your backward (Exercise 4.1) is wrong"), message
     assert "subtract" not in message
 

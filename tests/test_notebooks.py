@@ -386,6 +386,9 @@ def release(tmp_path_factory):
 
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from autograder.notebook.worked import release_preprocessors
 
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(Path(PATHS[0]).parents[1], root / "source",
@@ -393,7 +396,9 @@ def release(tmp_path_factory):
     saved = dict(os.environ)
     os.environ.update(kernel_env())  # nbgrader runs `alembic` by name
     try:
-        api = NbGraderAPI(coursedir=CourseDirectory(root=str(root)))
+        config = Config()
+        config.GenerateAssignment.preprocessors = release_preprocessors()  # as a release: worked cells dropped
+        api = NbGraderAPI(coursedir=CourseDirectory(root=str(root)), config=config)
         for assignment in ASSIGNMENTS:
             result = api.generate_assignment(assignment)
             assert result["success"], result.get("log", "")[-3000:]
@@ -420,7 +425,8 @@ def _solution_lines(source: str, begin: str, end: str) -> list[str]:
 def test_release_contains_no_solutions_or_hidden_tests(release, path):
     released = read(release / path.parent.name / path.name)
     text = "\n".join(c.source for c in released.cells)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                   "<summary>Worked derivation"):
         assert marker not in text, marker
     source = read(path)
     solutions = "\n".join(c.source for c in source.cells if is_answer(c))

@@ -16,12 +16,14 @@ Where things are:
 * :mod:`.graph_picture` — :func:`draw_graph`, its alt text :func:`describe_graph`, :func:`node_text`.
 * :mod:`.plots` — :func:`draw_path_cost`, :func:`draw_function_and_derivative`, :func:`draw_loss_curve`,
   :func:`draw_decision_regions`.
+* :mod:`.compare` — :func:`draw_loss_curves`: several runs (e.g. learning rates) on one set of axes.
 
 The model and the arithmetic behind the path-cost plot live where they belong and are re-exported here
 for old imports: :func:`course_lib.models.layered_chain`; :func:`course_lib.paths.chain_path_cost`,
 :func:`~course_lib.paths.path_cost_rows`, :func:`~course_lib.paths.path_cost_table`.
 """
 
+from course_lib.drawing.compare import draw_loss_curves
 from course_lib.drawing.figures import PALETTE, figure_to_png
 from course_lib.drawing.graph_picture import describe_graph, draw_graph, node_text
 from course_lib.drawing.layout import layered_layout
@@ -42,6 +44,7 @@ __all__ = [
     "draw_function_and_derivative",
     "draw_graph",
     "draw_loss_curve",
+    "draw_loss_curves",
     "draw_path_cost",
     "figure_to_png",
     "layered_chain",
