@@ -48,6 +48,7 @@ HAND_MISTAKES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     },
     "02-sigmoid-chain": {
         "forward-answer": [("forward cache: a2 = w2·x", 'a2 = w["w2"] * h1', 'a2 = w["w2"] * x')],
+        "dsigmoid-answer": [("σ'(a) written as σ(a)", "return s * (1 - s)", "return s")],
         "local-answer": [("σ for σ' in h1", "dh1_da1 = h1 * (1 - h1)", "dh1_da1 = h1")],
         "grad-w1-answer": [("grad_w1 misses dh2/dh1", ' * d["dh2_dh1"]', "")],
         "grad-w2-answer": [("grad_w2 sign flipped", 'return d["dL_dy"]', 'return -d["dL_dy"]')],

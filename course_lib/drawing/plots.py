@@ -95,12 +95,16 @@ def draw_function_and_derivative(
     n_samples: int = 7,
     figsize: tuple[float, float] = (6.5, 4.8),
     dpi: float = 100.0,
+    variable: str = "x",
 ) -> Figure:
     """Plot ``f`` (top panel, solid) and its derivative ``df`` (bottom panel, dashed) on the same x.
 
     ``f`` and ``df`` are called on one float at a time (a function returning a graph ``Node`` works too).
-    ``fig.alt_text`` holds a sentence and a table of ``n_samples`` points ``x, f(x), f'(x)``.
+    ``variable`` names the horizontal axis (``"w1"`` for the loss as a function of the weight w1): the axis
+    label, the legend ``L(w1)``, ``L′(w1)`` and the alt text use it. ``fig.alt_text`` holds a sentence and a
+    table of ``n_samples`` points ``x, f(x), f'(x)``.
     """
+    v = variable
     x = np.asarray(xs, dtype=np.float64).ravel()
     if x.size < 2:
         raise ValueError("xs needs at least two points")
@@ -108,21 +112,21 @@ def draw_function_and_derivative(
     dfx = np.array([float(df(float(v))) for v in x])
     fig = new_figure(figsize=figsize, dpi=dpi, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True)
-    top.plot(x, fx, color=PALETTE["blue"], lw=2, linestyle="-", label=f"{name}(x)")
-    bottom.plot(x, dfx, color=PALETTE["vermillion"], lw=2, linestyle="--", label=f"{name}′(x)")
-    for ax, label in ((top, f"{name}(x)"), (bottom, f"{name}′(x)")):
+    top.plot(x, fx, color=PALETTE["blue"], lw=2, linestyle="-", label=f"{name}({v})")
+    bottom.plot(x, dfx, color=PALETTE["vermillion"], lw=2, linestyle="--", label=f"{name}′({v})")
+    for ax, label in ((top, f"{name}({v})"), (bottom, f"{name}′({v})")):
         ax.axhline(0.0, color=PALETTE["grey"], lw=0.8)
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize=9)
-    bottom.set_xlabel("x")
+    bottom.set_xlabel(v)
     top.set_title(title or f"{name} and its derivative {name}′", fontsize=11)
     idx = _sample_indices(len(x), n_samples)
     fig.alt_text = (
-        f"Two panels over x from {x[0]:.4g} to {x[-1]:.4g}: {name}(x) on top (solid line), ranging from "
-        f"{fx.min():.4g} to {fx.max():.4g}; its derivative {name}′(x) below (dashed line), ranging from "
+        f"Two panels over {v} from {x[0]:.4g} to {x[-1]:.4g}: {name}({v}) on top (solid line), ranging from "
+        f"{fx.min():.4g} to {fx.max():.4g}; its derivative {name}′({v}) below (dashed line), ranging from "
         f"{dfx.min():.4g} to {dfx.max():.4g}. Sample points:\n\n"
-        + _sample_table(("x", f"{name}(x)", f"{name}'(x)"), [x[idx], fx[idx], dfx[idx]])
+        + _sample_table((v, f"{name}({v})", f"{name}'({v})"), [x[idx], fx[idx], dfx[idx]])
     )
     return finish(fig)
 

@@ -1,0 +1,112 @@
+"""Self-check helpers for models whose weights come in a dict, such as notebook 02's sigmoid chain.
+
+The generic part of a notebook's ``check-helpers`` cell, so that the cell keeps only what is specific to its
+exercises. Nothing here is a graded answer or the reference of one: every expected value is either passed in
+by the caller or comes from course_lib's numerical gradient (which is switched off inside a graded function,
+see :mod:`course_lib.guard`).
+
+* :func:`complex_sigmoid` — σ written so that the checker's complex step can differentiate it.
+* :func:`check_entries` — a returned dict against expected values, key by key, with a hint per key.
+* :func:`sigma_slips` — the catalogue entries "σ where σ′ is needed" for the units on a weight's path.
+* :func:`check_weight` — one weight's gradient function against a numerical derivative of the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from course_lib.gradcheck import check_derivative
+from course_lib.notebook import expect_close
+
+__all__ = ["check_entries", "check_weight", "complex_sigmoid", "sigma_slips"]
+
+
+def complex_sigmoid(a: Any) -> Any:
+    r"""$\sigma(a) = 1/(1 + e^{-a})$ for real *or complex* ``a`` (numpy arrays too).
+
+    :func:`course_lib.models.sigmoid` is overflow-safe but real-only; the checker's complex step
+    (the most accurate way to differentiate a function numerically) needs this plain form.
+    """
+    return 1 / (1 + np.exp(-a))
+
+
+def check_entries(
+    what: str, got: object, expected: Mapping[str, float], hints: Mapping[str, str] | None = None
+) -> None:
+    """Assert that ``got`` is a dict holding every key of ``expected``, each within 1e-9 of its value.
+
+    ``what`` names the call in the message (``"forward_chain(1.0, {...})"``); ``hints`` gives the likely
+    mistake for a key. A missing key or a value that is not a number fails with a message that says which.
+    """
+    keys = list(expected)
+    missing = [k for k in keys if not isinstance(got, Mapping) or k not in got]
+    assert not missing, (
+        f"{what} must return a dict with the keys {', '.join(keys)}; missing {', '.join(missing)}"
+        + ("" if isinstance(got, Mapping) else f" (it returned {got!r})")
+    )
+    hints = hints or {}
+    for key in keys:
+        expect_close(f"{what}[{key!r}]", got[key], float(expected[key]), hints.get(key, ""))
+
+
+def sigma_slips(true_gradient: float, units: Mapping[str, float], on_path: Sequence[str]) -> dict[str, float]:
+    """Catalogue entries for σ(a) written where σ′(a) = σ(a)(1 − σ(a)) is needed, on one weight's path.
+
+    ``true_gradient`` is the (numerical) derivative of the loss in the weight; ``units`` maps each sigmoid
+    unit's name to its output σ(a) at the test point; ``on_path`` names the units between the weight and the
+    loss. Writing ``u`` for ``u(1 − u)`` divides the gradient by ``1 − u``: one entry per unit, plus one for
+    the slip in every unit of the path when there are several. The result is the ``mistakes`` option of
+    :func:`course_lib.gradcheck.check_derivative`.
+    """
+    unknown = [u for u in on_path if u not in units]
+    if unknown:
+        raise KeyError(f"sigma_slips: no output given for the unit(s) {', '.join(unknown)}")
+    slips = {
+        f"σ where σ' is needed for {u}: {u} instead of {u}(1 − {u})": true_gradient / (1 - units[u]) for u in on_path
+    }
+    if len(on_path) > 1:
+        slips["σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit"] = true_gradient / math.prod(
+            1 - units[u] for u in on_path
+        )
+    return slips
+
+
+def check_weight(
+    loss: Callable[[dict[str, float], float], float],
+    grad_fn: Callable[[float, dict[str, float]], float],
+    name: str,
+    x: float,
+    w: Mapping[str, float],
+    *,
+    mistakes: Mapping[str, Any] | None = None,
+    graph: Callable[..., Mapping[str, Any]] | None = None,
+) -> None:
+    """Assert that ``grad_fn(x, w)`` is dL/d``name`` at ``(x, w)``, the other weights held fixed.
+
+    ``loss(w, x)`` is the model's loss (for example :func:`course_lib.models.sigmoid_chain_loss`);
+    ``grad_fn`` is the student's gradient function, called with a fresh dict each time; its name is the
+    exercise's name in the messages. ``mistakes`` are extra catalogue entries (:func:`sigma_slips`);
+    ``graph(x, **w)`` returns the notes' nodes of the model, from which the checker adds the typical
+    chain-rule slips. Fails with the checker's diagnosis (see :mod:`course_lib.gradcheck`).
+    """
+    if name not in w:
+        raise KeyError(f"check_weight: {name!r} is not one of the weights {', '.join(w)}")
+    fixed = dict(w)
+
+    def loss_of(v: float) -> float:
+        return loss({**fixed, name: v}, x)
+
+    def grad_of(v: float) -> float:
+        return grad_fn(x, {**fixed, name: v})
+
+    options: dict[str, Any] = {"name": f"dL/d{name}", "exercise": getattr(grad_fn, "__name__", name)}
+    if mistakes:
+        options["mistakes"] = dict(mistakes)
+    if graph is not None:
+        options["chain"] = lambda v: graph(x, **{**fixed, name: v})
+        options["chain_input"] = name
+    check_derivative(loss_of, grad_of, fixed[name], **options).assert_ok()
