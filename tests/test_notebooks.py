@@ -45,7 +45,7 @@ SOLUTION_SNIPPETS = {
                       "inputs.append(value)", "return dy_dh2 * dh2_dh1 * dh1_dx"],
     "02-sigmoid-chain": ["L = -math.log(y)", "dy_da3 = y * (1 - y)", '"dL_dy": -1 / y',
                          'return d["dL_dy"] * d["dy_dh2"] * d["dh2_dh1"] * d["dh1_dw1"]',
-                         "w[name] - lr * grads[name]"],
+                         "w[name] - lr * grads[name]", "return s * (1 - s)"],
     "03-many-paths": ["dL_dyhat = -y / yhat + (1 - y) / (1 - yhat)",
                       "notes_formula = via_yhat2 + via_yhat1 + via_yhat2", "return (1, 3)", "return yhat - y",
                       "delta2 = output_delta(yhat, y)", 'params["W2"].T @ delta2', "np.outer(delta1, x)"],

@@ -1,0 +1,111 @@
+"""course_lib.chain_checks: the generic self-check helpers of notebook 02 (issue 16), and the plot's axis name."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_lib import models  # noqa: E402
+from course_lib.chain_checks import check_entries, check_weight, complex_sigmoid, sigma_slips  # noqa: E402
+from course_lib.drawing import draw_function_and_derivative  # noqa: E402
+from testkit.gradcheck_cases import chain_grads, chain_slip  # noqa: E402
+
+X, W = 0.8, {"w1": 0.5, "w2": -1.2, "w3": 0.8}
+
+
+def _units(w: dict[str, float], x: float) -> dict[str, float]:
+    nodes = models.sigmoid_chain(x, w["w1"], w["w2"], w["w3"])
+    return {u: nodes[u].value for u in ("h1", "h2", "y")}
+
+
+def test_complex_sigmoid_agrees_with_the_models_sigmoid_and_takes_a_complex_step():
+    for a in (-4.0, -0.3, 0.0, 2.5):
+        assert complex_sigmoid(a) == pytest.approx(models.sigmoid(a), rel=1e-15)
+        s = models.sigmoid(a)
+        assert (complex_sigmoid(a + 1e-30j).imag / 1e-30) == pytest.approx(s * (1 - s), rel=1e-12)
+
+
+def test_check_entries_passes_agreeing_values_and_names_the_wrong_key_with_its_hint():
+    check_entries("f(1)", {"a": 1.0, "b": 2.0, "extra": 9.0}, {"a": 1.0, "b": 2.0})
+    with pytest.raises(AssertionError) as err:
+        check_entries("f(1)", {"a": 1.0, "b": 2.5}, {"a": 1.0, "b": 2.0}, {"b": "b = 2a."})
+    assert str(err.value) == "f(1)['b']: expected 2, received 2.5. Likely mistake: b = 2a."
+
+
+@pytest.mark.parametrize(("got", "words"), [
+    ({"a": 1.0}, "must return a dict with the keys a, b; missing b"),
+    ([1.0, 2.0], "missing a, b (it returned [1.0, 2.0])"),
+    ({"a": 1.0, "b": math.nan}, "f(1)['b']: expected 2, received nan"),
+    ({"a": 1.0, "b": "2"}, "f(1)['b']: expected 2, received '2'"),
+])
+def test_check_entries_says_what_is_missing_or_not_a_number(got, words):
+    with pytest.raises(AssertionError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]")):
+        check_entries("f(1)", got, {"a": 1.0, "b": 2.0})
+
+
+def test_sigma_slips_divide_the_true_gradient_by_one_minus_each_unit():
+    units = {"y": 0.9, "h2": 0.6, "h1": 0.3}
+    slips = sigma_slips(-0.5, units, ["y", "h2"])
+    assert slips == {
+        "σ where σ' is needed for y: y instead of y(1 − y)": pytest.approx(-5.0),
+        "σ where σ' is needed for h2: h2 instead of h2(1 − h2)": pytest.approx(-1.25),
+        "σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit": pytest.approx(-12.5),
+    }
+    assert list(sigma_slips(1.0, units, ["y"])) == ["σ where σ' is needed for y: y instead of y(1 − y)"]
+    with pytest.raises(KeyError, match="no output given for the unit"):
+        sigma_slips(1.0, units, ["h3"])
+
+
+def _grad(slip: str | None, name: str):
+    def grad_fn(x: float, w: dict[str, float]) -> float:
+        return (chain_grads(w, x) if slip is None else chain_slip(slip, w, x))[name]
+
+    grad_fn.__name__ = f"grad_{name}"
+    return grad_fn
+
+
+@pytest.mark.parametrize("name", ["w1", "w2", "w3"])
+def test_check_weight_passes_the_right_gradient(name):
+    check_weight(models.sigmoid_chain_loss, _grad(None, name), name, X, W, graph=models.sigmoid_chain)
+
+
+def test_check_weight_names_a_sigma_slip_from_the_catalogue_and_the_exercise():
+    true = chain_grads(W, X)["w1"]
+    slips = sigma_slips(true, _units(W, X), ["y", "h2", "h1"])
+    with pytest.raises(AssertionError) as err:
+        check_weight(models.sigmoid_chain_loss, _grad("sigma_h1", "w1"), "w1", X, W, mistakes=slips)
+    message = str(err.value)
+    assert message.startswith("Gradient check FAILED for grad_w1")
+    assert "dL/dw1: your gradient matches a known mistake: σ where σ' is needed for h1: h1 instead of h1(1 − h1)" \
+        in message
+
+
+def test_check_weight_uses_the_graph_for_the_chain_rule_slips():
+    with pytest.raises(AssertionError, match=r"the inner derivative ·x is missing: a1 = w1·x"):
+        check_weight(models.sigmoid_chain_loss, _grad("no_x", "w1"), "w1", 1.7, W, graph=models.sigmoid_chain)
+
+
+def test_check_weight_refuses_an_unknown_weight_and_does_not_change_w():
+    w = dict(W)
+    with pytest.raises(KeyError, match="'w4' is not one of the weights w1, w2, w3"):
+        check_weight(models.sigmoid_chain_loss, _grad(None, "w1"), "w4", X, w)
+    check_weight(models.sigmoid_chain_loss, _grad(None, "w2"), "w2", X, w)
+    assert w == W
+
+
+def test_function_and_derivative_plot_names_its_variable():
+    fig = draw_function_and_derivative(lambda v: v * v, lambda v: 2 * v, np.linspace(-1, 1, 21), name="L",
+                                       variable="w1")
+    top, bottom = fig.axes
+    assert bottom.get_xlabel() == "w1"
+    assert (top.get_ylabel(), bottom.get_ylabel()) == ("L(w1)", "L′(w1)")
+    assert fig.alt_text.startswith("Two panels over w1 from -1 to 1: L(w1) on top")
+    header = fig.alt_text.split("Sample points:\n\n")[1].splitlines()[0]
+    assert header.split() == ["w1", "L(w1)", "L'(w1)"]
+    default = draw_function_and_derivative(lambda v: v, lambda v: 1.0, [0.0, 1.0])
+    assert default.axes[1].get_xlabel() == "x" and "over x from 0" in default.alt_text
