@@ -5,6 +5,7 @@ derivations come folded after each attempt; every question has a model answer; t
 are those of the chain at the table's point.
 """
 
+import copy
 import re
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from autograder.notebook.worked import is_worked
 from course_lib import models
 from testkit.isolation_cases import source_path
-from testkit.notebook_helpers import EXERCISE_RE, exercises, is_answer, is_test, nbgrader_meta, read
+from testkit.notebook_helpers import EXERCISE_RE, exercises, is_answer, is_test, nbgrader_meta, read, run_in_process
 
 NB = read(source_path("02-sigmoid-chain"))
 CELLS = NB.cells
@@ -119,3 +120,24 @@ def test_the_loss_landscape_plot_names_w1_on_its_axis():
     plot = _by_id("saturation-plot").source
     assert 'variable="w1"' in plot and 'name="L"' in plot
     assert "L(w_1)" in _by_id("text-12").source
+
+
+@pytest.mark.kernel  # runs notebook cells (in-process)
+@pytest.mark.parametrize(("cheat", "words"), [
+    ("return numerical_gradient(sigmoid, a)", "AutodiffDisabledError"),
+    ("return sigmoid(a)", "σ where σ' is needed: σ'(a) = σ(a)(1 − σ(a)), not σ(a)"),
+    ("return 1 - sigmoid(a)", "the factor σ(a) = 1/(1 + e^(−a)) is missing"),
+    ("return -sigmoid(a) * (1 - sigmoid(a))", "the sign is flipped"),
+])
+def test_d_sigmoid_is_judged_by_its_own_check_with_the_likely_mistake(cheat, words):
+    cells = []
+    for cell in CELLS:
+        if nbgrader_meta(cell).get("grade_id") == "dsigmoid-answer":
+            cell = copy.deepcopy(cell)
+            cell.source = f'def d_sigmoid(a: float) -> float:\n    """σ\'(a)."""\n    {cheat}\n'
+        cells.append(cell)
+    results = run_in_process(cells, cwd=source_path("02-sigmoid-chain").parent)
+    failed = {gid: r.error for gid, r in results.items() if not r.passed}
+    assert set(failed) == {"dsigmoid-test"}, failed
+    assert words in failed["dsigmoid-test"], failed["dsigmoid-test"]
+    assert "dL/dy = −1/y" not in failed["dsigmoid-test"]  # advice in σ's own words, not the chain's
