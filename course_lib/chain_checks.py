@@ -9,6 +9,7 @@ see :mod:`course_lib.guard`).
 * :func:`check_entries` — a returned dict against expected values, key by key, with a hint per key.
 * :func:`sigma_slips` — the catalogue entries "σ where σ′ is needed" for the units on a weight's path.
 * :func:`check_weight` — one weight's gradient function against a numerical derivative of the loss.
+* :func:`check_update` — one gradient-descent step against ``w − η·(numerical gradient)``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.gradcheck import check_derivative
+from course_lib.gradcheck import check_derivative, numerical_gradient
+from course_lib.guard import hand_written_only
 from course_lib.notebook import expect_close
 
-__all__ = ["check_entries", "check_weight", "complex_sigmoid", "sigma_slips"]
+__all__ = ["check_entries", "check_update", "check_weight", "complex_sigmoid", "sigma_slips"]
 
 
 def complex_sigmoid(a: Any) -> Any:
@@ -110,3 +112,40 @@ def check_weight(
         options["chain"] = lambda v: graph(x, **{**fixed, name: v})
         options["chain_input"] = name
     check_derivative(loss_of, grad_of, fixed[name], **options).assert_ok()
+
+
+def check_update(
+    step_fn: Callable[[float, dict[str, float], float], Mapping[str, float]],
+    loss: Callable[[dict[str, float], float], float],
+    x: float,
+    w: dict[str, float],
+    lr: float,
+    *,
+    on_mismatch: Callable[[Mapping[str, float]], None] | None = None,
+    hint: str = "w' = w − η·dL/dw: subtract (adding climbs the loss) and multiply the gradient by η.",
+) -> None:
+    """Assert that ``step_fn(x, w, lr)`` returns a new dict ``w − lr·dL/dw`` and leaves ``w`` unchanged.
+
+    ``step_fn`` is the student's gradient-descent step (run with course_lib's gradients switched off, see
+    :func:`course_lib.guard.hand_written_only`); ``loss(w, x)`` is the model's loss, whose numerical gradient
+    gives the expected step. ``on_mismatch(new)`` runs before the per-weight messages when the step is wrong:
+    a notebook uses it to raise :class:`course_lib.isolation.RightGivenYours` when the update is right for the
+    student's own (wrong) gradients. ``hint`` is the likely mistake shown with a wrong weight.
+    """
+    name = getattr(step_fn, "__name__", "the step")
+    before = dict(w)
+    with hand_written_only(name):
+        new = step_fn(x, w, lr)
+    assert w == before, f"{name} changed the dict w it was given: build and return a new dict."
+    numeric = numerical_gradient(lambda p: loss(p, x), before)
+    expected = {key: before[key] - lr * numeric[key] for key in before}
+    for key in before:
+        assert isinstance(new, Mapping) and key in new, (
+            f"{name} must return a dict with the keys {', '.join(before)}; it returned {new!r}"
+        )
+    if on_mismatch is not None and not all(
+        math.isclose(new[key], expected[key], rel_tol=1e-9, abs_tol=1e-12) for key in before
+    ):
+        on_mismatch(new)
+    for key in before:
+        expect_close(f"w' [{key!r}] after one step with lr = {lr}", new[key], expected[key], hint)

@@ -10,8 +10,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from course_lib import models  # noqa: E402
-from course_lib.chain_checks import check_entries, check_weight, complex_sigmoid, sigma_slips  # noqa: E402
+from course_lib.chain_checks import (  # noqa: E402
+    check_entries,
+    check_update,
+    check_weight,
+    complex_sigmoid,
+    sigma_slips,
+)
 from course_lib.drawing import draw_function_and_derivative  # noqa: E402
+from course_lib.gradcheck import numerical_gradient  # noqa: E402
+from course_lib.guard import AutodiffDisabledError  # noqa: E402
+from course_lib.isolation import RightGivenYours  # noqa: E402
 from testkit.gradcheck_cases import chain_grads, chain_slip  # noqa: E402
 
 X, W = 0.8, {"w1": 0.5, "w2": -1.2, "w3": 0.8}
@@ -109,3 +118,55 @@ def test_function_and_derivative_plot_names_its_variable():
     assert header.split() == ["w1", "L(w1)", "L'(w1)"]
     default = draw_function_and_derivative(lambda v: v, lambda v: 1.0, [0.0, 1.0])
     assert default.axes[1].get_xlabel() == "x" and "over x from 0" in default.alt_text
+
+
+def _step(sign: float = -1.0, *, mutate: bool = False, grads=chain_grads):
+    def gradient_descent_step(x: float, w: dict[str, float], lr: float) -> dict[str, float]:
+        g = grads(w, x)
+        new = {k: w[k] + sign * lr * g[k] for k in w}
+        if mutate:
+            w.update(new)
+        return new
+
+    return gradient_descent_step
+
+
+def test_check_update_passes_a_right_step_and_leaves_w_alone():
+    w = dict(W)
+    check_update(_step(), models.sigmoid_chain_loss, X, w, 0.5)
+    assert w == W
+
+
+@pytest.mark.parametrize(("step", "words"), [
+    (_step(+1.0), "w' ['w1'] after one step with lr = 0.5: expected"),
+    (_step(mutate=True), "gradient_descent_step changed the dict w it was given: build and return a new dict."),
+    (lambda x, w, lr: [1.0], "must return a dict with the keys w1, w2, w3; it returned [1.0]"),
+])
+def test_check_update_names_what_is_wrong(step, words):
+    with pytest.raises(AssertionError) as err:
+        check_update(step, models.sigmoid_chain_loss, X, dict(W), 0.5)
+    assert words in str(err.value)
+    if "expected" in words:
+        assert "subtract (adding climbs the loss)" in str(err.value)
+
+
+def test_check_update_asks_on_mismatch_only_when_the_step_is_wrong():
+    seen = []
+    check_update(_step(), models.sigmoid_chain_loss, X, dict(W), 0.5, on_mismatch=seen.append)
+    assert seen == []
+
+    def right_for_yours(new):
+        raise RightGivenYours("your update is right for your gradients")
+
+    with pytest.raises(RightGivenYours):
+        check_update(_step(grads=lambda w, x: chain_slip("no_x", w, x)), models.sigmoid_chain_loss, X, dict(W), 0.5,
+                     on_mismatch=right_for_yours)
+
+
+def test_check_update_switches_course_libs_gradients_off_inside_the_step():
+    def cheat(x, w, lr):
+        g = numerical_gradient(lambda p: models.sigmoid_chain_loss(p, x), w)
+        return {k: w[k] - lr * g[k] for k in w}
+
+    with pytest.raises(AutodiffDisabledError, match="while cheat runs"):
+        check_update(cheat, models.sigmoid_chain_loss, X, dict(W), 0.5)

@@ -179,7 +179,7 @@ def _asserts(tree: ast.AST, asserting: set[str]) -> bool:
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_test_cells_assert_and_do_not_end_on_a_bare_expression(path):
     # helpers that assert: course_lib's (imported by the notebooks), then those defined in earlier cells
-    asserting: set[str] = {"expect_close", "check_entries", "check_weight"}
+    asserting: set[str] = {"expect_close", "check_entries", "check_weight", "check_update"}
     for cell in read(path).cells:
         if cell.cell_type != "code":
             continue
