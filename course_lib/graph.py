@@ -189,13 +189,13 @@ class Node:
     def reciprocal(self) -> Node:
         r"""$1/x$, with local derivative $-1/x^2$."""
         x = self.value
-        return Node(ops.reciprocal(x), op="1/x", parents=(self,), local_grads=(ops.reciprocal_back(x),))
+        return Node(ops.reciprocal(x), op="1/x", parents=(self,), local_grads=(ops.reciprocal_back.__wrapped__(x),))
 
     def exp(self) -> Node:
         r"""$e^x$, with local derivative $e^x$."""
         x = self.value
         try:
-            return Node(ops.exp(x), op="exp", parents=(self,), local_grads=(ops.exp_back(x),))
+            return Node(ops.exp(x), op="exp", parents=(self,), local_grads=(ops.exp_back.__wrapped__(x),))
         except OverflowError:
             raise NonFiniteError(
                 f"exp({x:g}) overflows float64 (the largest is about exp(709.78)); "
@@ -213,22 +213,22 @@ class Node:
             z = self.parents[0].value
             return Node(ops.log_sigmoid(z), op="log", parents=(self,), local_grads=(1.0 + _saturated_exp(-z, self),))
         x = self.value
-        return Node(ops.log(x), op="log", parents=(self,), local_grads=(ops.log_back(x),))
+        return Node(ops.log(x), op="log", parents=(self,), local_grads=(ops.log_back.__wrapped__(x),))
 
     def sigmoid(self) -> Node:
         r"""$\sigma(z) = 1/(1+e^{-z})$, with local derivative $\sigma(z)(1-\sigma(z))$."""
         z = self.value
-        return Node(ops.sigmoid(z), op="sigmoid", parents=(self,), local_grads=(ops.sigmoid_back(z),))
+        return Node(ops.sigmoid(z), op="sigmoid", parents=(self,), local_grads=(ops.sigmoid_back.__wrapped__(z),))
 
     def tanh(self) -> Node:
         r"""$\tanh x$, with local derivative $1-\tanh^2 x$."""
         x = self.value
-        return Node(ops.tanh(x), op="tanh", parents=(self,), local_grads=(ops.tanh_back(x),))
+        return Node(ops.tanh(x), op="tanh", parents=(self,), local_grads=(ops.tanh_back.__wrapped__(x),))
 
     def relu(self) -> Node:
         r"""$\max(0,x)$, with local derivative 1 for $x>0$ and 0 otherwise."""
         x = self.value
-        return Node(ops.relu(x), op="relu", parents=(self,), local_grads=(ops.relu_back(x),))
+        return Node(ops.relu(x), op="relu", parents=(self,), local_grads=(ops.relu_back.__wrapped__(x),))
 
     # ----------------------------------------------------------------- the chain rule
     def backward(self) -> None:

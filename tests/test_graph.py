@@ -230,3 +230,17 @@ def test_function_forms_accept_numbers():
     assert graph.relu(-1.0).value == 0.0 and graph.reciprocal(4.0).value == 0.25
     with pytest.raises(ValueError, match="at least one"):
         graph.total([])
+
+
+def test_local_derivatives_are_switched_off_while_graded_code_runs():
+    """ops.*_back are answers of graded exercises (d_exp, d_reciprocal, d_sigmoid): off inside the guard."""
+    from course_lib import ops
+    from course_lib.guard import AutodiffDisabledError, hand_written_only
+
+    assert ops.sigmoid_back(0.0) == 0.25
+    with hand_written_only("d_sigmoid"):
+        for back in (ops.exp_back, ops.log_back, ops.reciprocal_back, ops.sigmoid_back, ops.tanh_back,
+                     ops.relu_back):
+            with pytest.raises(AutodiffDisabledError, match=back.__name__):
+                back(0.5)
+    assert Node(0.5).sigmoid().local_grads == (ops.sigmoid_back(0.5),)  # the graph's own use is unchanged

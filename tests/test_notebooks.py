@@ -379,6 +379,54 @@ def test_handing_in_course_libs_gradients_scores_zero(name, grade_id, cheat):
         assert "AutodiffDisabledError" in results[gid].error, results[gid].error
 
 
+LOCAL_DERIVATIVE_CHEATS = [
+    ("01-chain-rule", "local-answer", ("d-exp-test", "d-reciprocal-test"), '''
+from course_lib.ops import exp_back, reciprocal_back
+
+
+def d_square(u: float) -> float:
+    """Honest."""
+    return 2 * u
+
+
+def d_exp(u: float) -> float:
+    """Cheat: course_lib's local derivative of exp."""
+    return exp_back(u)
+
+
+def d_reciprocal(u: float) -> float:
+    """Cheat: course_lib's local derivative of 1/u."""
+    return reciprocal_back(u)
+'''),
+    ("02-sigmoid-chain", "dsigmoid-answer", ("dsigmoid-test",), '''
+from course_lib import ops
+
+
+def d_sigmoid(a: float) -> float:
+    """Cheat: course_lib's local derivative of σ."""
+    return ops.sigmoid_back(a)
+'''),
+]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("name", "grade_id", "tests", "cheat"), LOCAL_DERIVATIVE_CHEATS,
+                         ids=[f"{n}:{g}" for n, g, _, _ in LOCAL_DERIVATIVE_CHEATS])
+def test_handing_in_course_libs_local_derivatives_scores_zero(name, grade_id, tests, cheat):
+    """course_lib.ops' *_back functions are graded answers too: switched off while graded code runs."""
+    path = next(p for p in PATHS if p.parent.name == name)
+    cells = []
+    for cell in read(path).cells:
+        if is_answer(cell) and nbgrader_meta(cell)["grade_id"] == grade_id:
+            cell = copy.copy(cell)
+            cell.source = cheat
+        cells.append(cell)
+    results = run_in_process(cells, cwd=path.parent)
+    for gid in tests:
+        assert not results[gid].passed, f"{gid} passed a function that hands in course_lib's local derivative"
+        assert "AutodiffDisabledError" in results[gid].error, results[gid].error
+
+
 # ================================================================================================ release
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):

@@ -28,11 +28,11 @@ __all__ = ["chain_mistakes"]
 
 # op -> (how the step reads, its local derivative as text, the local derivative as a function of the input)
 _UNARY: dict[str, tuple[Callable[[str], str], Callable[[str], str], Callable[[float], float] | None]] = {
-    "exp": (lambda u: f"e^{u}", lambda u: f"e^{u}", ops.exp_back),
-    "1/x": (lambda u: f"1/{u}", lambda u: f"−1/{u}²", ops.reciprocal_back),
-    "sigmoid": (lambda u: f"σ({u})", lambda u: f"σ({u})(1 − σ({u}))", ops.sigmoid_back),
-    "tanh": (lambda u: f"tanh({u})", lambda u: f"1 − tanh²({u})", ops.tanh_back),
-    "log": (lambda u: f"log {u}", lambda u: f"1/{u}", ops.log_back),
+    "exp": (lambda u: f"e^{u}", lambda u: f"e^{u}", ops.exp_back.__wrapped__),
+    "1/x": (lambda u: f"1/{u}", lambda u: f"−1/{u}²", ops.reciprocal_back.__wrapped__),
+    "sigmoid": (lambda u: f"σ({u})", lambda u: f"σ({u})(1 − σ({u}))", ops.sigmoid_back.__wrapped__),
+    "tanh": (lambda u: f"tanh({u})", lambda u: f"1 − tanh²({u})", ops.tanh_back.__wrapped__),
+    "log": (lambda u: f"log {u}", lambda u: f"1/{u}", ops.log_back.__wrapped__),
     "-log": (lambda u: f"−log {u}", lambda u: f"−1/{u}", None),
 }
 
