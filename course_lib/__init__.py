@@ -13,6 +13,9 @@ Where things are:
 * :mod:`course_lib.gradcheck` — the numerical gradient checker that grades every exercise.
 * :mod:`course_lib.isolation` — test cells judge one exercise at a time (the others' answers swapped out).
 * :mod:`course_lib.param_checks` — entry-wise checks of returned parameter dicts and vectors (notebook 04).
+* :mod:`course_lib.chain_checks` — self-check helpers for the dict-weight sigmoid chain (notebook 02).
+* :mod:`course_lib.notebook` — a notebook's setup cell (``start``) and the test helper ``expect_close``.
+* :mod:`course_lib.drawing`, :mod:`course_lib.widgets` — figures with alt text, and the interactive widgets.
 """
 
 from importlib.metadata import PackageNotFoundError, version
