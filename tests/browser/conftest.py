@@ -8,10 +8,7 @@ any host other than 127.0.0.1 is aborted and recorded, and the tests assert that
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +18,13 @@ from browser_support import (
     BIN,
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOCAL_HOST,
     NOTEBOOKS,
     VIEWPORT,
     LabServer,
     OutsideGuard,
-    QuietHandler,
     missing,
     run_tool,
+    serve_folder,
     start_lab,
     stop_process_group,
 )
@@ -130,12 +126,5 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def site_server(built_site: Path) -> Iterator[str]:
     """A web server for the built site on 127.0.0.1 (a thread of this process); yields its base URL."""
-    server = ThreadingHTTPServer((LOCAL_HOST, 0), partial(QuietHandler, directory=str(built_site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_folder(built_site) as url:
+        yield url

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import numpy as np
 import pytest
-from browser_support import LOCAL_HOST, NOTEBOOKS, OutsideGuard, QuietHandler, missing
+from browser_support import NOTEBOOKS, OutsideGuard, missing, serve_folder
 
 from autograder.reader.site import build_site, find_pages
 from course_lib.models import exp_exp_chain, init_params, network_graph
@@ -93,18 +91,6 @@ def fixture_notebook() -> Any:
     return nb
 
 
-def _serve(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer((LOCAL_HOST, 0), partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site of a one-notebook course made of :func:`fixture_notebook`."""
@@ -112,13 +98,17 @@ def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = root / "notebooks" / "01-fixture"
     folder.mkdir(parents=True)
     nbformat.write(fixture_notebook(), folder / f"{FIXTURE_NB}.ipynb")
-    build_site(root / "site", root / "notebooks", jobs=1, progress=lambda _line: None)
+    # in a thread of its own: build_site runs an event loop, and Playwright's may already run in this one
+    # (when a test using the course's site ran first)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(build_site, root / "site", root / "notebooks", jobs=1, progress=lambda _line: None).result()
     return root / "site"
 
 
 @pytest.fixture(scope="module")
 def fixture_server(fixture_site: Path) -> Iterator[str]:
-    yield from _serve(fixture_site)
+    with serve_folder(fixture_site) as url:
+        yield url
 
 
 # ------------------------------------------------------------------------------------------ browser helpers
