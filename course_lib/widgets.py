@@ -11,7 +11,8 @@ browser: ``w.controls`` holds the sliders / buttons / dropdown, and ``w.state_te
 currently shown (also the text alternative of the picture). Setting ``slider.value``, calling
 ``button.click()`` or setting ``dropdown.value`` updates both synchronously, which is how the tests drive
 them. Pictures are PNG bytes in an ``ipywidgets.Image`` (``w.image``), so nothing depends on a matplotlib
-backend; the image's ``tooltip`` is the picture's short alt text (the static site uses it as ``alt``).
+backend; ``w.alt_text`` is the picture's short alt text (the static site copies it into the image's
+``tooltip`` for its ``alt``: set in JupyterLab, a tooltip stops ipywidgets 8 from drawing the image).
 A widget whose most telling state is not its starting one has ``show_final_state()`` (the stepper: every
 gradient revealed); the static site calls it before it takes the widget's snapshot. The widgets use the
 generic graph (``Node.local_grads`` and ``Node.backward()``), never a model's hand-derived formulas, and
@@ -137,7 +138,7 @@ class SliderExplorer(widgets.VBox):
         self.text.value = _pre(self.state_text)
         fig = draw_graph(root, title=self._title, figsize=self._figsize, max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
         self.image.value = figure_to_png(fig)
-        self.image.tooltip = short_alt_text(fig)
+        self.alt_text = short_alt_text(fig)
         self.n_redraws += 1
 
     def _on_change(self, _change: object) -> None:
@@ -294,7 +295,7 @@ class BackwardStepper(widgets.VBox):
                              title=f"Backward pass, step {k} of {self.n_steps}", figsize=self._figsize,
                              max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
             self._pngs[k] = (figure_to_png(fig), f"Backward pass, step {k} of {self.n_steps}. {short_alt_text(fig)}")
-        self.image.value, self.image.tooltip = self._pngs[k]
+        self.image.value, self.alt_text = self._pngs[k]
 
     def show_final_state(self) -> None:
         """Show the last step (every gradient revealed): what a static snapshot of the stepper shows."""
@@ -381,7 +382,7 @@ class PathChooser(widgets.VBox):
         fig = draw_graph(self.loss, highlight_paths=self.paths, title=f"Paths from {name} to {loss}",
                          figsize=self._figsize, max_size=WIDGET_MAX_SIZE, dpi=self._dpi)
         self.image.value = figure_to_png(fig)
-        self.image.tooltip = short_alt_text(fig)
+        self.alt_text = short_alt_text(fig)
 
 
 def path_chooser(

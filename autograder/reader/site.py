@@ -89,7 +89,8 @@ MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
 #: Run in each notebook's kernel after its last cell: records the text of every widget that has a
-#: ``state_text`` (as printed by the notebook), then calls ``show_final_state()`` where a widget has one;
+#: ``state_text`` (as printed by the notebook), then calls ``show_final_state()`` where a widget has one
+#: and copies its picture's ``alt_text`` into the image's ``tooltip`` (the snapshot's alt);
 #: prints ``{model_id: [text before, text after]}`` as JSON.
 FINISH_WIDGETS = """\
 def _site_finish_widgets():
@@ -106,6 +107,9 @@ def _site_finish_widgets():
         finish = getattr(w, "show_final_state", None)
         if callable(finish):
             finish()
+        image, alt = getattr(w, "image", None), getattr(w, "alt_text", None)
+        if image is not None and isinstance(alt, str):
+            image.tooltip = alt  # the snapshot's alt text (never set in JupyterLab: it hides the image there)
         texts[w.model_id] = [before, str(getattr(w, "state_text", ""))]
     print(json.dumps(texts))
 _site_finish_widgets()
