@@ -1,5 +1,9 @@
 """benchmarks/learner_time.py: the model behind every notebook's "Estimated time" (benchmarks/README.md)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks import learner_time
@@ -22,3 +26,15 @@ def test_the_command_in_benchmarks_readme_prints_one_row_per_notebook(capsys):
     learner_time.main(["--no-run"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0")]
     assert [row.split("|")[1].strip() for row in rows] == [p.parent.name for p in PATHS]
+
+
+@pytest.mark.kernel
+def test_the_readme_command_as_printed_runs_every_notebook():
+    """`.venv/bin/python -m benchmarks.learner_time`, as benchmarks/README.md prints it (run times measured)."""
+    root = Path(__file__).resolve().parents[1]
+    assert "`.venv/bin/python -m benchmarks.learner_time`" in (root / "benchmarks" / "README.md").read_text()
+    out = subprocess.run([sys.executable, "-m", "benchmarks.learner_time"], cwd=root, capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| 0")]
+    assert [row[1].strip() for row in rows] == [p.parent.name for p in PATHS]
+    assert all(float(row[8]) > 0 for row in rows), "each notebook's run time is measured"
