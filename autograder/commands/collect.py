@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nbgrader.utils import parse_utc
 
 from autograder.coursedir.course import CourseDir
+from autograder.coursedir.students import STUDENTS_FILE, student_records
 from autograder.errors import CourseError
 from autograder.untrusted import for_filename, for_terminal, printable
 
@@ -73,7 +74,6 @@ __all__ = [
 
 MIB = 1024 * 1024
 DEFAULT_MAX_NOTEBOOK_BYTES = 50 * MIB
-STUDENTS_FILE = "students.json"
 FOLDER_NAME_LENGTH = 40  # keeps submitted/<student>/<assignment>/<notebook> and nbgrader's work paths short
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's default ``timestamp_format``
 _CHUNK = 64 * 1024
@@ -136,24 +136,6 @@ def _grade_ids(path: Path) -> set[str]:
 
 
 # --- student records ----------------------------------------------------------------------------------
-
-
-def student_records(course: CourseDir) -> dict[str, dict[str, str]]:
-    """``{folder name under submitted/: {"id": LMS id, "name": name, "format": layout}}`` from students.json.
-
-    Grading and export use it to report the LMS's own id; a folder missing from it is its own id.
-    """
-    path = course.root / STUDENTS_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise CourseError(f"{path} is not readable JSON ({exc}): restore it from a backup or delete it "
-                          "(collect then rebuilds it from the LMS names, but folder names may change)") from exc
-    if not isinstance(data, dict):
-        raise CourseError(f"{path} should map folder names to students: restore it or delete it")
-    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)}
 
 
 def _save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:
