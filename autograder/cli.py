@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="release, grade a bundled sample class and print the grade table")
     p.add_argument("--course-dir", type=Path, default=None,
-                   help="where to build the demo (default: ./course, unless it holds other work)")
+                   help="where to build the demo (default: ./course-demo, unless it holds other work)")
     p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
     p.set_defaults(run=_demo)
 

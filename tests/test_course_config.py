@@ -64,16 +64,13 @@ def test_the_course_lib_wheel_installs_and_holds_no_grader(tmp_path):
 
 def test_the_demo_never_takes_an_instructors_course(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert str(demo_folder()) == "course"  # missing: used
-    (tmp_path / "course").mkdir()
-    (tmp_path / "course" / "gradebook.db").write_text("an instructor's")
-    assert str(demo_folder()) == "course-demo"
+    assert str(demo_folder()) == "course-demo"  # never ./course, the real course's folder, even when missing
     (tmp_path / "course-demo").mkdir()
     (tmp_path / "course-demo" / DEMO_MARK).write_text("")
     assert str(demo_folder()) == "course-demo"  # an earlier demo: used again
     (tmp_path / "course-demo" / DEMO_MARK).unlink()
     (tmp_path / "course-demo" / "notes.txt").write_text("mine")
-    assert "backprop-course-demo-" in str(demo_folder())  # both hold other work: a new temporary folder
+    assert "backprop-course-demo-" in str(demo_folder())  # other work: a new temporary folder
 
 
 def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):

@@ -108,7 +108,7 @@ def test_the_gradebook_survives_and_the_whole_class_is_graded(attacked):
         assert honest.score == 3
         assert {s.id for s in gb.students} == {r.student for r in results}
     assert (course.root / "gradebook.db").read_bytes()[:15] == b"SQLite format 3"
-    assert "kill-kernel" in {r.student for r in results if "kernel died" in r.status}
+    assert "kill-kernel" in {r.student for r in results if "kernel died" in str(r.status)}
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
@@ -126,7 +126,7 @@ def test_an_attack_does_not_raise_the_score(attacked, attack):
 def test_in_kernel_passes_are_caught_and_reported(attacked):
     course, _ = attacked
     r = {r.student: r for r in load_results(course)}["patch-math"]
-    assert "independent re-check" in r.status and not r.status.startswith("ok")
+    assert "independent re-check" in str(r.status) and not r.status.ok
     cell = next(c for c in r.cells if c.cell == "double-test2")
     assert cell.score == 0 and "independent re-check" in cell.message
     assert "patch-math" in course.grades_csv.read_text()

@@ -29,6 +29,7 @@ from testkit.pipeline_fixture import make_course_notebooks
 pytestmark = pytest.mark.grading
 
 BIN = Path(sys.executable).parent
+DOC = Path(__file__).resolve().parents[1] / "docs" / "instructor.md"
 INSTRUCTOR_LINES = [
     "# my own settings",
     "c = get_config()  # noqa: F821",
@@ -47,6 +48,8 @@ SUBMITTED = {  # student: (timestamp.txt, free-text answer or None for unanswere
     "carol": ("2026-01-12 12:00:00.000000 UTC", None),  # two days late, but a three-day extension
     "dave": ("yesterday-ish", None),  # a malformed timestamp: a note, never fatal
 }
+GRADE_OUTPUT: list[str] = []  # what the fixture's `grade` printed
+LATE_AND_WRONG = ("erin", "2026-01-12 12:00:00.000000 UTC")  # right at the visible check, wrong at the hidden one
 
 
 def _add_free_text_cell(notebooks: Path) -> None:
@@ -103,7 +106,14 @@ def graded(tmp_path_factory):
         folder.mkdir(parents=True)
         nbformat.write(_submission(course, answer), folder / "double.ipynb")
         (folder / "timestamp.txt").write_text(stamp + "\n")
-    summary = grade(course, workers=2, cell_timeout=10, progress=lambda m: None)
+    student, stamp = LATE_AND_WRONG
+    nb = _submission(course, None)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "double-answer").source = (
+        "def double(x: float) -> float:\n    return 2 * abs(x)")
+    (course.submitted / student / "01-double").mkdir(parents=True)
+    nbformat.write(nb, course.submitted / student / "01-double" / "double.ipynb")
+    (course.submitted / student / "01-double" / "timestamp.txt").write_text(stamp + "\n")
+    summary = grade(course, workers=2, cell_timeout=10, progress=GRADE_OUTPUT.append)
     before = _rows(course)
     return course, summary, before, config_after_first_release
 
@@ -134,6 +144,15 @@ def test_late_penalty_and_extension(graded):
     assert bob["submitted"] == "2026-01-12 12:00:00 UTC" and bob["due"] == "2026-01-10 12:00:00 UTC"
     assert (carol["raw_score"], carol["late_penalty"], carol["score"]) == ("3", "0", "3")
     assert carol["due"] == "2026-01-13 12:00:00 UTC"
+
+
+def test_grade_lists_the_late_submissions_as_the_guide_says(graded):
+    late = GRADE_OUTPUT[GRADE_OUTPUT.index(next(ln for ln in GRADE_OUTPUT if ln.startswith("late: "))):]
+    assert late[0].startswith("late: 2 submission(s)")
+    assert "  bob/01-double: handed in 2026-01-12 12:00 UTC, due 2026-01-10 12:00 UTC, penalty 3 point(s)" in late
+    assert "  erin/01-double: handed in 2026-01-12 12:00 UTC, due 2026-01-10 12:00 UTC, penalty 1 point(s)" in late
+    assert not any("carol" in ln for ln in late)  # her extension makes her on time
+    assert "late" in DOC.read_text().split("$ .venv/bin/backprop-course grade", 1)[1].split("\n\n")[1]
 
 
 def test_a_malformed_timestamp_is_a_note_not_a_failure(graded):
@@ -173,6 +192,21 @@ def test_a_manual_grade_reaches_grades_csv_report_feedback_and_nbgraders_export(
     for student in SUBMITTED:
         assert float(theirs[student]["score"]) == float(ours[student]["score"]), student
         assert float(theirs[student]["late_submission_penalty"]) == float(ours[student]["late_penalty"]), student
+
+
+def test_a_regenerated_page_keeps_each_test_cells_diagnosis(graded):
+    course, _, before, _ = graded
+    erin = before["erin"]
+    assert (erin["raw_score"], erin["late_penalty"], erin["score"]) == ("1", "1", "0")
+    page = course.feedback / "erin" / "01-double" / "double.html"
+    first = page.read_text()  # generated again from the gradebook by `grade` itself, for the late penalty
+    assert "Late submission penalty" in first and "Details are not shown" not in first
+    assert "the hidden tests failed" in first and "SECRET_HIDDEN_CHECK" not in first
+    _set_like_formgrader(course, "erin", "explain", 1.0, 0.0, "Say why doubling is linear.")
+    assert main(["export", "--course-dir", str(course.root)]) == 0
+    again = page.read_text()  # a manual grade and a comment: the page is generated again
+    assert "Say why doubling is linear." in again and "Details are not shown" not in again
+    assert "the hidden tests failed" in again and again.count("passed (1/1 points)") == 1
 
 
 def test_an_extension_given_later_lifts_the_penalty_without_regrading(graded):

@@ -38,7 +38,7 @@ def grade_table(course: CourseDir) -> str:
             if r is None:
                 cells.append("-".ljust(w))
                 continue
-            mark = "" if r.status.startswith("ok") else " !"
+            mark = "" if r.status.ok else " !"
             cells.append(f"{r.score:g}/{r.max_score:g}{mark}".ljust(w))
             total, best = total + r.score, best + r.max_score
             if mark:
@@ -52,17 +52,25 @@ def grade_table(course: CourseDir) -> str:
 DEMO_MARK = ".backprop-course-demo"
 
 
-def demo_folder(candidates: tuple[str, ...] = ("course", "course-demo")) -> Path:
+def demo_folder(candidates: tuple[str, ...] = ("course-demo",)) -> Path:
     """Where the demo builds its course: the first candidate that is missing, empty or an earlier demo.
 
-    A folder holding anything else (an instructor's course) is never used; when every candidate does, a new
-    temporary folder is.
+    Never ``./course``, the real course's folder. A folder holding anything else (an instructor's work) is
+    never used; when every candidate does, a new temporary folder is.
     """
     for name in candidates:
         path = Path(name)
         if not path.exists() or (path.is_dir() and (not any(path.iterdir()) or (path / DEMO_MARK).exists())):
             return path
     return Path(tempfile.mkdtemp(prefix="backprop-course-demo-"))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it (as a person would type it)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
@@ -96,9 +104,10 @@ def run_demo(course_dir: Path | None = None, workers: int | None = None) -> int:
     print(f"\nGrades: {course.grades_csv}")
     print(f"Feedback for each student: {course.feedback}/<student>/<assignment>/<notebook>.html"
           + (f"\n  for example {example}" if example else ""))
-    flag = "" if course.root == Path("course").resolve() else f" --course-dir {course.root}"
+    flag = f" --course-dir {_shown(course.root)}"
     print(f"\nThe demo course stays in {course.root}. Next: `backprop-course report{flag}`, "
           f"`backprop-course export{flag} --format canvas`, and `backprop-course formgrader{flag}` for "
-          "manual grading in Formgrader (docs/instructor.md).")
+          "manual grading in Formgrader.")
+    print("Your own course: `backprop-course release` builds it in ./course; docs/instructor.md goes on from there.")
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return 0

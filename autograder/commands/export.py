@@ -86,7 +86,7 @@ def export(course: CourseDir, fmt: str = "csv", progress: Callable[[str], None] 
     finals = update_record(course, progress)
     if not finals:
         raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")
-    pending = [f.result for f in finals if not f.result.status.startswith("ok")]
+    pending = [f.result for f in finals if not f.result.status.ok]
     if pending:
         progress(f"note: {len(pending)} submission(s) need your attention; their grades may still change:")
         for r in pending:

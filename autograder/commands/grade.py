@@ -28,15 +28,19 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
+from autograder.coursedir.released import changed_since_release, release_command
 from autograder.errors import CourseError, SandboxUnavailable
 from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
     feedback_state_path,
+    late_lines,
     load_results,
     restore_human_grades,
     update_record,
 )
+from autograder.grading.status import Status
+from autograder.grading.verdicts import save_verdicts, worker_verdicts
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available, sandbox_summary
 from autograder.untrusted import for_terminal
@@ -129,18 +133,6 @@ def parse_timestamp(text: str, now: dt.datetime | None = None) -> tuple[dt.datet
     return when, ""
 
 
-def _note(result: SubmissionResult, problem: str) -> None:
-    """Add ``problem`` to ``result.status`` (once): the submission then needs the instructor's attention."""
-    if not problem or problem in result.status:
-        return
-    if result.status == "ok":
-        result.status = problem
-    elif result.status.startswith("ok ("):
-        result.status = f"{problem} ({result.status[4:-1]})"
-    else:
-        result.status = f"{problem}; {result.status}"
-
-
 def _record(course: CourseDir, result: SubmissionResult, restore: bool = False) -> None:
     """Write one result's scores into the course gradebook (and note which gradebook in ``result``).
 
@@ -151,7 +143,7 @@ def _record(course: CourseDir, result: SubmissionResult, restore: bool = False) 
     put back (:func:`autograder.grading.record.restore_human_grades`).
     """
     when, problem = parse_timestamp(result.timestamp)
-    _note(result, problem)
+    result.status.add_reason(problem)  # the submission then needs the instructor's attention
     kwargs = {"timestamp": when} if when else {}
     run_with_retries(lambda: _write_scores(course, result, kwargs, restore), course.db_url,
                      f"cannot write {result.student}/{result.assignment} into the gradebook")
@@ -210,6 +202,20 @@ def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:
                           "release` first (with the same --db; it records each assignment)")
 
 
+def _check_released(course: CourseDir, assignments: Sequence[str]) -> None:
+    """A CourseError saying what to run when a source notebook changed since it was released.
+
+    Grading goes by ``course/source/``, the copy ``release`` made: a test fixed in the notebooks folder
+    counts only once it is released again (then the changed assignments' submissions are graded again).
+    """
+    notebooks, changed = changed_since_release(course, list(assignments))
+    if notebooks is not None and changed:
+        raise CourseError(f"the source notebooks of {', '.join(changed)} changed in {notebooks} since the last "
+                          f"release, and grading now would use the released version: run "
+                          f"`{release_command(course, notebooks)}` first, then grade again (only the submissions "
+                          f"of {', '.join(changed)} are graded again)")
+
+
 def _bar(done: int, total: int, width: int = 24) -> str:
     filled = int(width * done / total) if total else width
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
@@ -238,6 +244,7 @@ def grade(
     if unknown:
         raise CourseError(f"unknown assignment {', '.join(unknown)}; the course has {', '.join(known)}")
     _check_gradebook(course, chosen)
+    _check_released(course, chosen)
     if sandbox:
         ok, why = sandbox_available()
         if not ok:
@@ -296,8 +303,7 @@ def grade(
     for result in remerge:
         try:
             _record(course, result, restore=True)  # its files are in place since it was first graded
-            if result.status.startswith(_NOT_RECORDED):
-                result.status = result.status.split(" || ", 1)[1] if " || " in result.status else "ok"
+            result.status.not_recorded = ""
         except Exception as exc:  # noqa: BLE001 - one submission never stops the class (see _isolated)
             _not_recorded(result, exc)
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
@@ -307,16 +313,18 @@ def grade(
 
     def on_result(job: Job, outcome: SubmissionResult | JobFailure) -> None:
         nonlocal done
+        failed = isinstance(outcome, JobFailure)
         if isinstance(outcome, JobFailure):
             outcome = _failed_result(course, job, outcome.reason)
         try:  # each result is merged on its own: one that cannot be recorded is that submission's row only
             _merge(course, outcome)
         except Exception as exc:  # noqa: BLE001 - whatever one submission holds, the class's grading goes on
             _not_recorded(outcome, exc)
+        save_verdicts(course, job.student, job.assignment, None if failed else worker_verdicts(outcome, job.scratch))
         _write_atomic(_result_path(course, job.student, job.assignment), json.dumps(outcome.to_json(), indent=1))
         shutil.rmtree(job.scratch, ignore_errors=True)
         done += 1
-        flag = "" if outcome.status.startswith("ok") else f"  NEEDS ATTENTION: {outcome.status}"
+        flag = "" if outcome.status.ok else f"  NEEDS ATTENTION: {outcome.status}"
         progress(for_terminal(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
                               f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}"))
 
@@ -326,19 +334,21 @@ def grade(
         run_pool(grade_submission, jobs, n_workers, submission_timeout, on_result, log=log)
     finally:
         finals = update_record(course, progress)
-    attention = [f.result for f in finals if not f.result.status.startswith("ok")]
+    late = late_lines(finals)
+    if late:
+        progress(f"late: {len(late)} submission(s) (penalty from nbgrader's late-submission plugin; see "
+                 "deadlines.toml and nbgrader_config.py)")
+        for line in late:
+            progress(for_terminal(line))
+    attention = [f.result for f in finals if not f.result.status.ok]
     return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
-
-
-_NOT_RECORDED = "could not be recorded in the gradebook"
 
 
 def _not_recorded(result: SubmissionResult, exc: Exception) -> None:
     """Mark ``result`` as not in the gradebook (the next ``grade`` run records it again), needing attention."""
     result.gradebook = ""
-    why = for_terminal(f"{type(exc).__name__}: {exc}"[:300])
-    if not result.status.startswith(_NOT_RECORDED):
-        result.status = f"{_NOT_RECORDED} ({why}); run grade again to record it || {result.status}"
+    if not result.status.not_recorded:
+        result.status.not_recorded = for_terminal(f"{type(exc).__name__}: {exc}"[:300])
 
 
 def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult:
@@ -347,7 +357,7 @@ def _failed_result(course: CourseDir, job: Job, reason: str) -> SubmissionResult
     The graded cells come from the job's template gradebook (a local SQLite file, never the course's).
     """
 
-    result = SubmissionResult(job.student, job.assignment, job.digest, status=reason)
+    result = SubmissionResult(job.student, job.assignment, job.digest, status=Status(reasons=[reason]))
     with open_gradebook(f"sqlite:///{job.template_db}") as gb:
         for name in job.notebooks:
             for cell in sorted(gb.find_notebook(name, job.assignment).grade_cells, key=lambda c: c.name):

@@ -27,6 +27,7 @@ from autograder.coursedir.course import (
 )
 from autograder.coursedir.database import ensure_gradebook
 from autograder.coursedir.deadlines import read_deadlines
+from autograder.coursedir.released import record_release
 from autograder.grading.record import refresh_record
 
 __all__ = ["STUDENT_REQUIREMENTS", "build_course_lib_wheel", "release", "sync_source"]
@@ -126,6 +127,7 @@ def release(
         zip_path = course.release / f"{name}.zip"
         _zip_folder(folder, zip_path)
         zips.append(zip_path)
+    record_release(course, notebooks, names)  # `grade` compares the notebooks with it (a test fixed since)
     for problem in refresh_record(course):  # due dates into the gradebook (and any existing submission's penalty)
         progress(f"deadlines: {problem}")
     wheel = build_course_lib_wheel(course.release)

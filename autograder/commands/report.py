@@ -1,36 +1,61 @@
-"""`backprop-course report`: how the class did on each exercise, and what needs the instructor's attention."""
+"""`backprop-course report`: how the class did on each exercise, and what needs the instructor's attention.
+
+Made to be shown in a lecture: per assignment, the exercises by their title in notebook order (the
+heading above each exercise's test cells in the source notebook), each with its mean points, how many
+students got full marks and every diagnosis the grader gave there, counted in students. Exercise means
+and the score histogram are before late penalties; the penalties are listed on their own. Next to
+``report.txt`` it saves ``report.png`` (the score histogram per assignment) and ``report-exercises.png``
+(mean points per exercise); each figure's text alternative is in ``report.txt`` and in the PNG's
+``Description``.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
-from autograder.grading.record import load_results, update_record
-from autograder.grading.worker import SubmissionResult
+from autograder.grading.record import Final, late_lines, load_results, update_record
+from autograder.notebook.cells import grade_id, is_test
 from autograder.untrusted import for_terminal
 
-__all__ = ["diagnosis_of", "histogram_text", "make_report"]
+__all__ = ["HOW_CHECKED", "clip", "diagnosis_of", "exercises_of", "histogram_text", "make_report"]
 
 _BINS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100.0001)]
+_NUMBER = re.compile(r"-?\d+\.\d+(e[-+]?\d+)?")
+HOW_CHECKED = ("How this was checked: each answer was run by the grader, outside the student's notebook; "
+               "gradients were compared with numerical derivatives of the function at the visible and the "
+               "hidden test points; a diagnosis names the most likely mistake.")
+
+
+def clip(text: str, limit: int = 160) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" where it was cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + " …"
 
 
 def diagnosis_of(message: str) -> str:
-    """The one line of a failure message that says what is most likely wrong."""
+    """The one line of a failure message that says what is most likely wrong (numbers elided, whole words)."""
     if not message:
         return ""
     lines = [ln.strip(" -•*") for ln in message.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("How this was checked")] or lines
     numbered = [re.sub(r"^1\.\s+", "", ln) for ln in lines if re.match(r"^1\.\s", ln)]
     if numbered:  # the gradient checker puts its diagnosis first, numbered: "1. W1: the sign is flipped ..."
-        return re.sub(r"-?\d+\.\d+(e[-+]?\d+)?", "…", numbered[0])[:120]
+        return clip(_NUMBER.sub("…", numbered[0]))
     for ln in lines:
         if re.search(r"likely|sign|factor|missing|transposed|σ|instead of|NaN|not a number|shape", ln, re.I):
-            return re.sub(r"-?\d+\.\d+(e[-+]?\d+)?", "…", ln)[:120]
+            return clip(_NUMBER.sub("…", ln))
     if lines[0].startswith(("NotImplementedError", "unanswered")):
         return "not answered"
-    return re.sub(r"-?\d+\.\d+(e[-+]?\d+)?", "…", lines[0])[:120]
+    return clip(_NUMBER.sub("…", lines[0]))
 
 
 def histogram_text(percentages: list[float]) -> str:
@@ -44,13 +69,94 @@ def histogram_text(percentages: list[float]) -> str:
     return "\n".join(rows)
 
 
-def _png(percentages_by_assignment: dict[str, list[float]], path: Path) -> None:
+def _heading(source: str) -> str:
+    """The last heading of a markdown cell, without ``#`` and a trailing "(N points)"; "" if none."""
+    heads = [ln.lstrip("#").strip() for ln in source.splitlines() if re.match(r"^#{1,6}\s", ln)]
+    return re.sub(r"\s*\(\d+(\.\d+)?\s+points?\)\s*$", "", heads[-1]) if heads else ""
+
+
+def exercises_of(course: CourseDir, assignment: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``[(title, [(notebook, test cell id), ...]), ...]`` in notebook order, from the source notebooks.
+
+    An exercise is the test cells under one heading; its title is that heading.
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted((course.source / assignment).glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        title = path.stem
+        for cell in cells:
+            if cell.get("cell_type") == "markdown":
+                title = _heading("".join(cell.get("source") or "")) or title
+            elif is_test(cell) and grade_id(cell):
+                out.setdefault(title, []).append((path.stem, grade_id(cell)))
+    return list(out.items())
+
+
+@dataclass
+class _Row:
+    title: str
+    max_score: float = 0.0
+    points: list[float] = field(default_factory=list)  # per student, before late penalties
+    diagnoses: Counter = field(default_factory=Counter)  # diagnosis -> students
+
+
+def _rows(course: CourseDir, assignment: str, finals: list[Final]) -> list[_Row]:
+    """One row per exercise of ``assignment``, in notebook order (cells the source no longer has last)."""
+    where = {cell: title for title, cells in exercises_of(course, assignment) for cell in cells}
+    rows: dict[str, _Row] = {title: _Row(title) for title, _ in exercises_of(course, assignment)}
+    for f in finals:
+        mine: dict[str, list] = defaultdict(list)
+        for c in f.result.cells:
+            mine[where.get((c.notebook, c.cell), f"{c.notebook}:{c.cell}")].append(c)
+        for title, cells in mine.items():
+            row = rows.setdefault(title, _Row(title))
+            row.max_score = max(row.max_score, sum(c.max_score for c in cells))
+            row.points.append(sum(c.score for c in cells))
+            found = {d for d in (diagnosis_of(c.message) for c in cells if c.score < c.max_score) if d}
+            row.diagnoses.update(found)  # each student once per diagnosis
+    return [r for r in rows.values() if r.points]
+
+
+def _students(n: int) -> str:
+    return f"{n} student{'s' if n != 1 else ''}"
+
+
+def _assignment_lines(assignment: str, finals: list[Final], rows: list[_Row]) -> tuple[list[str], list[float]]:
+    """The assignment's section of the report, and its scores in percent before late penalties."""
+    raw = [100 * f.raw_score / f.result.max_score if f.result.max_score else 0.0 for f in finals]
+    late = [f for f in finals if f.late_penalty > 0]
+    lines = [f"== {assignment}: {len(finals)} submission(s), mean {sum(raw) / len(raw):.0f}% before late "
+             f"penalties ==", f"  {'exercise':<44}  mean points  full marks"]
+    for row in rows:
+        mean = sum(row.points) / len(row.points)
+        full = sum(p >= row.max_score for p in row.points)
+        lines.append(for_terminal(f"  {clip(row.title, 44):<44}  {mean:>5.2f}/{row.max_score:<5g}  "
+                                  f"{_students(full)} of {len(row.points)}"))
+        for text, n in sorted(row.diagnoses.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(for_terminal(f"      {_students(n)}: {text}"))
+    if late:
+        lost = sum(f.late_penalty for f in late)
+        after = [100 * f.result.score / f.result.max_score if f.result.max_score else 0.0 for f in finals]
+        lines.append(f"  late penalties: {len(late)} submission(s) lost {lost:g} point(s) in all; the mean "
+                     f"after penalties is {sum(after) / len(after):.0f}%")
+    lines += ["  score histogram (before late penalties):", histogram_text(raw), ""]
+    return lines, raw
+
+
+def _figure(height: float):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 3.5), dpi=100)
+    return Figure(figsize=(8, height), dpi=100)
+
+
+def _histogram_png(percentages_by_assignment: dict[str, list[float]], path: Path, alt: str) -> None:
+    fig = _figure(3.5)
     ax = fig.add_subplot()
     names = list(percentages_by_assignment)
     hatches = ["//", "..", "xx", "\\\\", "oo", "--"]
@@ -61,48 +167,36 @@ def _png(percentages_by_assignment: dict[str, list[float]], path: Path) -> None:
         ax.bar([e + (i + 0.5) * width for e in edges[:-1]], counts, width=width, label=name,
                hatch=hatches[i % len(hatches)], edgecolor="black")
     ax.set_xticks(edges)
-    ax.set_xlabel("score (% of the assignment's points)")
+    ax.set_xlabel("score before late penalties (% of the assignment's points)")
     ax.set_ylabel("submissions")
     ax.set_title("Score distribution per assignment (hatching tells assignments apart)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, metadata={"Description": alt})
 
 
-def make_report(course: CourseDir) -> str:
-    """Write ``report.txt`` and ``report.png`` in the course folder and return the text.
+def _exercises_png(rows: list[tuple[str, _Row]], path: Path, alt: str) -> None:
+    """Mean points per exercise, in percent of its points, one bar each (labels carry the numbers too)."""
+    fig = _figure(max(2.5, 0.32 * len(rows) + 1.2))
+    ax = fig.add_subplot()
+    labels = [f"{a[:2]} {clip(r.title.replace('$', ''), 48)}" for a, r in rows]
+    means = [100 * sum(r.points) / len(r.points) / r.max_score if r.max_score else 0.0 for _, r in rows]
+    y = list(range(len(rows)))[::-1]
+    ax.barh(y, means, color="0.55", edgecolor="black")
+    for yi, m in zip(y, means, strict=True):
+        ax.text(min(m + 1, 88), yi, f"{m:.0f}%", va="center", fontsize=7)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("mean points before late penalties (% of the exercise's points)")
+    ax.set_title("Mean points per exercise, in notebook order")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Description": alt})
 
-    Scores are the gradebook's (manual grades, extra credit and late penalties included): the record is
-    brought up to date first, as ``export`` does (:func:`autograder.grading.record.update_record`).
-    """
-    if not load_results(course):
-        raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")
-    finals = update_record(course, progress=lambda m: None)
-    results: list[SubmissionResult] = [f.result for f in finals]
-    lines = [f"Course report: {len(results)} graded submission(s) from {len({r.student for r in results})} "
-             f"student(s)", ""]
-    by_assignment: dict[str, list[SubmissionResult]] = defaultdict(list)
-    for r in results:
-        by_assignment[r.assignment].append(r)
-    percentages = {}
-    for assignment in sorted(by_assignment):
-        rows = by_assignment[assignment]
-        pct = [100 * r.score / r.max_score if r.max_score else 0.0 for r in rows]
-        percentages[assignment] = pct
-        lines.append(f"== {assignment}: {len(rows)} submission(s), mean {sum(pct) / len(pct):.0f}% ==")
-        cells: dict[str, list] = defaultdict(list)
-        for r in rows:
-            for c in r.cells:
-                cells[f"{c.notebook}:{c.cell}"].append(c)
-        width = max(len(k) for k in cells) if cells else 10
-        lines.append(f"  {'exercise':<{width}}  mean points  full marks  most common diagnosis")
-        for key, cs in cells.items():
-            mean = sum(c.score for c in cs) / len(cs)
-            full = sum(c.score >= c.max_score for c in cs) / len(cs)
-            diag = Counter(d for d in (diagnosis_of(c.message) for c in cs if c.score < c.max_score) if d)
-            common = f"{diag.most_common(1)[0][0]} ({diag.most_common(1)[0][1]}x)" if diag else "-"
-            lines.append(for_terminal(f"  {key:<{width}}  {mean:>5.2f}/{cs[0].max_score:<5g}  {full:>9.0%}  {common}"))
-        lines += ["  score histogram:", histogram_text(pct), ""]
+
+def _review_lines(finals: list[Final]) -> list[str]:
+    """Unsandboxed grades, the static scan's flags, late work and what needs attention."""
+    results = [f.result for f in finals]
+    lines = []
     unsandboxed = [r for r in results if not r.sandboxed]
     if unsandboxed:
         lines += [f"Graded WITHOUT the sandbox (--no-sandbox): {len(unsandboxed)} submission(s); their code ran "
@@ -112,17 +206,41 @@ def make_report(course: CourseDir) -> str:
     for r in flagged:
         lines.append(for_terminal(f"  {r.student}/{r.assignment}: " + "; ".join(r.flags[:4])
                                   + (f" (+{len(r.flags) - 4} more)" if len(r.flags) > 4 else "")))
-    lines.append("")
-    late = [f for f in finals if f.late_penalty > 0]
-    lines.append(f"Late (penalty from nbgrader's late-submission plugin): {len(late)} submission(s)")
-    for f in late:
-        lines.append(f"  {f.result.student}/{f.result.assignment}: handed in {f.timestamp:%Y-%m-%d %H:%M} UTC, "
-                     f"due {f.due:%Y-%m-%d %H:%M} UTC, penalty {f.late_penalty:g} point(s)")
-    lines.append("")
-    attention = [r for r in results if not r.status.startswith("ok")]
+    late = late_lines(finals)
+    lines += ["", f"Late (penalty from nbgrader's late-submission plugin): {len(late)} submission(s)", *late, ""]
+    attention = [r for r in results if not r.status.ok]
     lines.append(f"Needs your attention: {len(attention)} submission(s)")
     lines += [for_terminal(f"  {r.student}/{r.assignment}: {r.status}") for r in attention] or ["  nothing"]
-    text = "\n".join(lines)
+    return lines
+
+
+def make_report(course: CourseDir) -> str:
+    """Write ``report.txt``, ``report.png`` and ``report-exercises.png`` in the course folder; return the text.
+
+    Scores are the gradebook's (manual grades, extra credit and late penalties included): the record is
+    brought up to date first, as ``export`` does (:func:`autograder.grading.record.update_record`).
+    """
+    if not load_results(course):
+        raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")
+    finals = update_record(course, progress=lambda m: None)
+    by_assignment: dict[str, list[Final]] = defaultdict(list)
+    for f in finals:
+        by_assignment[f.result.assignment].append(f)
+    lines = [f"Course report: {len(finals)} graded submission(s) from {len({f.result.student for f in finals})} "
+             "student(s)", HOW_CHECKED, ""]
+    percentages: dict[str, list[float]] = {}
+    chart: list[tuple[str, _Row]] = []
+    order = {name: i for i, name in enumerate(course.assignments())}
+    for assignment in sorted(by_assignment, key=lambda a: (order.get(a, len(order)), a)):
+        rows = _rows(course, assignment, by_assignment[assignment])
+        section, percentages[assignment] = _assignment_lines(assignment, by_assignment[assignment], rows)
+        lines += section
+        chart += [(assignment, r) for r in rows]
+    text = "\n".join(lines + _review_lines(finals))
     (course.root / "report.txt").write_text(text + "\n")
-    _png(percentages, course.root / "report.png")
-    return text + f"\n\n(written to {course.root / 'report.txt'} and {course.root / 'report.png'})"
+    _histogram_png(percentages, course.root / "report.png",
+                   "Score histogram per assignment; the same counts as text in report.txt")
+    _exercises_png(chart, course.root / "report-exercises.png",
+                   "Mean points per exercise; the same numbers as the exercise tables in report.txt")
+    return text + (f"\n\n(written to {course.root / 'report.txt'}, {course.root / 'report.png'} and "
+                   f"{course.root / 'report-exercises.png'})")

@@ -10,8 +10,9 @@ import json
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.untrusted import printable
 
-__all__ = ["STUDENTS_FILE", "student_records"]
+__all__ = ["STUDENTS_FILE", "gradebook_name", "student_records"]
 
 STUDENTS_FILE = "students.json"
 
@@ -32,3 +33,16 @@ def student_records(course: CourseDir) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict):
         raise CourseError(f"{path} should map folder names to students: restore it or delete it")
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)}
+
+
+def gradebook_name(record: dict[str, str] | None, folder: str) -> tuple[str, str]:
+    """``(first_name, last_name)`` for nbgrader's gradebook, which Formgrader lists as "last, first".
+
+    From the name the LMS gave (``students.json``): the last word is the last name, the rest the first
+    name. A student the LMS named no further is listed by their folder name.
+    """
+    name = " ".join(printable((record or {}).get("name") or "").split())[:100]
+    if not name:
+        return "", folder
+    first, _, last = name.rpartition(" ")
+    return first, last

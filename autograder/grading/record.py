@@ -38,12 +38,15 @@ from typing import Any
 from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_api, nbgrader_config
 from autograder.coursedir.database import open_gradebook, run_with_retries
 from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
+from autograder.coursedir.students import gradebook_name, student_records
 from autograder.grading.feedback_page import make_self_contained
+from autograder.grading.verdicts import load_verdicts, page_verdicts
 from autograder.grading.worker import SubmissionResult
 from autograder.untrusted import for_csv
 
-__all__ = ["Final", "feedback_state_path", "final_results", "load_results", "read_record", "record_digest",
-           "refresh_feedback", "refresh_record", "restore_human_grades", "update_record", "write_grades_csv"]
+__all__ = ["Final", "feedback_state_path", "final_results", "late_lines", "load_results", "read_record",
+           "record_digest", "refresh_feedback", "refresh_record", "restore_human_grades", "update_record",
+           "write_grades_csv"]
 
 
 @dataclass
@@ -145,16 +148,24 @@ def restore_human_grades(course: CourseDir, gb: Any, student: str, assignment: s
     return changed
 
 
+def _name(student: Any, records: dict[str, dict[str, str]]) -> None:
+    """Give a gradebook student with no name the one ``collect`` kept (Formgrader lists them by it)."""
+    if student.first_name is None and student.last_name is None:
+        student.first_name, student.last_name = gradebook_name(records.get(student.id), student.id)
+
+
 def refresh_record(course: CourseDir) -> list[str]:
     """Apply ``deadlines.toml`` and the late-penalty policy to every submission in the gradebook.
 
-    Also saves the human part of every record under ``.grading/manual/``. Returns problems to report
+    Also gives each student without a name in the gradebook the LMS's name from ``students.json`` and
+    saves the human part of every record under ``.grading/manual/``. Returns problems to report
     (an extension that cannot be applied). A mistake in ``deadlines.toml`` or ``nbgrader_config.py`` is a
     CourseError naming it, before anything is written.
     """
     from nbgrader.api import MissingEntry
 
     deadlines = read_deadlines(course.deadlines_file, course.assignments())
+    records = student_records(course)
     penalties = late_penalties(course)
     applied_path = course.state / "deadlines-applied.json"
     try:
@@ -171,6 +182,7 @@ def refresh_record(course: CourseDir) -> list[str]:
                     gb.find_submission(assignment, student).extension = None
             for assignment in gb.assignments:
                 for submission in assignment.submissions:
+                    _name(submission.student, records)
                     seconds_late = submission.total_seconds_late
                     for nb in submission.notebooks:
                         nb.late_submission_penalty = None
@@ -192,17 +204,6 @@ def refresh_record(course: CourseDir) -> list[str]:
         elif path.exists():
             path.unlink()  # the instructor removed them: the gradebook is the record
     return problems
-
-
-def _status(result: SubmissionResult, manual_needed: list[str]) -> str:
-    if not manual_needed:
-        return result.status
-    note = f"needs a manual grade in Formgrader: {', '.join(manual_needed)}"
-    if result.status == "ok":
-        return note
-    if result.status.startswith("ok ("):
-        return f"{note} ({result.status[4:-1]})"
-    return f"{note}; {result.status}"
 
 
 def read_record(course: CourseDir) -> list[Final]:
@@ -248,7 +249,7 @@ def read_record(course: CourseDir) -> list[Final]:
                 final.timestamp = submission.timestamp
                 final.due = submission.duedate
                 final.manual_needed.sort()
-                final.result.status = _status(r, final.manual_needed)
+                final.result.status.manual_needed = list(final.manual_needed)
                 out.append(final)
         return out
 
@@ -301,7 +302,7 @@ def write_grades_csv(course: CourseDir, finals: list[Final] | None = None) -> Pa
         comments = " | ".join(f"{k}: {v}" for k, v in sorted(f.comments.items()))
         row = [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
                f"{f.raw_score:g}", f"{f.late_penalty:g}", _utc(f.timestamp), _utc(f.due), comments,
-               r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
+               r.status.text(), " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
         writer.writerow([for_csv(v) for v in row])
     _write_text(course.grades_csv, buf.getvalue())
     return course.grades_csv
@@ -316,32 +317,51 @@ def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[
     """Generate again, from the gradebook, every feedback page whose record changed since it was written.
 
     A manual grade, extra credit, a comment or a late penalty then reaches the student's page (nbgrader's
-    ``generate_feedback`` on the course folder, with the course's settings). Returns how many were rewritten.
+    ``generate_feedback`` on the course folder, with the course's settings). Each test cell keeps the
+    diagnosis the grader gave it (:mod:`autograder.grading.verdicts`), with the record's score. Returns how
+    many pages were rewritten.
     """
     api = None
     done = 0
     saved = {(x.student, x.assignment): x for x in load_results(course)}
-    for f in finals:
-        r = f.result
-        if not f.in_gradebook or not (course.autograded / r.student / r.assignment).is_dir():
-            continue
-        now = record_digest([(c.notebook, c.cell, c.score) for c in r.cells], f.comments, f.late_penalty)
-        state = feedback_state_path(course, r.student, r.assignment)
-        raw = saved.get((r.student, r.assignment), r)
-        written = state.read_text().strip() if state.exists() else record_digest(
-            [(c.notebook, c.cell, c.score) for c in raw.cells], {}, 0.0)
-        if written == now:
-            continue
-        api = api or nbgrader_api(course)
-        out = api.generate_feedback(r.assignment, r.student, force=True)
-        if out["success"]:
-            make_self_contained(course.feedback / r.student / r.assignment)
-            _write_text(state, now + "\n")
-            done += 1
-        else:
-            progress(f"  could not update the feedback of {r.student}/{r.assignment}: "
-                     f"{((out.get('error') or out.get('log') or '').strip().splitlines() or ['?'])[-1][:200]}")
+    page_file = course.state / "feedback" / f"page-verdicts.{os.getpid()}.json"  # read by HideHiddenTests
+    try:
+        for f in finals:
+            r = f.result
+            if not f.in_gradebook or not (course.autograded / r.student / r.assignment).is_dir():
+                continue
+            now = record_digest([(c.notebook, c.cell, c.score) for c in r.cells], f.comments, f.late_penalty)
+            state = feedback_state_path(course, r.student, r.assignment)
+            raw = saved.get((r.student, r.assignment), r)
+            written = state.read_text().strip() if state.exists() else record_digest(
+                [(c.notebook, c.cell, c.score) for c in raw.cells], {}, 0.0)
+            if written == now:
+                continue
+            api = api or nbgrader_api(course, extra={"HideHiddenTests.verdicts": str(page_file)})
+            verdicts = load_verdicts(course, r.student, r.assignment)
+            if verdicts is None:
+                page_file.unlink(missing_ok=True)
+            else:
+                scores = {(c.notebook, c.cell): (c.score, c.max_score) for c in r.cells}
+                _write_json(page_file, page_verdicts(verdicts, scores))
+            out = api.generate_feedback(r.assignment, r.student, force=True)
+            if out["success"]:
+                make_self_contained(course.feedback / r.student / r.assignment)
+                _write_text(state, now + "\n")
+                done += 1
+            else:
+                progress(f"  could not update the feedback of {r.student}/{r.assignment}: "
+                         f"{((out.get('error') or out.get('log') or '').strip().splitlines() or ['?'])[-1][:200]}")
+    finally:
+        page_file.unlink(missing_ok=True)
     return done
+
+
+def late_lines(finals: list[Final]) -> list[str]:
+    """One line per submission handed in after its due date (extension included), with its penalty."""
+    return [f"  {f.result.student}/{f.result.assignment}: handed in {f.timestamp:%Y-%m-%d %H:%M} UTC, due "
+            f"{f.due:%Y-%m-%d %H:%M} UTC, penalty {f.late_penalty:g} point(s)"
+            for f in finals if f.timestamp and f.due and f.timestamp > f.due]
 
 
 def update_record(course: CourseDir, progress: Callable[[str], None] = print) -> list[Final]:

@@ -22,6 +22,7 @@ from nbgrader.utils import parse_utc
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import open_gradebook
 from autograder.grading.scan import scan_notebook
+from autograder.grading.status import Status
 from autograder.isolation.sandbox import AUTOGRADE_PREPROCESSORS, Limits, sandbox_command, sandboxed
 from autograder.isolation.verify import CellVerdict, not_rechecked, verify_notebook, visible_messages
 from autograder.notebook.cells import grade_id, is_answer, is_graded, is_test, meta
@@ -73,7 +74,7 @@ class SubmissionResult:
     digest: str
     score: float = 0.0
     max_score: float = 0.0
-    status: str = "ok"
+    status: Status = field(default_factory=Status)  # graded normally, or what needs the instructor
     cells: list[CellResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # the static scan's findings, for the instructor
     sandboxed: bool = False  # graded with the student's code in the sandbox
@@ -83,13 +84,16 @@ class SubmissionResult:
     timestamp: str = ""
     gradebook: str = ""  # the gradebook (URL, password hidden) the scores were written into
 
+    def __post_init__(self) -> None:
+        self.status = Status.from_json(self.status)  # a status given as its text reads as fields
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": self.status.to_json()}
 
     @staticmethod
     def from_json(data: dict) -> SubmissionResult:
         cells = [CellResult(**c) for c in data.get("cells", [])]
-        return SubmissionResult(**{**data, "cells": cells})
+        return SubmissionResult(**{**data, "cells": cells, "status": Status.from_json(data.get("status"))})
 
 
 def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str], list[str]]:
@@ -267,8 +271,7 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         _store_scores(course, job, result)
     result.score = round(sum(c.score for c in result.cells), 6)
     result.max_score = round(sum(c.max_score for c in result.cells), 6)
-    # "ok" (optionally with notes) means graded normally; anything else needs the instructor's attention
-    result.status = "; ".join(problems) if problems else ("ok" + (f" ({'; '.join(notes)})" if notes else ""))
+    result.status = Status(reasons=problems, notes=notes)  # no reasons: graded normally
     if outcome.get("success") and autograded.exists():
         result.autograded = str(autograded)
         _feedback_verdicts(job, result, visible, verified, scratch / "feedback-verdicts.json")
