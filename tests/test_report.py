@@ -47,6 +47,10 @@ def test_exercises_are_titled_by_their_heading_in_notebook_order(tmp_path):
     assert dict(exercises)["Exercise 1.2 — the local derivatives"] == [
         ("chain-rule", "d-square-test"), ("chain-rule", "d-exp-test"), ("chain-rule", "d-reciprocal-test")]
     assert not any("points)" in t for t in titles)
+    shutil.copytree(NOTEBOOKS_DIR / "02-sigmoid-chain", tmp_path / "course" / "source" / "02-sigmoid-chain")
+    sub = [t for t, _ in exercises_of(CourseDir.at(tmp_path / "course"), "02-sigmoid-chain")]
+    assert sub[1:3] == ["Exercise 2.2 (a) The derivative of the sigmoid",
+                        "Exercise 2.2 (b) The table of local derivatives"]
 
 
 def test_a_long_diagnosis_is_cut_at_a_word_and_numbers_are_elided():

@@ -27,9 +27,9 @@ __all__ = ["HOW_CHECKED", "clip", "diagnosis_of", "exercises_of", "histogram_tex
 
 _BINS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100.0001)]
 _NUMBER = re.compile(r"-?\d+\.\d+(e[-+]?\d+)?")
-HOW_CHECKED = ("How this was checked: each answer was run by the grader, outside the student's notebook; "
-               "gradients were compared with numerical derivatives of the function at the visible and the "
-               "hidden test points; a diagnosis names the most likely mistake.")
+HOW_CHECKED = ("How this was checked: the grader ran each answer again, outside the student's notebook, at "
+               "the visible and the hidden test inputs; a gradient is compared with numerical derivatives; a "
+               "diagnosis names the most likely mistake.")
 
 
 def clip(text: str, limit: int = 160) -> str:
@@ -69,16 +69,30 @@ def histogram_text(percentages: list[float]) -> str:
     return "\n".join(rows)
 
 
-def _heading(source: str) -> str:
-    """The last heading of a markdown cell, without ``#`` and a trailing "(N points)"; "" if none."""
-    heads = [ln.lstrip("#").strip() for ln in source.splitlines() if re.match(r"^#{1,6}\s", ln)]
-    return re.sub(r"\s*\(\d+(\.\d+)?\s+points?\)\s*$", "", heads[-1]) if heads else ""
+_POINTS = re.compile(r"\s*\(\d+(\.\d+)?\s+points?\)\s*$")
+
+
+def _headings(source: str) -> list[tuple[int, str]]:
+    """The headings of a markdown cell: (level, text without a trailing "(N points)")."""
+    return [(len(m.group(1)), _POINTS.sub("", m.group(2)).strip())
+            for m in re.finditer(r"(?m)^(#{1,6})\s+(.+)$", source)]
+
+
+def _title(levels: dict[int, str]) -> str:
+    """An exercise's title from the headings above it: "Exercise 2.2 (a) ..." for a sub-heading."""
+    if not levels:
+        return ""
+    deepest = max(levels)
+    parents = [levels[k] for k in sorted(levels) if 1 < k < deepest]
+    short = re.match(r"(Exercise\s+[\d.]+)", parents[-1]) if parents else None
+    return f"{short.group(1)} {levels[deepest]}" if short else levels[deepest]
 
 
 def exercises_of(course: CourseDir, assignment: str) -> list[tuple[str, list[tuple[str, str]]]]:
     """``[(title, [(notebook, test cell id), ...]), ...]`` in notebook order, from the source notebooks.
 
-    An exercise is the test cells under one heading; its title is that heading.
+    An exercise is the test cells under one heading; its title is that heading (with its exercise's
+    number for a sub-heading such as "(a) ...").
     """
     out: dict[str, list[tuple[str, str]]] = {}
     for path in sorted((course.source / assignment).glob("*.ipynb")):
@@ -86,12 +100,13 @@ def exercises_of(course: CourseDir, assignment: str) -> list[tuple[str, list[tup
             cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
         except (OSError, ValueError, AttributeError):
             continue
-        title = path.stem
+        levels: dict[int, str] = {}
         for cell in cells:
             if cell.get("cell_type") == "markdown":
-                title = _heading("".join(cell.get("source") or "")) or title
+                for level, text in _headings("".join(cell.get("source") or "")):
+                    levels = {k: v for k, v in levels.items() if k < level} | {level: text}
             elif is_test(cell) and grade_id(cell):
-                out.setdefault(title, []).append((path.stem, grade_id(cell)))
+                out.setdefault(_title(levels) or path.stem, []).append((path.stem, grade_id(cell)))
     return list(out.items())
 
 
