@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.coursedir.course import ensure_bin_on_path
+from autograder.coursedir.database import ensure_bin_on_path
 from autograder.errors import CourseError
 from autograder.settings import check_course_id, default_course_dir, default_db_url
 from autograder.untrusted import for_terminal

@@ -26,7 +26,6 @@ from typing import Any
 from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
 from autograder.errors import CourseError
 from autograder.notebook.cells import CODE_STUB, is_graded
-from autograder.notebook.worked import release_preprocessors
 from autograder.settings import COURSE_ID
 
 __all__ = [
@@ -148,6 +147,8 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
     that runs this command; feedback hides hidden tests (:mod:`autograder.grading.feedback`).
     """
     from traitlets.config import Config
+
+    from autograder.notebook.worked import release_preprocessors  # imports nbgrader: only when a command needs it
 
     c = Config()
     c.CourseDirectory.root = str(course.root)
