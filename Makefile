@@ -28,7 +28,7 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .
-	@$(RUN) $(BIN)/python -m pytest -q -m "not ($(SLOW))" $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/python -m pytest -q $(XDIST) -m "not ($(SLOW))" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

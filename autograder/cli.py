@@ -129,13 +129,13 @@ def _course(args: argparse.Namespace):
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.commands.release import release
     from autograder.coursedir.course import NOTEBOOKS_DIR
 
     notebooks = args.notebooks.expanduser() if args.notebooks else NOTEBOOKS_DIR
     if not notebooks.is_dir():
         raise CourseError(f"no source notebooks at {notebooks}: give their folder with --notebooks DIR "
                           "(an installed backprop-course holds none; docs/deploy.md says where they go on a hub)")
+    from autograder.commands.release import release  # nbgrader: imported once the arguments are known good
     zips = release(_course(args), notebooks)
     print(f"released {len(zips)} assignment(s): " + ", ".join(z.name for z in zips))
     return 0
