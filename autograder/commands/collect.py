@@ -60,6 +60,7 @@ from nbgrader.utils import parse_utc
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.untrusted import for_filename, for_terminal, printable
 
 __all__ = [
@@ -158,9 +159,7 @@ def student_records(course: CourseDir) -> dict[str, dict[str, str]]:
 
 def _save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:
     path = course.root / STUDENTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n")
 
 
 @dataclass(frozen=True)

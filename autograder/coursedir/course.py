@@ -17,7 +17,6 @@ Layout (nbgrader's own)::
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.notebook.cells import CODE_STUB, is_graded
 from autograder.settings import COURSE_ID
 
@@ -206,12 +206,9 @@ def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
     text = "\n".join(block) + "\n"
     if any(line.strip() for line in kept):
         text += "\n" + "\n".join(kept).strip("\n") + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(text, encoding="utf-8")
-    if _has_password(course.db_url) or (path.exists() and path.stat().st_mode & 0o077 == 0):
-        tmp.chmod(0o600)  # the gradebook URL holds a password: keep it from other users of this machine
-    os.replace(tmp, path)
-    return path
+    private = _has_password(course.db_url) or (path.exists() and path.stat().st_mode & 0o077 == 0)
+    # a gradebook URL with a password is kept from other users of this machine
+    return atomic_write_text(path, text, mode=0o600 if private else None)
 
 
 def _instructor_lines(text: str, ours: set[tuple[str, str]]) -> list[str]:

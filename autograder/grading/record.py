@@ -24,7 +24,6 @@ import copy
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_config
 from autograder.coursedir.database import open_gradebook, run_with_retries
 from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
+from autograder.fsutil import atomic_write_text
 from autograder.grading.worker import SubmissionResult
 
 __all__ = ["Final", "load_results", "read_record", "refresh_record", "restore_human_grades", "record_digest"]
@@ -71,10 +71,7 @@ def _manual_path(course: CourseDir, student: str, assignment: str) -> Path:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def late_penalties(course: CourseDir):
