@@ -216,7 +216,7 @@ def test_a_lost_insert_race_is_retried_in_a_new_transaction(reference, postgres)
         try:
             _merge(course, _result("s77-racer", 2.0))
             outcome.append(None)
-        except BaseException as exc:  # reported by the assertion below
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             outcome.append(exc)
 
     thread = threading.Thread(target=merge)

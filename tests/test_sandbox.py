@@ -245,7 +245,7 @@ def run_sandboxed(tmp_path: Path, cells: list[str], limits: Limits | None = None
         start = time.perf_counter()
         try:
             CappedExecute(config=cfg).preprocess(nb, {"metadata": {"path": str(folder)}})
-        except Exception as exc:  # DeadKernelError and friends: what the test is about
+        except Exception as exc:  # noqa: BLE001 - DeadKernelError and friends: what the test is about
             error = exc
         seconds = time.perf_counter() - start
     if stats is not None:

@@ -244,7 +244,7 @@ def instructor_config(course: CourseDir):
         return Config()
     try:
         return PyFileConfigLoader(path.name, path=str(course.root)).load_config()
-    except Exception as exc:  # the instructor's Python file: any error it raises
+    except Exception as exc:  # noqa: BLE001 - the instructor's Python file: any error it raises
         raise CourseError(f"{path} cannot be read ({type(exc).__name__}: {exc}); fix it (nbgrader's own "
                           "commands read it too)") from None
 

@@ -61,7 +61,7 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str, list[str]]:
 
     try:  # nbformat.reads(text, as_version=4) without validate(), which would only log
         nb = convert(reader.reads(text), 4)
-    except Exception as exc:  # nbformat raises several kinds for malformed notebooks
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds for malformed notebooks
         why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         return None, f"is not a readable notebook ({why})", []
     if isinstance(version, int) and version < 4:
