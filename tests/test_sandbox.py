@@ -37,7 +37,7 @@ from autograder.isolation.sandbox import (
     sandboxed,
 )
 from autograder.isolation.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
-from testkit.pipeline_fixture import make_course_notebooks
+from testkit.pipeline_fixture import released_course
 
 
 def needs_sandbox(test):
@@ -92,13 +92,7 @@ def grade_in_sandbox(course: CourseDir, student: str, nb: nbformat.NotebookNode,
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A released two-assignment nbgrader course (testkit/pipeline_fixture.py)."""
-    from autograder.commands.release import release
-
-    root = tmp_path_factory.mktemp("sandbox")
-    notebooks = make_course_notebooks(root)
-    course = CourseDir.at(root / "course")
-    release(course, notebooks, progress=lambda m: None)
-    return course
+    return released_course(tmp_path_factory.mktemp("sandbox"))[0]
 
 
 def _submission(course: CourseDir, extra_code: str = "") -> nbformat.NotebookNode:
