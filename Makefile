@@ -1,6 +1,7 @@
 # The README's two commands: `make demo` (the main job) and `make test` (the whole test suite).
 # Both create .venv on first use (any Python >= 3.11 on PATH) and reuse it afterwards.
-# `make test-fast` runs the pure-Python tier only (no kernels, grading, PostgreSQL, browser or hub): the inner loop.
+# `make test-fast` runs ruff, mypy (over autograder/, settings in pyproject.toml) and the pure-Python tier only
+# (no kernels, grading, PostgreSQL, browser or hub), on two processes: the inner loop.
 
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -28,7 +29,8 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .
-	@$(RUN) $(BIN)/python -m pytest -q -m "not ($(SLOW))" $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/mypy
+	@$(RUN) $(BIN)/python -m pytest -q $(XDIST) -m "not ($(SLOW))" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder.coursedir.course import ensure_bin_on_path
+from autograder.coursedir.database import ensure_bin_on_path
 from autograder.errors import CourseError
 from autograder.settings import check_course_id, default_course_dir, default_db_url
 from autograder.untrusted import for_terminal
@@ -129,13 +129,13 @@ def _course(args: argparse.Namespace):
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.commands.release import release
     from autograder.coursedir.course import NOTEBOOKS_DIR
 
     notebooks = args.notebooks.expanduser() if args.notebooks else NOTEBOOKS_DIR
     if not notebooks.is_dir():
         raise CourseError(f"no source notebooks at {notebooks}: give their folder with --notebooks DIR "
                           "(an installed backprop-course holds none; docs/deploy.md says where they go on a hub)")
+    from autograder.commands.release import release  # nbgrader: imported once the arguments are known good
     zips = release(_course(args), notebooks)
     print(f"released {len(zips)} assignment(s): " + ", ".join(z.name for z in zips))
     return 0

@@ -41,7 +41,7 @@ REGISTRY_NAME = "__course_references__"
 _MISSING = object()
 
 
-class RightGivenYours(AssertionError):  # noqa: N818 - read as a sentence: "right, given yours"
+class RightGivenYours(AssertionError):  # named to read as a sentence: "right, given yours"
     """A check's verdict "this exercise's own code is right for what your other functions return".
 
     Raised by a test helper when the exercise's result is wrong, but equals what its formula gives from the
@@ -126,7 +126,7 @@ def _wrong_dependencies(
             self_check()
         except NotImplementedError:
             wrong.append((name, where, "it is not written yet (it still raises NotImplementedError)"))
-        except Exception as exc:  # the student's function failed its own check (or raised)
+        except Exception as exc:  # noqa: BLE001 - the student's function failed its own check (or raised)
             wrong.append((name, where, _first_line(exc)))
     return wrong
 
@@ -151,7 +151,7 @@ def hidden_case(description: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any error in a hidden test: a message hiding its code
         if isinstance(exc, AssertionError):
             why = str(exc).strip() or "a check failed"
         else:

@@ -144,7 +144,7 @@ class SliderExplorer(widgets.VBox):
     def _on_change(self, _change: object) -> None:
         try:
             self.root = self._rebuild()
-        except Exception as err:  # a bad slider value must not kill the widget: say what happened
+        except Exception as err:  # noqa: BLE001 - a bad slider value must not kill the widget: say what happened
             values = ", ".join(f"{k} = {v:.3f}" for k, v in self.values.items())
             self.state_text = f"{values}\nCould not build the graph: {type(err).__name__}: {err}"
             self.text.value = _pre(self.state_text)

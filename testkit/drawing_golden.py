@@ -32,15 +32,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-from matplotlib.collections import Collection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+import numpy as np
+from matplotlib.collections import Collection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.text import Text
 
-from course_lib import models  # noqa: E402
-from course_lib.drawing import (  # noqa: E402
+from course_lib import models
+from course_lib.drawing import (
     describe_graph,
     draw_decision_regions,
     draw_function_and_derivative,
@@ -50,8 +50,8 @@ from course_lib.drawing import (  # noqa: E402
     figure_to_png,
     layered_chain,
 )
-from course_lib.graph import Node  # noqa: E402
-from course_lib.paths import enumerate_paths  # noqa: E402
+from course_lib.graph import Node
+from course_lib.paths import enumerate_paths
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "drawing.json"
 

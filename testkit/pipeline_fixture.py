@@ -6,10 +6,15 @@ a locked setup cell), but each notebook runs in well under a second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+if TYPE_CHECKING:
+    from autograder.coursedir.course import CourseDir
 
 
 def _cell(kind: str, source: str, grade_id: str, points: float = 0) -> nbformat.NotebookNode:
@@ -46,3 +51,22 @@ def make_course_notebooks(root: Path) -> Path:
         (folder / assignment).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(folder / assignment / f"{fn}.ipynb"))
     return folder
+
+
+def released_course(root: Path, folder: str = "course",
+                    edit: Callable[[Path], None] | None = None) -> tuple[CourseDir, Path]:
+    """The tiny course released: notebooks written under ``root`` (``edit`` may change them first), released
+    into the course folder ``root/folder``. Returns ``(course, notebooks folder)``.
+
+    The start of every grading test's module fixture (tests/test_pipeline.py, test_postgres.py,
+    test_sandbox.py, test_class_attacks_and_odd_files.py).
+    """
+    from autograder.commands.release import release
+    from autograder.coursedir.course import CourseDir
+
+    notebooks = make_course_notebooks(root)
+    if edit is not None:
+        edit(notebooks)
+    course = CourseDir.at(root / folder)
+    release(course, notebooks, progress=lambda m: None)
+    return course, notebooks

@@ -6,22 +6,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from course_lib import models  # noqa: E402
-from course_lib.chain_checks import (  # noqa: E402
+from course_lib import models
+from course_lib.chain_checks import (
     check_entries,
     check_update,
     check_weight,
     complex_sigmoid,
     sigma_slips,
 )
-from course_lib.drawing import draw_function_and_derivative  # noqa: E402
-from course_lib.gradcheck import numerical_gradient  # noqa: E402
-from course_lib.guard import AutodiffDisabledError  # noqa: E402
-from course_lib.isolation import RightGivenYours  # noqa: E402
-from testkit.gradcheck_cases import chain_grads, chain_slip  # noqa: E402
+from course_lib.drawing import draw_function_and_derivative
+from course_lib.gradcheck import numerical_gradient
+from course_lib.guard import AutodiffDisabledError
+from course_lib.isolation import RightGivenYours
+from testkit.gradcheck_cases import chain_grads, chain_slip
 
 X, W = 0.8, {"w1": 0.5, "w2": -1.2, "w3": 0.8}
 

@@ -73,6 +73,7 @@ def test_the_demo_never_takes_an_instructors_course(tmp_path, monkeypatch):
     assert "backprop-course-demo-" in str(demo_folder())  # other work: a new temporary folder
 
 
+@pytest.mark.grading  # nbgrader's alembic runs in subprocesses (each imports nbgrader): not the fast tier
 def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
     from sqlalchemy import create_engine, inspect, text
 

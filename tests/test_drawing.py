@@ -9,15 +9,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.lines import Line2D
 
-from course_lib import guard, models  # noqa: E402
-from course_lib.drawing import (  # noqa: E402
+from course_lib import guard, models
+from course_lib.drawing import (
     chain_path_cost,
     describe_graph,
     draw_decision_regions,
@@ -32,9 +32,9 @@ from course_lib.drawing import (  # noqa: E402
     path_cost_rows,
     path_cost_table,
 )
-from course_lib.graph import Node, topological_order  # noqa: E402
-from course_lib.paths import enumerate_paths, path_cost  # noqa: E402
-from course_lib.trace import format_trace  # noqa: E402
+from course_lib.graph import Node, topological_order
+from course_lib.paths import enumerate_paths, path_cost
+from course_lib.trace import format_trace
 
 REPO = FsPath(__file__).resolve().parents[1]
 

@@ -4,10 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from course_lib.drawing import draw_loss_curves, figure_to_png  # noqa: E402
+from course_lib.drawing import draw_loss_curves, figure_to_png
 
 RUNS = {"η = 0.1": [2.0, 1.9, 1.8, 1.7], "η = 2": [2.0, 1.2, 0.8, 0.5], "η = 100": [2.0, 54.0, 18.0, 25.0]}
 

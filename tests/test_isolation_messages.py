@@ -292,7 +292,7 @@ def test_use_references_replaces_the_earlier_registration_and_refuses_non_functi
 
 def test_hidden_case_names_the_case_and_drops_the_traceback():
     with pytest.raises(AssertionError) as info, hidden_case("the empty chain, y = x, dy/dx = 1"):
-        [][0]  # noqa: B018 - the student's IndexError
+        [][0]  # the student's IndexError
     assert str(info.value).startswith("Hidden case failed: the empty chain, y = x, dy/dx = 1. your code raised "
                                       "IndexError: list index out of range\n(Values at hidden points are not shown")
     assert info.value.__cause__ is None and info.value.__suppress_context__

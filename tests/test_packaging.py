@@ -6,6 +6,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from autograder.cli import main
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,18 +32,17 @@ def test_environment_yml_asks_for_the_same_packages_as_pyproject():
     assert not any("==" in r for r in wanted), "use compatible ranges, not exact pins"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def test_console_command_help_and_version(capsys):
+    # the installed console script, once (a fresh process); --help and a bad step run in-process
     exe = Path(sys.executable).parent / "backprop-course"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
-
-
-def test_console_command_help_and_version():
-    version = _cli("--version")
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and re.fullmatch(r"backprop-course \d+\.\d+\.\d+\n", version.stdout)
-    helptext = _cli("--help")
-    assert helptext.returncode == 0 and "demo" in helptext.stdout
-    bad = _cli("no-such-step")
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    with pytest.raises(SystemExit) as helped:
+        main(["--help"])
+    assert helped.value.code == 0 and "demo" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["no-such-step"])
+    assert bad.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 def test_readme_quick_start_and_ci_use_the_same_test_command():

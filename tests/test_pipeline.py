@@ -22,7 +22,7 @@ from autograder.commands.release import release
 from autograder.commands.sample_class import make_sample_class
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
-from testkit.pipeline_fixture import make_course_notebooks
+from testkit.pipeline_fixture import make_course_notebooks, released_course
 
 pytestmark = pytest.mark.grading
 
@@ -36,9 +36,7 @@ EXE = Path(sys.executable).parent / "backprop-course"
 def course_setup(tmp_path_factory):
     """Released course + collected class of every kind, graded once with 2 workers."""
     root = tmp_path_factory.mktemp("pipeline")
-    notebooks = make_course_notebooks(root)
-    course = CourseDir.at(root / "course")
-    release(course, notebooks, progress=lambda m: None)
+    course, notebooks = released_course(root)
     incoming = root / "incoming"
     make_sample_class(course.release, course.source, incoming, ASSIGNMENTS, KINDS)
     # a notebook handed in under the wrong assignment, put straight into submitted/

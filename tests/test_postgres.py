@@ -23,7 +23,7 @@ from autograder.coursedir.course import CourseDir
 from autograder.coursedir.database import normalise_db_url, run_with_retries
 from autograder.errors import CourseError
 from autograder.grading.worker import CellResult, SubmissionResult
-from testkit.pipeline_fixture import make_course_notebooks
+from testkit.pipeline_fixture import released_course
 
 pytestmark = [pytest.mark.postgres, pytest.mark.grading]
 
@@ -74,9 +74,7 @@ def _submission_counts(postgres, db_url: str) -> dict[tuple[str, str], int]:
 def reference(tmp_path_factory):
     """A released course (SQLite) with a small class, graded with 2 workers: what PostgreSQL must match."""
     root = tmp_path_factory.mktemp("pg-reference")
-    notebooks = make_course_notebooks(root)
-    course = CourseDir.at(root / "sqlite")
-    release(course, notebooks, progress=lambda m: None)
+    course, notebooks = released_course(root, "sqlite")
     make_sample_class(course.release, course.source, root / "incoming", ASSIGNMENTS, KINDS)
     collect(course, root / "incoming")
     summary = grade(course, workers=2, cell_timeout=4, progress=lambda m: None)
@@ -216,7 +214,7 @@ def test_a_lost_insert_race_is_retried_in_a_new_transaction(reference, postgres)
         try:
             _merge(course, _result("s77-racer", 2.0))
             outcome.append(None)
-        except BaseException as exc:  # reported by the assertion below
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             outcome.append(exc)
 
     thread = threading.Thread(target=merge)

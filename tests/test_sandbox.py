@@ -37,7 +37,7 @@ from autograder.isolation.sandbox import (
     sandboxed,
 )
 from autograder.isolation.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
-from testkit.pipeline_fixture import make_course_notebooks
+from testkit.pipeline_fixture import released_course
 
 
 def needs_sandbox(test):
@@ -92,13 +92,7 @@ def grade_in_sandbox(course: CourseDir, student: str, nb: nbformat.NotebookNode,
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A released two-assignment nbgrader course (testkit/pipeline_fixture.py)."""
-    from autograder.commands.release import release
-
-    root = tmp_path_factory.mktemp("sandbox")
-    notebooks = make_course_notebooks(root)
-    course = CourseDir.at(root / "course")
-    release(course, notebooks, progress=lambda m: None)
-    return course
+    return released_course(tmp_path_factory.mktemp("sandbox"))[0]
 
 
 def _submission(course: CourseDir, extra_code: str = "") -> nbformat.NotebookNode:
@@ -245,7 +239,7 @@ def run_sandboxed(tmp_path: Path, cells: list[str], limits: Limits | None = None
         start = time.perf_counter()
         try:
             CappedExecute(config=cfg).preprocess(nb, {"metadata": {"path": str(folder)}})
-        except Exception as exc:  # DeadKernelError and friends: what the test is about
+        except Exception as exc:  # noqa: BLE001 - DeadKernelError and friends: what the test is about
             error = exc
         seconds = time.perf_counter() - start
     if stats is not None:

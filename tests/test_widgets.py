@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import ipywidgets as widgets  # noqa: E402
-import pytest  # noqa: E402
+import ipywidgets as widgets
+import pytest
 
-from course_lib import guard, models  # noqa: E402
-from course_lib.graph import Node, log  # noqa: E402
-from course_lib.widgets import (  # noqa: E402
+from course_lib import guard, models
+from course_lib.graph import Node, log
+from course_lib.widgets import (
     BackwardStepper,
     PathChooser,
     SliderExplorer,

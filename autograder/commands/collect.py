@@ -61,6 +61,7 @@ from nbgrader.utils import parse_utc
 from autograder.coursedir.course import CourseDir
 from autograder.coursedir.students import STUDENTS_FILE, student_records
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.untrusted import for_filename, for_terminal, printable
 
 __all__ = [
@@ -140,9 +141,7 @@ def _grade_ids(path: Path) -> set[str]:
 
 def _save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:
     path = course.root / STUDENTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n")
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
 from autograder.coursedir.students import student_records
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.grading.record import Final, update_record
 from autograder.untrusted import for_csv, for_terminal
 
@@ -73,10 +73,7 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     writer = csv.writer(buf, lineterminator="\n")
     for row in rows:
         writer.writerow([for_csv(v) for v in row])
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, buf.getvalue())
 
 
 def export(course: CourseDir, fmt: str = "csv", progress: Callable[[str], None] = print) -> Path:

@@ -28,8 +28,10 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
+from autograder.coursedir.lock import holds_grade_lock
 from autograder.coursedir.released import changed_since_release, release_command
 from autograder.errors import CourseError, SandboxUnavailable
+from autograder.fsutil import atomic_write_text
 from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
@@ -73,10 +75,7 @@ def _result_path(course: CourseDir, student: str, assignment: str) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two graders in one folder never share it
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
@@ -221,6 +220,7 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
+@holds_grade_lock  # one grade run per course at a time (coursedir/lock.py)
 def grade(
     course: CourseDir,
     *,

@@ -28,6 +28,7 @@ from autograder.coursedir.course import (
 from autograder.coursedir.database import ensure_gradebook
 from autograder.coursedir.deadlines import read_deadlines
 from autograder.coursedir.released import record_release
+from autograder.fsutil import atomic_path
 from autograder.grading.record import refresh_record
 
 __all__ = ["STUDENT_REQUIREMENTS", "build_course_lib_wheel", "release", "sync_source"]
@@ -58,12 +59,10 @@ def sync_source(course: CourseDir, notebooks: Path = NOTEBOOKS_DIR) -> list[str]
 
 
 def _zip_folder(folder: Path, zip_path: Path) -> None:
-    tmp = zip_path.with_suffix(".zip.part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(zip_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 zf.write(path, Path(folder.name) / path.relative_to(folder))
-    tmp.replace(zip_path)
 
 
 def build_course_lib_wheel(dest: Path) -> Path:
@@ -90,12 +89,10 @@ def build_course_lib_wheel(dest: Path) -> Path:
     record.append(f"{dist_info}/RECORD,,")
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / f"{name}-{version}-py3-none-any.whl"
-    tmp = out.with_suffix(".whl.part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for arcname, data in [*files, (f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode())]:
             zf.writestr(zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0)), data,
                         compress_type=zipfile.ZIP_DEFLATED)
-    tmp.replace(out)
     return out
 
 

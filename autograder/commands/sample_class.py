@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path
 
 import nbformat
@@ -32,7 +32,7 @@ def _solution_code(source_cell: dict) -> str:
 def solved(
     release_nb: nbformat.NotebookNode,
     source_nb: nbformat.NotebookNode,
-    skip: set[str] = frozenset(),
+    skip: Set[str] = frozenset(),
     mutate: dict[str, Callable[[str], str]] | None = None,
 ) -> nbformat.NotebookNode:
     """The release notebook with every answer cell filled in from the source's solution.

@@ -17,7 +17,6 @@ Layout (nbgrader's own)::
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any
 
 from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.notebook.cells import CODE_STUB, is_graded
-from autograder.notebook.worked import release_preprocessors
 from autograder.settings import COURSE_ID
 
 __all__ = [
@@ -149,6 +148,8 @@ def nbgrader_config(course: CourseDir, *, cell_timeout: int = 30, extra: dict | 
     """
     from traitlets.config import Config
 
+    from autograder.notebook.worked import release_preprocessors  # imports nbgrader: only when a command needs it
+
     c = Config()
     c.CourseDirectory.root = str(course.root)
     c.CourseDirectory.course_id = COURSE_ID
@@ -205,12 +206,9 @@ def write_nbgrader_config(course: CourseDir, cell_timeout: int = 30) -> Path:
     text = "\n".join(block) + "\n"
     if any(line.strip() for line in kept):
         text += "\n" + "\n".join(kept).strip("\n") + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(text, encoding="utf-8")
-    if _has_password(course.db_url) or (path.exists() and path.stat().st_mode & 0o077 == 0):
-        tmp.chmod(0o600)  # the gradebook URL holds a password: keep it from other users of this machine
-    os.replace(tmp, path)
-    return path
+    private = _has_password(course.db_url) or (path.exists() and path.stat().st_mode & 0o077 == 0)
+    # a gradebook URL with a password is kept from other users of this machine
+    return atomic_write_text(path, text, mode=0o600 if private else None)
 
 
 def _instructor_lines(text: str, ours: set[tuple[str, str]]) -> list[str]:
@@ -246,7 +244,7 @@ def instructor_config(course: CourseDir):
         return Config()
     try:
         return PyFileConfigLoader(path.name, path=str(course.root)).load_config()
-    except Exception as exc:  # the instructor's Python file: any error it raises
+    except Exception as exc:  # noqa: BLE001 - the instructor's Python file: any error it raises
         raise CourseError(f"{path} cannot be read ({type(exc).__name__}: {exc}); fix it (nbgrader's own "
                           "commands read it too)") from None
 

@@ -133,7 +133,15 @@ def safe_markdown(source: str) -> str:
     text = re.sub(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)", "&amp;", printable(source))
     text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)  # every tag start; ``a < b`` and ``x<0`` stay math
     text = re.sub(r"\]\(\s*([^\s)]*)", lambda m: "](" + _safe_url(m.group(1)), text)
-    return re.sub(r"(?m)^(\s{0,3}\[[^\]]+\]:\s*)(\S+)", lambda m: m.group(1) + _safe_url(m.group(2)), text)
+    return re.sub(r"(?m)^(\s{0,3}\[[^\]]+\]:\s*)(\S+)", _safe_definition, text)
+
+
+def _safe_definition(m: re.Match[str]) -> str:
+    """A link reference definition ``[label]: target`` with a safe target; a replaced target goes on the
+    label's line (at the start of a line nbconvert would read ``#link-removed...`` as a heading)."""
+    label, target = m.group(1), m.group(2)
+    safe = _safe_url(target)
+    return m.group(0) if safe == target else f"{label.rstrip()} {safe}"
 
 
 def _stream(text: str) -> list[NotebookNode]:

@@ -14,22 +14,26 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.context import SpawnContext
+from typing import Generic, TypeVar
 
 import psutil
 
 __all__ = ["JobFailure", "run_pool"]
 
+J = TypeVar("J")  # a job: pickled to a worker process
+R = TypeVar("R")  # what grading one job returns
 
-class JobFailure:
+
+class JobFailure(Generic[J]):
     """Returned in place of a result when a job overran its limit or its worker process died."""
 
-    def __init__(self, job: Any, reason: str) -> None:
+    def __init__(self, job: J, reason: str) -> None:
         self.job = job
         self.reason = reason
 
 
-def _worker_main(conn: Connection, func: Callable[[Any], Any], log: str | None) -> None:
+def _worker_main(conn: Connection, func: Callable[[J], R], log: str | None) -> None:
     if log:  # the worker's and its kernels' chatter goes to a log file, not the instructor's terminal
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -46,11 +50,13 @@ def _worker_main(conn: Connection, func: Callable[[Any], Any], log: str | None) 
             conn.send(func(job))
         except KeyboardInterrupt:
             return
-        except Exception as exc:  # one bad job must not take the worker down
+        except Exception as exc:  # noqa: BLE001 - one bad job must not take the worker down
             conn.send(JobFailure(job, f"the grader failed on this submission: {type(exc).__name__}: {exc}"))
 
 
-def _kill_tree(pid: int) -> None:
+def _kill_tree(pid: int | None) -> None:
+    if pid is None:  # never started
+        return
     try:
         proc = psutil.Process(pid)
         procs = proc.children(recursive=True) + [proc]
@@ -62,13 +68,13 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(procs, timeout=5)
 
 
-class _Worker:
-    def __init__(self, ctx: Any, func: Callable[[Any], Any], log: str | None) -> None:
+class _Worker(Generic[J, R]):
+    def __init__(self, ctx: SpawnContext, func: Callable[[J], R], log: str | None) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, func, log), daemon=True)
         self.proc.start()
         child.close()
-        self.job: Any = None
+        self.job: J | None = None
         self.deadline = 0.0
 
     def stop(self, kill: bool = False) -> None:
@@ -84,11 +90,11 @@ class _Worker:
 
 
 def run_pool(
-    func: Callable[[Any], Any],
-    jobs: Iterable[Any],
+    func: Callable[[J], R],
+    jobs: Iterable[J],
     workers: int,
     time_limit: float,
-    on_result: Callable[[Any, Any], None],
+    on_result: Callable[[J, R | JobFailure[J]], None],
     log: str | None = None,
 ) -> None:
     """Run ``func(job)`` for every job on ``workers`` processes; call ``on_result(job, result)`` for each.
@@ -99,7 +105,8 @@ def run_pool(
     """
     ctx = mp.get_context("spawn")
     pending = deque(jobs)
-    pool = [_Worker(ctx, func, log) for _ in range(max(1, min(workers, len(pending))))] if pending else []
+    size = max(1, min(workers, len(pending))) if pending else 0
+    pool: list[_Worker[J, R]] = [_Worker(ctx, func, log) for _ in range(size)]
     try:
         while pending or any(w.job is not None for w in pool):
             for i, w in enumerate(pool):

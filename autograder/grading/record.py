@@ -39,6 +39,7 @@ from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_a
 from autograder.coursedir.database import open_gradebook, run_with_retries
 from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
 from autograder.coursedir.students import gradebook_name, student_records
+from autograder.fsutil import atomic_write_text
 from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.verdicts import load_verdicts, page_verdicts
 from autograder.grading.worker import SubmissionResult
@@ -83,11 +84,8 @@ def _manual_path(course: CourseDir, student: str, assignment: str) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (two runs in one course folder never share the temporary file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` atomically (see :mod:`autograder.fsutil`)."""
+    atomic_write_text(path, text)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -112,12 +112,12 @@ def scan_source(code: str, cell: str, imported_modules: set[str] | None = None) 
                     flags.append(Flag(cell, line, f"imports {name} in an answer (automatic/numerical gradients)"))
         elif isinstance(node, ast.Call):
             fn = node.func
-            name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
-            if isinstance(fn, ast.Name) and name in _RISKY_CALLS:
-                flags.append(Flag(cell, line, f"calls {name}() ({_RISKY_CALLS[name]})"))
+            called = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
+            if isinstance(fn, ast.Name) and called in _RISKY_CALLS:
+                flags.append(Flag(cell, line, f"calls {called}() ({_RISKY_CALLS[called]})"))
             # node.backward() is the graph's; a plain backward(...) is usually the student's own function
-            if name in _AUTODIFF and (name != "backward" or isinstance(fn, ast.Attribute)):
-                flags.append(Flag(cell, line, f"{_AUTODIFF[name]} ({name})"))
+            if called in _AUTODIFF and (called != "backward" or isinstance(fn, ast.Attribute)):
+                flags.append(Flag(cell, line, f"{_AUTODIFF[called]} ({called})"))
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
             targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
             for t in targets:

@@ -284,9 +284,9 @@ def build_bwrap_command(
         cmd.extend(args)
         mounted.append((target, kind == 0))
         made.add(target)
-    for p, target in symlinks:
+    for p, link in symlinks:
         parents(p)
-        cmd += ["--symlink", target, str(p)]
+        cmd += ["--symlink", link, str(p)]
     for target, kind, _ in ops:
         if kind == 0 and target not in (Path("/tmp"), Path("/dev/shm"), cwd):
             cmd += ["--remount-ro", str(target)]

@@ -150,7 +150,7 @@ class _Host:
             self.send({"op": "return", "value": encode(value, self.callables)})
         except HostFailure:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the submission's callback may raise anything
             self.send({"op": "raise", "message": f"{type(exc).__name__}: {exc}"})
 
     def close(self) -> None:
@@ -238,9 +238,10 @@ def _run_trusted(code: str, ns: dict) -> Any:
     tree = ast.parse(strip_magics(code))
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, "<test cell>", "exec"), ns)  # noqa: S102 - trusted code from the source notebook
-    return eval(compile(last, "<test cell>", "eval"), ns) if last is not None else None  # noqa: S307
+        last = ast.Expression(tree.body[-1].value)
+        tree.body.pop()
+    exec(compile(tree, "<test cell>", "exec"), ns)  # trusted code from the source notebook
+    return eval(compile(last, "<test cell>", "eval"), ns) if last is not None else None
 
 
 def _trusted_source(cell: Any, visible_only: bool) -> str:

@@ -3,24 +3,25 @@
 Every module that asks "is this a test cell?" or strips hidden tests uses these functions, so the whole
 project reads a notebook the way nbgrader 0.9.6 does:
 
-* kinds come from :mod:`nbgrader.utils` (``is_grade``, ``is_solution``, ``is_locked``); an *answer* cell is a
+* kinds follow :mod:`nbgrader.utils` (``is_grade``, ``is_solution``, ``is_locked``); an *answer* cell is a
   code cell with ``solution`` and not ``grade``, a *test* cell a code cell with ``grade`` and not
   ``solution``, a *manually graded* cell has both;
 * a region starts on the line that **contains** its begin marker and ends on the line that contains its
   end marker, anywhere in the line, as nbgrader's ``ClearSolutions`` and ``ClearHiddenTests`` decide
-  (their delimiter traits are the markers).
+  (their delimiter traits' defaults are the markers).
 
 Cells may be :class:`nbformat.NotebookNode` objects or plain dicts (as read from JSON).
+
+This module imports neither nbgrader nor nbformat: importing nbgrader loads its whole package (server
+extensions included, about 1,300 modules and seconds on a loaded machine), and every ``backprop-course``
+command, ``--help`` included, reaches this module. nbgrader's three rules and its marker defaults are
+therefore restated here; tests/test_cells.py checks them against nbgrader 0.9.6 on many cells.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-
-import nbformat
-from nbgrader import utils as nbgrader_utils
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from autograder.errors import CourseError
 
@@ -48,19 +49,16 @@ __all__ = [
     "test_cells",
 ]
 
-BEGIN_SOLUTION: str = ClearSolutions.begin_solution_delimeter.default_value
-END_SOLUTION: str = ClearSolutions.end_solution_delimeter.default_value
-BEGIN_HIDDEN: str = ClearHiddenTests.begin_test_delimeter.default_value
-END_HIDDEN: str = ClearHiddenTests.end_test_delimeter.default_value
-CODE_STUB: str = ClearSolutions().code_stub["python"]  # what a released answer cell holds (nbgrader's default)
+# nbgrader's defaults: ClearSolutions.begin/end_solution_delimeter, ClearHiddenTests.begin/end_test_delimeter
+BEGIN_SOLUTION: str = "BEGIN SOLUTION"
+END_SOLUTION: str = "END SOLUTION"
+BEGIN_HIDDEN: str = "BEGIN HIDDEN TESTS"
+END_HIDDEN: str = "END HIDDEN TESTS"
+CODE_STUB: str = "# YOUR CODE HERE\nraise NotImplementedError()"  # ClearSolutions().code_stub["python"]
 
 
 class MarkerError(CourseError):
     """A begin marker without its end marker (or nested regions): the cell cannot be read as nbgrader would."""
-
-
-def _node(cell: Any) -> Any:
-    return cell if hasattr(cell, "metadata") else nbformat.from_dict(dict(cell))
 
 
 def meta(cell: Any) -> dict[str, Any]:
@@ -72,32 +70,47 @@ def _code(cell: Any) -> bool:
     return cell.get("cell_type") == "code"
 
 
+def _flag(cell: Any, name: str) -> bool:
+    """``metadata.nbgrader[name]`` as nbgrader.utils reads it (False when the cell has no nbgrader metadata)."""
+    metadata = cell.get("metadata") or {}
+    if "nbgrader" not in metadata:
+        return False
+    return bool(metadata["nbgrader"].get(name, False))
+
+
+def _is_grade(cell: Any) -> bool:  # nbgrader.utils.is_grade
+    return _flag(cell, "grade")
+
+
+def _is_solution(cell: Any) -> bool:  # nbgrader.utils.is_solution
+    return _flag(cell, "solution")
+
+
 def is_answer(cell: Any) -> bool:
     """An autograded answer cell: code the student writes (``solution``, not ``grade``)."""
-    node = _node(cell)
-    return _code(cell) and bool(nbgrader_utils.is_solution(node)) and not nbgrader_utils.is_grade(node)
+    return _code(cell) and _is_solution(cell) and not _is_grade(cell)
 
 
 def is_test(cell: Any) -> bool:
     """An autograded test cell: locked code that gives points (``grade``, not ``solution``)."""
-    node = _node(cell)
-    return _code(cell) and bool(nbgrader_utils.is_grade(node)) and not nbgrader_utils.is_solution(node)
+    return _code(cell) and _is_grade(cell) and not _is_solution(cell)
 
 
 def is_manual(cell: Any) -> bool:
     """A manually graded answer (``grade`` and ``solution``): a person gives its points, in Formgrader."""
-    node = _node(cell)
-    return bool(nbgrader_utils.is_grade(node)) and bool(nbgrader_utils.is_solution(node))
+    return _is_grade(cell) and _is_solution(cell)
 
 
 def is_graded(cell: Any) -> bool:
     """Any cell that carries points (a test cell or a manually graded answer)."""
-    return bool(nbgrader_utils.is_grade(_node(cell)))
+    return _is_grade(cell)
 
 
 def is_locked(cell: Any) -> bool:
     """nbgrader restores this cell's source from the gradebook before grading (students cannot change it)."""
-    return bool(nbgrader_utils.is_locked(_node(cell)))
+    if _is_solution(cell):  # nbgrader.utils.is_locked
+        return False
+    return _is_grade(cell) or _flag(cell, "locked")
 
 
 def grade_id(cell: Any) -> str:

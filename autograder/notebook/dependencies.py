@@ -33,7 +33,8 @@ def cell_names(code: str, known_modules: Iterable[str] = ()) -> tuple[set[str], 
         tree = ast.parse(strip_magics(code))
     except SyntaxError:
         return None
-    defined, used = set(), set()
+    defined: set[str] = set()
+    used: set[str] = set()
     modules = {(a.asname or a.name).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                for a in node.names} | set(known_modules)
     for node in ast.walk(tree):
@@ -44,7 +45,7 @@ def cell_names(code: str, known_modules: Iterable[str] = ()) -> tuple[set[str], 
         elif isinstance(node, ast.alias):
             defined.add((node.asname or node.name).split(".")[0])
         elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
-            root = node
+            root: ast.expr = node
             while isinstance(root, ast.Attribute | ast.Subscript):
                 root = root.value
             if isinstance(root, ast.Name):

@@ -2,6 +2,10 @@
 
 Both only read; they are shared by the grader (:mod:`autograder.grading.worker`) and the student's
 ``check`` (:mod:`autograder.student.check`), so a student sees the same words the grader writes.
+
+nbformat is imported only when a notebook is read (importing it builds jsonschema's machinery, over a second
+on a loaded machine), and a notebook is read as ``nbformat.reads`` does minus its validation, which only
+logs: nbformat's reader and version converter, no jsonschema grammar.
 """
 
 from __future__ import annotations
@@ -9,18 +13,19 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from autograder.notebook.cells import grade_id, meta
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["NOT_ANSWERED", "cell_error_text", "drop_foreign_metadata", "read_notebook", "read_notebook_problem"]
 
 NOT_ANSWERED = "not answered yet (the function still raises NotImplementedError())"
 
 
-def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str, list[str]]:
+def read_notebook(path: Path) -> tuple[NotebookNode | None, str, list[str]]:
     """Read ``path`` however it was saved: ``(notebook as nbformat 4, problem, notes)``.
 
     Accepts what an honest student's editor may write: a byte-order mark, UTF-16 or UTF-32 (JSON's own
@@ -52,9 +57,11 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str, list[s
     old_layout = isinstance(version, int) and version < 4 and isinstance(data.get("worksheets"), list)
     if not isinstance(data.get("cells"), list) and not old_layout:
         return None, "is JSON but not a notebook (no list of cells)", []
-    try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-    except Exception as exc:  # nbformat raises several kinds for malformed notebooks
+    from nbformat import convert, reader
+
+    try:  # nbformat.reads(text, as_version=4) without validate(), which would only log
+        nb = convert(reader.reads(text), 4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds for malformed notebooks
         why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         return None, f"is not a readable notebook ({why})", []
     if isinstance(version, int) and version < 4:

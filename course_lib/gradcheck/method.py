@@ -53,7 +53,7 @@ def probe_complex_safety(loss: LossFunction, theta: np.ndarray, rng: np.random.G
     except np.exceptions.ComplexWarning:
         reason = "it casts complex numbers to float, which drops the imaginary part"
         return ProbeResult(False, reason, loss.real_at_start(theta))
-    except Exception as exc:  # any failure on complex input means: not complex-safe
+    except Exception as exc:  # noqa: BLE001 - any failure on complex input means: not complex-safe
         return ProbeResult(
             False, f"it raises {type(exc).__name__} on a complex input", loss.real_at_start(theta)
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from course_hub import HubSettings, configure  # noqa: E402
+from course_hub import HubSettings, configure
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 configure(c, HubSettings.from_env())

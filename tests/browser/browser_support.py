@@ -201,7 +201,7 @@ def start_lab(command: list[str], home: Path, name: str, timeout: float = 120) -
 class QuietHandler(SimpleHTTPRequestHandler):
     """A static file handler that does not log every request."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # `format`: the base class's name
         pass
 
 

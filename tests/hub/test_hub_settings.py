@@ -119,14 +119,13 @@ def test_the_access_table_covers_every_account_and_private_folder() -> None:
     assert rows["/home/s0001"].mode == rows["/home/lee"].mode == 0o700
 
 
-def test_release_without_notebooks_says_where_they_go(tmp_path: Path) -> None:
+def test_release_without_notebooks_says_where_they_go(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An installed package has no notebooks/: release names --notebooks instead of failing deep inside."""
-    import subprocess
-    import sys
+    from autograder.cli import main
 
-    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--course-dir", str(tmp_path / "c"),
-                           "--notebooks", str(tmp_path / "none")], capture_output=True, text=True)
-    assert done.returncode == 2 and "--notebooks" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    code = main(["release", "--course-dir", str(tmp_path / "c"), "--notebooks", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--notebooks" in err and "Traceback" not in err, err
 
 
 def test_students_have_every_instructor_tool_of_nbgrader_off() -> None:

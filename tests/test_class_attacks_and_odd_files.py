@@ -1,5 +1,5 @@
-"""Integrity, second round (issue 13): hidden tests never reach a student, one submission cannot hurt the
-class, honest students never lose points for how a file was saved.
+"""One graded class against attacks and odd-but-honest files (issue 13): hidden tests never reach a student,
+one submission cannot hurt the class, honest students never lose points for how a file was saved.
 
 One small course (the pipeline fixture's two assignments plus ``03-pair``, whose test hands one student
 function's result to another) is graded once for the whole module, every attack and every odd-but-honest
@@ -22,12 +22,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 
 from autograder.cli import main
 from autograder.commands.grade import grade, load_results
-from autograder.commands.release import release
 from autograder.commands.report import make_report
 from autograder.commands.sample_class import answer_cells, solved
 from autograder.coursedir.course import CourseDir
 from autograder.grading.record import write_grades_csv
-from testkit.pipeline_fixture import make_course_notebooks
+from testkit.pipeline_fixture import released_course
 
 pytestmark = pytest.mark.grading
 
@@ -193,12 +192,8 @@ def _submissions(course: CourseDir) -> None:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("round2")
-    notebooks = make_course_notebooks(root)
-    _pair_notebook(notebooks)
-    _inspect_notebook(notebooks)
-    course = CourseDir.at(root / "course")
-    release(course, notebooks, progress=lambda m: None)
+    root = tmp_path_factory.mktemp("attacks")
+    course, _ = released_course(root, edit=lambda notebooks: (_pair_notebook(notebooks), _inspect_notebook(notebooks)))
     _submissions(course)
     printed: list[str] = []
     summary = grade(course, workers=2, cell_timeout=10, progress=printed.append)
