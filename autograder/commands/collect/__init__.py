@@ -44,35 +44,41 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from contextlib import ExitStack
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autograder.commands.collect.filing import (
-    STUDENTS_FILE,
     _Candidate,
     _file_submission,
     _folder_for,
     _identify_all,
-    _save_records,
-    _submission_time,
     notebook_fingerprints,
-    student_records,
+)
+from autograder.commands.collect.identity import (
+    LmsRecords,
+    exchange_owner_problem,
+    load_lms_records,
+    resolve,
+    trusted_time,
 )
 from autograder.commands.collect.layouts import (
     _MOODLE_FOLDER,
+    _OLDEST,
     FOLDER_NAME_LENGTH,
     _inbound,
     _is_wrapper,
     _named_assignment,
+    _Origin,
     _origin,
-    _parse_time,
     _Student,
 )
 from autograder.commands.collect.sources import MIB, _Entry, _junk, _open_entries, _stage, _TooBig
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
+from autograder.coursedir.roster import STUDENTS_FILE, save_records, student_records
+from autograder.coursedir.submission_times import record_time
 from autograder.errors import CourseError
 
 __all__ = [
@@ -108,12 +114,19 @@ def collect(
     accept_mismatch: Iterable[str] = (),
     max_notebook_bytes: int = DEFAULT_MAX_NOTEBOOK_BYTES,
     timezone: str = "UTC",
+    canvas_submissions: Path | None = None,
+    moodle_worksheet: Path | None = None,
+    student: str | None = None,
+    submitted_at: str | None = None,
 ) -> CollectReport:
     """File every notebook of ``source`` under ``course.submitted``; see the module docstring.
 
     ``assignment`` names the upload slot of a download that holds one assignment; ``accept_mismatch``
     holds ``STUDENT/ASSIGNMENT`` items: file that student's notebook as ASSIGNMENT although it was handed
-    in through another assignment's slot. ``timezone`` reads zip times that carry none.
+    in through another assignment's slot. ``canvas_submissions`` (Canvas's submissions API answer) and
+    ``moodle_worksheet`` (Moodle's grading worksheet) give the LMS's submission times and, for Moodle, who
+    each participant is; ``timezone`` reads the worksheet's times and ``submitted_at``. ``student`` names
+    the roster student a single notebook (an emailed one) belongs to; ``submitted_at`` is its time.
     """
     source = Path(source)
     if not source.exists():
@@ -121,28 +134,54 @@ def collect(
     prints = notebook_fingerprints(course.source)
     if not prints:
         raise CourseError(f"no source notebooks in {course.source}: run `backprop-course release` first")
-    assignments = {a for a, _ in prints}
-    if assignment is not None and assignment not in assignments:
-        raise CourseError(f"--assignment {assignment!r} is not one of this course's assignments: "
-                          f"{', '.join(sorted(assignments))}")
-    if max_notebook_bytes <= 0:
-        raise CourseError("--max-notebook-mb must be positive")
+    _check_flags(prints, assignment, max_notebook_bytes, source, student)
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CourseError(f"--timezone {timezone!r} is not a time zone name (e.g. UTC, Europe/Berlin)") from exc
     accepted = _accepted(accept_mismatch)
+    lms = load_lms_records(course, canvas_submissions, moodle_worksheet, zone, submitted_at)
+    if student is not None:
+        resolve(_Student(student), lms)  # an unknown or ambiguous name stops here, before anything is read
     records = student_records(course)
     report = CollectReport()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        entries = [e for e in _open_entries(source, zone, report, stack) if not _junk(e.parts)]
+        entries = [e for e in _open_entries(source, zone, report, stack, student) if not _junk(e.parts)]
         base, default, default_how = _layout(entries, source, prints, assignment)
-        candidates, stamps = _read_entries(entries, base, assignments, default, default_how,
-                                           max_notebook_bytes, Path(tmp), report)
+        root = source if source.is_dir() else None
+        candidates = _read_entries(entries, _Where(base, {a for a, _ in prints}, default, default_how, root, lms),
+                                   max_notebook_bytes, Path(tmp), report)
         chosen = _identify_all(candidates, prints, accepted, report)
-        _file_all(course, chosen, stamps, records, report)
-        _save_records(course, records)
+        _file_all(course, chosen, lms, records, report)
+        save_records(course, records)
     return report
+
+
+def _check_flags(
+    prints: dict[tuple[str, str], set[str]], assignment: str | None, cap: int, source: Path, student: str | None
+) -> None:
+    assignments = {a for a, _ in prints}
+    if assignment is not None and assignment not in assignments:
+        raise CourseError(f"--assignment {assignment!r} is not one of this course's assignments: "
+                          f"{', '.join(sorted(assignments))}")
+    if cap <= 0:
+        raise CourseError("--max-notebook-mb must be positive")
+    if source.suffix == ".ipynb" and student is None:
+        raise CourseError(f"{source} is one notebook: say whose with --student (their roster id, email or name)")
+    if student is not None and source.suffix != ".ipynb":
+        raise CourseError("--student is for one notebook (an emailed one); an LMS download names its students")
+
+
+@dataclass
+class _Where:
+    """What places an entry: the wrapper depth, the course's assignments, the default slot, the LMS records."""
+
+    base: int
+    assignments: set[str]
+    default: str | None
+    default_how: str
+    root: Path | None  # the source folder (None for a zip: it keeps no owners)
+    lms: LmsRecords
 
 
 def _layout(
@@ -169,11 +208,11 @@ def _layout(
 def _file_all(
     course: CourseDir,
     chosen: list[_Candidate],
-    stamps: dict[tuple[str, ...], tuple[datetime | None, str]],
+    lms: LmsRecords,
     records: dict[str, dict[str, str]],
     report: CollectReport,
 ) -> None:
-    """File each student's notebooks of one assignment together, as one submission."""
+    """File each student's notebooks of one assignment together, as one submission, with its LMS time."""
     by_submission: dict[tuple[_Student, str], list[_Candidate]] = {}
     for cand in chosen:
         by_submission.setdefault((cand.origin.student, cand.assignment), []).append(cand)
@@ -181,46 +220,36 @@ def _file_all(
         folder = _folder_for(student, records, course, report, files)
         if folder is None:
             continue
-        when, how = _submission_time(files, stamps, report)
+        newest = max(files, key=lambda c: c.origin.seen or _OLDEST).origin
+        when, how, missing = trusted_time(newest, newest.raw or student, lms)
         try:
-            _file_submission(course, folder, student, assignment_id, files, when, how, report)
+            _file_submission(course, folder, student, assignment_id, files, when, how or missing, report)
         except OSError as exc:
             report.skipped.append(f"{_show(student.label)}/{assignment_id}: could not be written "
                                   f"({exc.strerror or exc}); nothing of it was changed")
+            continue
+        if missing and (course.submitted / folder / assignment_id).is_dir():
+            report.notes.append(f"{folder}/{assignment_id}: {missing}")
+        record_time(course, folder, assignment_id, how, missing)
 
 
-def _read_entries(
-    entries: list[_Entry],
-    base: int,
-    assignments: set[str],
-    default: str | None,
-    default_how: str,
-    cap: int,
-    tmp: Path,
-    report: CollectReport,
-) -> tuple[list[_Candidate], dict[tuple[str, ...], tuple[datetime | None, str]]]:
-    """Stage every notebook (streamed, capped) and read every timestamp.txt; skip the rest with a reason."""
+def _read_entries(entries: list[_Entry], where: _Where, cap: int, tmp: Path, report: CollectReport) -> list[_Candidate]:
+    """Stage every notebook (streamed, capped) of a known student; skip the rest with a reason."""
     candidates: list[_Candidate] = []
-    stamps: dict[tuple[str, ...], tuple[datetime | None, str]] = {}
     budget = cap * _MAX_TOTAL_FACTOR
     for n, entry in enumerate(entries):
-        parts = entry.parts[base:]
+        parts = entry.parts[where.base:]
         rel = "/".join(entry.parts)
         if parts[-1] == "timestamp.txt":
-            origin = _origin(parts, assignments, default, default_how)
-            if origin is not None:
-                stamps[origin.submission_key] = _read_timestamp(entry, rel, report)
+            report.notes.append(f"{_show(rel)}: a timestamp.txt in the upload is the student's text, never a "
+                                "submission time; ignored")
             continue
         if not parts[-1].endswith(".ipynb"):
             report.skipped.append(f"{_show(rel)}: not a notebook (.ipynb); nothing to grade")
             continue
-        origin = _origin(parts, assignments, default, default_how)
+        origin = _place(entry, where, report)
         if origin is None:
-            report.skipped.append(f"{_show(rel)}: no student id (use <student>/<file>.ipynb or "
-                                  "<student>_<file>.ipynb, or the LMS's download as it is)")
             continue
-        origin.time = origin.time or entry.mtime
-        origin.time_origin = origin.time_origin or entry.time_origin
         total = f"not unpacked, the download gave more than {cap * _MAX_TOTAL_FACTOR / MIB:g} MiB of notebooks " \
                 "(split it, or raise --max-notebook-mb)"
         if budget <= 0:
@@ -241,20 +270,32 @@ def _read_entries(
             continue
         budget -= staged.stat().st_size
         candidates.append(_Candidate(rel, origin, staged, digest))
-    return candidates, stamps
+    return candidates
 
 
-def _read_timestamp(entry: _Entry, rel: str, report: CollectReport) -> tuple[datetime | None, str]:
+def _place(entry: _Entry, where: _Where, report: CollectReport) -> _Origin | None:
+    """The origin of a notebook entry, its student looked up as a person; None (and why) when there is none."""
+    parts = entry.parts[where.base:]
+    rel = "/".join(entry.parts)
+    origin = _origin(parts, where.assignments, where.default, where.default_how)
+    if origin is None:
+        report.skipped.append(f"{_show(rel)}: no student id (use <student>/<file>.ipynb or "
+                              "<student>_<file>.ipynb, or the LMS's download as it is)")
+        return None
+    if origin.student.format == "nbgrader-exchange":
+        problem = ("a zip keeps no owner, so nbgrader's exchange time in its name is not used"
+                   if where.root is None else
+                   exchange_owner_problem(where.root.joinpath(*entry.parts[:where.base + 1]), origin.student.id))
+        if problem and where.root is not None:
+            report.skipped.append(f"{_show(rel)}: {problem}")
+            return None
+        if problem:
+            origin.time = None
+    origin.seen = entry.mtime
+    origin.raw = origin.student
     try:
-        with entry.opener() as f:
-            raw = f.read(200)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError):
-        raw = b""
-    text = raw.decode("utf-8", "replace")
-    when = _parse_time(text) if len(raw) < 200 else None
-    if when is None:
-        report.notes.append(f"{_show(rel)}: {_show(text.strip(), 40)!r} is not a valid submission time; "
-                            "ignored (the entry's own time is used)")
-        return None, ""
-    return when, "timestamp.txt"
-
+        origin.student = resolve(origin.student, where.lms)
+    except CourseError as exc:
+        report.skipped.append(f"{_show(rel)}: {_show(str(exc), 300)}")
+        return None
+    return origin

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -16,10 +15,9 @@ from autograder.commands.collect.sources import _CHUNK
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
-from autograder.errors import CourseError
+from autograder.coursedir.roster import STUDENTS_FILE
 from autograder.untrusted import printable
 
-STUDENTS_FILE = "students.json"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's default ``timestamp_format``
 
 
@@ -47,31 +45,6 @@ def _grade_ids(path: Path) -> set[str]:
             ids.add(meta["grade_id"])
     return ids
 
-def student_records(course: CourseDir) -> dict[str, dict[str, str]]:
-    """``{folder name under submitted/: {"id": LMS id, "name": name, "format": layout}}`` from students.json.
-
-    Grading and export use it to report the LMS's own id; a folder missing from it is its own id.
-    """
-    path = course.root / STUDENTS_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise CourseError(f"{path} is not readable JSON ({exc}): restore it from a backup or delete it "
-                          "(collect then rebuilds it from the LMS names, but folder names may change)") from exc
-    if not isinstance(data, dict):
-        raise CourseError(f"{path} should map folder names to students: restore it or delete it")
-    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)}
-
-
-def _save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:
-    path = course.root / STUDENTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 @dataclass
 class _Candidate:
     rel: str  # the entry's path in SOURCE, for messages
@@ -97,7 +70,7 @@ def _identify_all(
         slot = (cand.origin.student, cand.assignment, cand.notebook)
         if slot in chosen:
             earlier = chosen[slot]
-            t_new, t_old = cand.origin.time or _OLDEST, earlier.origin.time or _OLDEST
+            t_new, t_old = cand.origin.seen or _OLDEST, earlier.origin.seen or _OLDEST
             keep, drop = (cand, earlier) if t_new >= t_old else (earlier, cand)
             report.skipped.append(f"{_show(drop.rel)}: a second copy of {_show(cand.origin.student.label)}'s "
                                   f"{cand.notebook}; kept the newer {_show(keep.rel)}")
@@ -165,7 +138,7 @@ def _folder_for(
     """The folder under submitted/ for ``student``, recorded in students.json; None on a collision."""
     record = {"id": printable(student.id), "name": printable(student.name), "format": student.format}
     for folder, known in records.items():
-        if known.get("id") == record["id"] and known.get("name", "") == record["name"]:
+        if known.get("id") == record["id"] and (known.get("name", "") == record["name"] or not record["name"]):
             return folder
     folder = student.folder()
     known = records.get(folder)
@@ -178,22 +151,6 @@ def _folder_for(
         return None
     records[folder] = record
     return folder
-
-
-def _submission_time(
-    files: list[_Candidate],
-    stamps: dict[tuple[str, ...], tuple[datetime | None, str]],
-    report: CollectReport,
-) -> tuple[datetime, str]:
-    for cand in files:
-        when, how = stamps.get(cand.origin.submission_key, (None, ""))
-        if when is not None:
-            return when, how
-    timed = [c for c in files if c.origin.time is not None]
-    if timed:
-        latest = max(timed, key=lambda c: c.origin.time)
-        return latest.origin.time, latest.origin.time_origin
-    return datetime.now(UTC), "the collect time (the upload carries no time)"
 
 
 def _digest(path: Path) -> str:
@@ -210,24 +167,29 @@ def _file_submission(
     student: _Student,
     assignment: str,
     files: list[_Candidate],
-    when: datetime,
+    when: datetime | None,
     when_how: str,
     report: CollectReport,
 ) -> None:
+    """Write ``files`` as ``submitted/<folder>/<assignment>/`` with nbgrader's ``timestamp.txt`` when ``when``
+    is known (none otherwise: no late penalty can be computed); an earlier different copy is archived."""
     dest = course.submitted / folder / assignment
     shown = f"{folder}/{assignment}"
+    stamp = when.astimezone(UTC).strftime(TIMESTAMP_FORMAT) + "\n" if when is not None else None
     if dest.exists():
         same = all((dest / f"{c.notebook}.ipynb").is_file() and _digest(dest / f"{c.notebook}.ipynb") == c.digest
                    for c in files)
         if same:
             report.unchanged.extend(f"{shown}/{c.notebook}.ipynb" for c in files)
+            _restamp(dest / "timestamp.txt", stamp, shown, when_how, report)
             return
     staging = dest.with_name(f".{assignment}.collecting")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for cand in files:
         shutil.copyfile(cand.staged, staging / f"{cand.notebook}.ipynb")
-    (staging / "timestamp.txt").write_text(when.astimezone(UTC).strftime(TIMESTAMP_FORMAT) + "\n")
+    if stamp is not None:
+        (staging / "timestamp.txt").write_text(stamp)
     if dest.exists():
         stamp_file = dest / "timestamp.txt"
         previous = stamp_file.read_text(errors="replace").strip()[:60] if stamp_file.is_file() else "earlier"
@@ -245,4 +207,13 @@ def _file_submission(
         detail = [d for d in (f"from {_show(name)}" if name != f"{cand.notebook}.ipynb" else "", cand.how) if d]
         who = f" [{_show(student.label)}]" if student.folder() != student.id else ""
         report.placed.append(f"{shown}/{cand.notebook}.ipynb{who}" + (f" ({', '.join(detail)})" if detail else ""))
-    report.notes.append(f"{shown}: submitted {when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (from {when_how})")
+    if when is not None:
+        report.notes.append(f"{shown}: submitted {when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (from {when_how})")
+
+
+def _restamp(path: Path, stamp: str | None, shown: str, how: str, report: CollectReport) -> None:
+    """Bring an unchanged submission's ``timestamp.txt`` to the LMS's time (given now, say, and not before)."""
+    old = path.read_text(errors="replace") if path.is_file() else None
+    if stamp is not None and old != stamp:
+        path.write_text(stamp)
+        report.notes.append(f"{shown}: submitted {stamp.strip()} (from {how})")

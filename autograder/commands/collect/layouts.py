@@ -38,9 +38,12 @@ class _Origin:
     student: _Student
     assignment: str | None  # the slot the path says, if it says one
     how: str  # how the assignment was known
-    submission_key: tuple[str, ...]  # entries sharing it share a timestamp.txt
-    time: datetime | None = None
+    submission_key: tuple[str, ...]  # entries sharing it are one upload
+    time: datetime | None = None  # a time nbgrader's exchange vouches for (its inbound folder name)
     time_origin: str = ""
+    late_mark: bool | None = None  # Canvas's LATE_ in the file name (None: the layout has no such mark)
+    seen: datetime | None = None  # the entry's own time: only to keep the newer of two copies, never a grade
+    raw: _Student | None = None  # the name in the download, before it was looked up as a person
 
 
 def _is_wrapper(children: list[tuple[str, ...]], assignments: set[str], notebooks: set[str]) -> bool:
@@ -93,7 +96,8 @@ def _origin(parts: tuple[str, ...], assignments: set[str], default: str | None, 
     if m := _MOODLE_FLAT.match(name):
         return _Origin(_Student(m["id"], m["name"], "moodle"), default, default_how, (m["id"],))
     if m := _CANVAS.match(name):
-        return _Origin(_Student(m["id"], m["name"], "canvas"), default, default_how, (m["id"],))
+        return _Origin(_Student(m["id"], m["name"], "canvas"), default, default_how, (m["id"],),
+                       late_mark=bool(m["late"]))
     if "_" in name:
         sid = name.split("_", 1)[0]
         return _Origin(_Student(sid), default, default_how, (sid,)) if sid else None

@@ -115,8 +115,17 @@ def _stage(entry: _Entry, dest: Path, cap: int) -> str:
     return digest.hexdigest()
 
 
-def _open_entries(source: Path, zone: tzinfo, report: CollectReport, stack: ExitStack) -> list[_Entry]:
-    """The entries of the folder or zip ``source`` (the zip stays open in ``stack``)."""
+def _open_entries(
+    source: Path, zone: tzinfo, report: CollectReport, stack: ExitStack, student: str | None = None
+) -> list[_Entry]:
+    """The entries of the folder or zip ``source`` (the zip stays open in ``stack``).
+
+    One notebook (``student`` says whose) is one entry ``<student>/<notebook>``.
+    """
+    if student is not None:
+        st = source.stat()
+        return [_Entry((student, source.name), datetime.fromtimestamp(st.st_mtime, UTC), "",
+                       lambda: source.open("rb"), st.st_size)]
     if source.is_dir():
         return list(_folder_entries(source, report))
     if not zipfile.is_zipfile(source):
