@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main
-from autograder.commands.collect import FOLDER_NAME_LENGTH, MIB, collect, student_records
+from autograder.commands.collect import FOLDER_NAME_LENGTH, MIB, collect
 from autograder.coursedir.course import CourseDir
+from autograder.coursedir.students import student_records
 from testkit.pipeline_fixture import make_course_notebooks
 
 

@@ -21,11 +21,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
 from autograder.cli import main
-from autograder.commands.grade import grade, load_results, write_grades_csv
+from autograder.commands.grade import grade, load_results
 from autograder.commands.release import release
 from autograder.commands.report import make_report
 from autograder.commands.sample_class import answer_cells, solved
 from autograder.coursedir.course import CourseDir
+from autograder.grading.record import write_grades_csv
 from testkit.pipeline_fixture import make_course_notebooks
 
 pytestmark = pytest.mark.grading

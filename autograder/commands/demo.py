@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 from autograder.commands.collect import collect
-from autograder.commands.grade import final_results, grade
+from autograder.commands.grade import grade
 from autograder.commands.release import release
 from autograder.commands.sample_class import KINDS, make_sample_class
 from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
+from autograder.grading.record import final_results
 
 __all__ = ["DEMO_MARK", "demo_folder", "grade_table", "run_demo"]
 

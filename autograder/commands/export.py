@@ -1,6 +1,6 @@
 """`backprop-course export [--format csv|canvas|moodle]`: the gradebook's final grades, ready for an LMS.
 
-Every format starts from the same record (:func:`autograder.commands.grade.update_record`: manual grades,
+Every format starts from the same record (:func:`autograder.grading.record.update_record`: manual grades,
 extra credit, late penalties) and writes one row per student, one column per assignment, each cell through
 :func:`autograder.untrusted.for_csv`:
 
@@ -27,11 +27,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.commands.collect import student_records
-from autograder.commands.grade import update_record
 from autograder.coursedir.course import CourseDir
+from autograder.coursedir.students import student_records
 from autograder.errors import CourseError
-from autograder.grading.record import Final
+from autograder.grading.record import Final, update_record
 from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["FORMATS", "export", "read_students"]

@@ -7,18 +7,16 @@ the gradebook, moves its autograded notebooks and feedback into the course folde
 under ``.grading/results/``. An interrupted run therefore loses at most the submissions in flight, and
 the next run grades only what is left.
 
-The gradebook is the one record (:mod:`autograder.grading.record`): after grading, due dates, extensions
-and late penalties are applied there, ``grades.csv`` is written from it (manual grades, extra credit and
-late penalties included), and a feedback page whose record changed since it was written (a manual grade,
-a comment, a penalty) is generated again from it with nbgrader's ``generate_feedback``.
+The gradebook is the one record: after grading, :func:`autograder.grading.record.update_record` applies due
+dates, extensions and late penalties there, writes ``grades.csv`` from it (manual grades, extra credit and
+late penalties included), and generates again, with nbgrader's ``generate_feedback``, every feedback page
+whose record changed since it was written (a manual grade, a comment, a penalty).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -36,19 +34,16 @@ from autograder.errors import CourseError, SandboxUnavailable
 from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
-    Final,
+    feedback_state_path,
     load_results,
-    read_record,
-    record_digest,
-    refresh_record,
     restore_human_grades,
+    update_record,
 )
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available, sandbox_summary
-from autograder.untrusted import for_csv, for_terminal
+from autograder.untrusted import for_terminal
 
-__all__ = ["GradeSummary", "final_results", "grade", "load_results", "refresh_feedback", "update_record",
-           "write_grades_csv"]
+__all__ = ["GradeSummary", "grade", "load_results", "parse_timestamp"]
 
 GRADER_VERSION = "1"
 
@@ -80,98 +75,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two graders in one folder never share it
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _utc(when: dt.datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
-
-
-def final_results(course: CourseDir, finals: list[Final] | None = None) -> list[SubmissionResult]:
-    """Every graded submission with the gradebook's final scores (see :func:`autograder.grading.record.read_record`)."""
-    return [f.result for f in (read_record(course) if finals is None else finals)]
-
-
-def write_grades_csv(course: CourseDir, finals: list[Final] | None = None) -> Path:
-    """``grades.csv`` from the gradebook: one row per student and assignment, one column per graded cell.
-
-    ``score`` is the final score (raw score − late penalty, as ``nbgrader export`` computes it); the cells
-    hold the gradebook's scores (a manual grade where one is set, extra credit added). Every cell passes
-    through :func:`autograder.untrusted.for_csv`.
-    """
-    finals = read_record(course) if finals is None else finals
-    order = {name: i for i, name in enumerate(course.assignments())}
-    columns: list[str] = []
-    for f in sorted(finals, key=lambda f: order.get(f.result.assignment, 99)):
-        for c in f.result.cells:
-            col = f"{c.notebook}:{c.cell}"
-            if col not in columns:
-                columns.append(col)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    header = ["student_id", "assignment", "score", "max_score", *columns, "raw_score", "late_penalty", "submitted",
-              "due", "comments", "status", "flags", "sandboxed"]
-    writer.writerow([for_csv(h) for h in header])
-    for f in finals:
-        r = f.result
-        cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
-        comments = " | ".join(f"{k}: {v}" for k, v in sorted(f.comments.items()))
-        row = [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
-               f"{f.raw_score:g}", f"{f.late_penalty:g}", _utc(f.timestamp), _utc(f.due), comments,
-               r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
-        writer.writerow([for_csv(v) for v in row])
-    _write_atomic(course.grades_csv, buf.getvalue())
-    return course.grades_csv
-
-
-def _feedback_state(course: CourseDir, student: str, assignment: str) -> Path:
-    return course.state / "feedback" / student / f"{assignment}.txt"
-
-
-def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[[str], None] = print) -> int:
-    """Generate again, from the gradebook, every feedback page whose record changed since it was written.
-
-    A manual grade, extra credit, a comment or a late penalty then reaches the student's page (nbgrader's
-    ``generate_feedback`` on the course folder, with the course's settings). Returns how many were rewritten.
-    """
-    api = None
-    done = 0
-    saved = {(x.student, x.assignment): x for x in load_results(course)}
-    for f in finals:
-        r = f.result
-        if not f.in_gradebook or not (course.autograded / r.student / r.assignment).is_dir():
-            continue
-        now = record_digest([(c.notebook, c.cell, c.score) for c in r.cells], f.comments, f.late_penalty)
-        state = _feedback_state(course, r.student, r.assignment)
-        raw = saved.get((r.student, r.assignment), r)
-        written = state.read_text().strip() if state.exists() else record_digest(
-            [(c.notebook, c.cell, c.score) for c in raw.cells], {}, 0.0)
-        if written == now:
-            continue
-        api = api or nbgrader_api(course)
-        out = api.generate_feedback(r.assignment, r.student, force=True)
-        if out["success"]:
-            make_self_contained(course.feedback / r.student / r.assignment)
-            _write_atomic(state, now + "\n")
-            done += 1
-        else:
-            progress(f"  could not update the feedback of {r.student}/{r.assignment}: "
-                     f"{((out.get('error') or out.get('log') or '').strip().splitlines() or ['?'])[-1][:200]}")
-    return done
-
-
-def update_record(course: CourseDir, progress: Callable[[str], None] = print) -> list[Final]:
-    """Apply deadlines and late penalties in the gradebook, refresh changed feedback, write ``grades.csv``.
-
-    Returns the final record (what ``grades.csv`` holds). Run by ``grade``, ``export`` and ``report``.
-    """
-    for problem in refresh_record(course):
-        progress(f"  deadlines: {problem}")
-    finals = read_record(course)
-    n = refresh_feedback(course, finals, progress)
-    if n:
-        progress(f"updated {n} feedback page(s) from the gradebook (manual grades, comments or late penalties)")
-    write_grades_csv(course, finals)
-    return finals
 
 
 def _template_db(course: CourseDir, assignments: Sequence[str]) -> Path:
@@ -301,7 +204,7 @@ def _merge(course: CourseDir, result: SubmissionResult) -> None:
         setattr(result, kind, str(dest) if dest.exists() else "")
     if result.feedback:
         make_self_contained(Path(result.feedback))
-        _feedback_state(course, result.student, result.assignment).unlink(missing_ok=True)
+        feedback_state_path(course, result.student, result.assignment).unlink(missing_ok=True)
 
 
 def _check_gradebook(course: CourseDir, assignments: Sequence[str]) -> None:

@@ -6,9 +6,9 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from autograder.commands.grade import load_results, update_record
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.grading.record import load_results, update_record
 from autograder.grading.worker import SubmissionResult
 from autograder.untrusted import for_terminal
 
@@ -73,7 +73,7 @@ def make_report(course: CourseDir) -> str:
     """Write ``report.txt`` and ``report.png`` in the course folder and return the text.
 
     Scores are the gradebook's (manual grades, extra credit and late penalties included): the record is
-    brought up to date first, as ``export`` does (:func:`autograder.commands.grade.update_record`).
+    brought up to date first, as ``export`` does (:func:`autograder.grading.record.update_record`).
     """
     if not load_results(course):
         raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")

@@ -10,8 +10,8 @@ names) or, for Moodle, the student's email address (Moodle's download and worksh
 assignment; the email is what stays). ``backprop-course roster FILE`` writes it from the LMS's own file
 (:func:`roster_from_file`); an instructor may also write it by hand (``id`` and ``name`` are required).
 
-``course/students.json`` (written by ``collect``) maps each folder under ``submitted/`` to the student it
-holds: ``{"id": roster or LMS id, "name": ..., "format": layout}`` (:func:`student_records`).
+``course/students.json`` (written by ``collect``, read by :mod:`autograder.coursedir.students`) maps each
+folder under ``submitted/`` to the student it holds: ``{"id": roster or LMS id, "name": ..., "format": ...}``.
 """
 
 from __future__ import annotations
@@ -30,23 +30,22 @@ from autograder.coursedir.lms_files import (
     read_csv_rows,
     read_moodle_worksheet,
 )
+from autograder.coursedir.students import STUDENTS_FILE, student_records
 from autograder.errors import CourseError
 from autograder.untrusted import for_csv, for_filename, printable
 
 __all__ = [
     "ROSTER_FILE",
-    "STUDENTS_FILE",
     "Roster",
     "RosterStudent",
+    "folders_by_id",
     "read_roster",
     "roster_from_file",
     "save_records",
-    "student_records",
     "write_roster",
 ]
 
 ROSTER_FILE = "roster.csv"
-STUDENTS_FILE = "students.json"
 FOLDER_NAME_LENGTH = 40  # keeps submitted/<student>/<assignment>/<notebook> and nbgrader's work paths short
 
 
@@ -174,24 +173,6 @@ def roster_from_file(path: Path) -> Roster:
     if twice:
         raise CourseError(f"{path} lists {', '.join(twice)} more than once; download it again")
     return Roster(students)
-
-
-def student_records(course: CourseDir) -> dict[str, dict[str, str]]:
-    """``{folder name under submitted/: {"id": id, "name": name, "format": layout}}`` from students.json.
-
-    Grading and export use it to report the LMS's own id; a folder missing from it is its own id.
-    """
-    path = course.root / STUDENTS_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise CourseError(f"{path} is not readable JSON ({exc}): restore it from a backup or delete it "
-                          "(collect then rebuilds it from the LMS names, but folder names may change)") from exc
-    if not isinstance(data, dict):
-        raise CourseError(f"{path} should map folder names to students: restore it or delete it")
-    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)}
 
 
 def save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:

@@ -14,27 +14,36 @@ is the manual score when one is set), comments, due dates and extensions. This m
   carries it;
 * :func:`read_record` returns every graded submission with the gradebook's final score (score − late
   penalty, as ``nbgrader export`` computes it), per-cell scores, comments and what still needs a manual
-  grade.
+  grade;
+* :func:`update_record` does both, generates again every feedback page whose record changed
+  (:func:`refresh_feedback`) and writes ``grades.csv`` (:func:`write_grades_csv`): ``grade``, ``export`` and
+  ``report`` run it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_config
+from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_api, nbgrader_config
 from autograder.coursedir.database import open_gradebook, run_with_retries
 from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
+from autograder.grading.feedback_page import make_self_contained
 from autograder.grading.worker import SubmissionResult
+from autograder.untrusted import for_csv
 
-__all__ = ["Final", "load_results", "read_record", "refresh_record", "restore_human_grades", "record_digest"]
+__all__ = ["Final", "feedback_state_path", "final_results", "load_results", "read_record", "record_digest",
+           "refresh_feedback", "refresh_record", "restore_human_grades", "update_record", "write_grades_csv"]
 
 
 @dataclass
@@ -70,11 +79,16 @@ def _manual_path(course: CourseDir, student: str, assignment: str) -> Path:
     return course.state / "manual" / student / f"{assignment}.json"
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (two runs in one course folder never share the temporary file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def late_penalties(course: CourseDir):
@@ -250,3 +264,96 @@ def record_digest(cells: list[tuple[str, str, float]], comments: dict[str, str],
         h.update(f"{key}#{comments[key]};".encode())
     h.update(f"penalty={penalty:.6g}".encode())
     return h.hexdigest()
+
+
+def _utc(when: dt.datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
+
+
+def final_results(course: CourseDir, finals: list[Final] | None = None) -> list[SubmissionResult]:
+    """Every graded submission with the gradebook's final scores (see :func:`autograder.grading.record.read_record`)."""
+    return [f.result for f in (read_record(course) if finals is None else finals)]
+
+
+def write_grades_csv(course: CourseDir, finals: list[Final] | None = None) -> Path:
+    """``grades.csv`` from the gradebook: one row per student and assignment, one column per graded cell.
+
+    ``score`` is the final score (raw score − late penalty, as ``nbgrader export`` computes it); the cells
+    hold the gradebook's scores (a manual grade where one is set, extra credit added). Every cell passes
+    through :func:`autograder.untrusted.for_csv`.
+    """
+    finals = read_record(course) if finals is None else finals
+    order = {name: i for i, name in enumerate(course.assignments())}
+    columns: list[str] = []
+    for f in sorted(finals, key=lambda f: order.get(f.result.assignment, 99)):
+        for c in f.result.cells:
+            col = f"{c.notebook}:{c.cell}"
+            if col not in columns:
+                columns.append(col)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["student_id", "assignment", "score", "max_score", *columns, "raw_score", "late_penalty", "submitted",
+              "due", "comments", "status", "flags", "sandboxed"]
+    writer.writerow([for_csv(h) for h in header])
+    for f in finals:
+        r = f.result
+        cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
+        comments = " | ".join(f"{k}: {v}" for k, v in sorted(f.comments.items()))
+        row = [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
+               f"{f.raw_score:g}", f"{f.late_penalty:g}", _utc(f.timestamp), _utc(f.due), comments,
+               r.status, " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
+        writer.writerow([for_csv(v) for v in row])
+    _write_text(course.grades_csv, buf.getvalue())
+    return course.grades_csv
+
+
+def feedback_state_path(course: CourseDir, student: str, assignment: str) -> Path:
+    """Where the fingerprint of what a feedback page shows is kept (see :func:`refresh_feedback`)."""
+    return course.state / "feedback" / student / f"{assignment}.txt"
+
+
+def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[[str], None] = print) -> int:
+    """Generate again, from the gradebook, every feedback page whose record changed since it was written.
+
+    A manual grade, extra credit, a comment or a late penalty then reaches the student's page (nbgrader's
+    ``generate_feedback`` on the course folder, with the course's settings). Returns how many were rewritten.
+    """
+    api = None
+    done = 0
+    saved = {(x.student, x.assignment): x for x in load_results(course)}
+    for f in finals:
+        r = f.result
+        if not f.in_gradebook or not (course.autograded / r.student / r.assignment).is_dir():
+            continue
+        now = record_digest([(c.notebook, c.cell, c.score) for c in r.cells], f.comments, f.late_penalty)
+        state = feedback_state_path(course, r.student, r.assignment)
+        raw = saved.get((r.student, r.assignment), r)
+        written = state.read_text().strip() if state.exists() else record_digest(
+            [(c.notebook, c.cell, c.score) for c in raw.cells], {}, 0.0)
+        if written == now:
+            continue
+        api = api or nbgrader_api(course)
+        out = api.generate_feedback(r.assignment, r.student, force=True)
+        if out["success"]:
+            make_self_contained(course.feedback / r.student / r.assignment)
+            _write_text(state, now + "\n")
+            done += 1
+        else:
+            progress(f"  could not update the feedback of {r.student}/{r.assignment}: "
+                     f"{((out.get('error') or out.get('log') or '').strip().splitlines() or ['?'])[-1][:200]}")
+    return done
+
+
+def update_record(course: CourseDir, progress: Callable[[str], None] = print) -> list[Final]:
+    """Apply deadlines and late penalties in the gradebook, refresh changed feedback, write ``grades.csv``.
+
+    Returns the final record (what ``grades.csv`` holds). Run by ``grade``, ``export`` and ``report``.
+    """
+    for problem in refresh_record(course):
+        progress(f"  deadlines: {problem}")
+    finals = read_record(course)
+    n = refresh_feedback(course, finals, progress)
+    if n:
+        progress(f"updated {n} feedback page(s) from the gradebook (manual grades, comments or late penalties)")
+    write_grades_csv(course, finals)
+    return finals

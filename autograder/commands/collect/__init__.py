@@ -77,7 +77,8 @@ from autograder.commands.collect.sources import MIB, _Entry, _junk, _open_entrie
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
-from autograder.coursedir.roster import STUDENTS_FILE, save_records, student_records
+from autograder.coursedir.roster import save_records
+from autograder.coursedir.students import STUDENTS_FILE, student_records
 from autograder.coursedir.submission_times import record_time
 from autograder.errors import CourseError
 

@@ -15,7 +15,7 @@ from autograder.commands.collect.sources import _CHUNK
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
-from autograder.coursedir.roster import STUDENTS_FILE
+from autograder.coursedir.students import STUDENTS_FILE
 from autograder.untrusted import printable
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's default ``timestamp_format``
