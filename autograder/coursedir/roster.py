@@ -38,6 +38,7 @@ __all__ = [
     "ROSTER_FILE",
     "Roster",
     "RosterStudent",
+    "extension_keys",
     "folders_by_id",
     "read_roster",
     "roster_from_file",
@@ -190,4 +191,23 @@ def folders_by_id(course: CourseDir) -> dict[str, str]:
         for p in course.submitted.iterdir():
             if p.is_dir() and p.name not in out.values():
                 out.setdefault(p.name, p.name)
+    return out
+
+
+def extension_keys(course: CourseDir) -> dict[str, str] | None:
+    """``{name an extension may use: the student's folder}`` from the roster (None when there is none).
+
+    Every roster id (and email, SIS id) names that student; the folder is the one ``collect`` filed them
+    under, else the one it will use.
+    """
+    roster = read_roster(course)
+    if roster is None:
+        return None
+    folders = {r.get("id"): folder for folder, r in student_records(course).items()}
+    out: dict[str, str] = {}
+    for s in roster.students:
+        folder = folders.get(s.id) or s.folder()
+        for key in (s.id, s.email, s.sis_user_id, s.sis_login_id, folder):
+            if key:
+                out.setdefault(key, folder)
     return out
