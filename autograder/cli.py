@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
                    help="csv: grades.csv (default); canvas: grades-canvas.csv for Canvas's gradebook import; "
                         "moodle: grades-moodle.csv for Moodle's grade import (docs/instructor.md)")
+    p.add_argument("--lms-file", type=Path, default=None, metavar="CSV",
+                   help="fill the LMS's own file: Canvas's gradebook export, or Moodle's grading worksheet")
+    p.add_argument("--column", action="append", default=[], metavar="ASSIGNMENT=TITLE",
+                   help="the Canvas column of ASSIGNMENT, by its header 'Title (id)' or exact title (repeatable)")
+    p.add_argument("--assignment", default=None, help="the one assignment to export (a Moodle worksheet's)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("formgrader", help="the instructor's JupyterLab on the course folder, opened at Formgrader")
@@ -207,7 +212,9 @@ def _report(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from autograder.commands.export import export
 
-    print(f"wrote {export(_course(args), args.format)}")
+    path = export(_course(args), args.format, lms_file=args.lms_file, columns=args.column,
+                  assignment=args.assignment)
+    print(f"wrote {path}")
     return 0
 
 
