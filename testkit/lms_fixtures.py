@@ -23,8 +23,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CanvasSubmission", "MoodleSubmission", "canvas_gradebook", "canvas_submissions_json", "canvas_zip",
-           "moodle_time", "moodle_worksheet", "moodle_zip"]
+from autograder.coursedir.lms_files import canvas_title, read_csv_rows
+
+__all__ = ["CanvasSubmission", "MoodleSubmission", "canvas_gradebook", "canvas_import", "canvas_submissions_json",
+           "canvas_zip", "moodle_time", "moodle_upload", "moodle_worksheet", "moodle_zip"]
 
 
 _ATTACHMENT_UNSAFE = re.compile(r'[\x00/\\:*?"<>|]+')
@@ -131,3 +133,45 @@ def moodle_worksheet(path: Path, submissions: list[MoodleSubmission], max_grade:
     csv.writer(buf, lineterminator="\n").writerows(rows)
     path.write_text("\ufeff" + buf.getvalue(), encoding="utf-8")
     return path
+
+
+# --- what each LMS does with the file it is given back ----------------------------------------------
+
+
+def canvas_import(original: Path, uploaded: Path) -> dict[tuple[str, str], str]:
+    """Canvas's gradebook import of ``uploaded`` into the course ``original`` was exported from.
+
+    Columns: ``Title (id)`` by id, else the exact title; an unknown one would be a new assignment (an error
+    here). Rows: the Points Possible row skipped; students by ID. Returns {(user id, assignment id): value}.
+    """
+    known = {canvas_title(h)[1]: canvas_title(h)[0] for h in read_csv_rows(original)[0][5:] if canvas_title(h)[1]}
+    students = {r[1] for r in read_csv_rows(original)[1:] if r[1]}
+    header, *rows = read_csv_rows(uploaded)
+    assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    columns = {}
+    for i, h in enumerate(header[5:], start=5):
+        title, cid = canvas_title(h)
+        by_title = [k for k, v in known.items() if v == h.strip()]
+        assert cid in known or len(by_title) == 1, f"Canvas would make a new assignment for {h!r}"
+        columns[i] = cid if cid in known else by_title[0]
+    out = {}
+    for r in rows:
+        if r[0].strip() == "Points Possible":
+            continue
+        assert r[1] in students, f"Canvas matches no student to {r[:2]}"
+        out.update({(r[1], a): r[i] for i, a in columns.items()})
+    return out
+
+
+def moodle_upload(original: Path, uploaded: Path) -> dict[str, tuple[str, str]]:
+    """Moodle's "Upload grading worksheet": {participant id: (grade, feedback comments)} it would import."""
+    before = {r["Identifier"]: r for r in csv.DictReader(original.open(encoding="utf-8-sig"))}
+    rows = list(csv.DictReader(uploaded.open(encoding="utf-8-sig")))
+    assert rows and {"Identifier", "Grade", "Last modified (grade)"} <= set(rows[0])
+    out = {}
+    for r in rows:
+        assert r["Identifier"].startswith("Participant ") and r["Identifier"] in before
+        assert r["Last modified (grade)"] == before[r["Identifier"]]["Last modified (grade)"]  # else skipped
+        if r["Grade"] != before[r["Identifier"]]["Grade"] or r["Feedback comments"]:
+            out[r["Identifier"].removeprefix("Participant ")] = (r["Grade"], r["Feedback comments"])
+    return out

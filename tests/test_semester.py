@@ -24,8 +24,8 @@ from autograder.cli import main
 from autograder.commands.collect import collect
 from autograder.coursedir.course import CourseDir
 from autograder.coursedir.deadlines import read_deadlines
-from autograder.coursedir.lms_files import canvas_title, read_csv_rows
-from autograder.coursedir.roster import read_roster, roster_from_file, write_roster
+from autograder.coursedir.lms_files import read_csv_rows
+from autograder.coursedir.roster import Roster, RosterStudent, read_roster, roster_from_file, write_roster
 from autograder.coursedir.students import student_records
 from autograder.errors import CourseError
 from autograder.grading.late import PercentPerDay
@@ -36,8 +36,10 @@ from testkit.lms_fixtures import (
     CanvasSubmission,
     MoodleSubmission,
     canvas_gradebook,
+    canvas_import,
     canvas_submissions_json,
     canvas_zip,
+    moodle_upload,
     moodle_worksheet,
     moodle_zip,
 )
@@ -161,9 +163,7 @@ def test_names_map_to_the_roster_with_clear_errors(course, tmp_path):
     assert stamp(course, folder, "02-square") == "2026-10-12 10:00:00.000000 UTC"
     with pytest.raises(CourseError, match=r"'Mueller, Ana' is not in the roster.*nearest roster ids: 4711"):
         collect(course, emailed, student="Mueller, Ana")
-    write_roster(course, roster_from_file(book).__class__([*read_roster(course).students,
-                                                           read_roster(course).students[0].__class__(
-                                                               "4799", "Müller, Anna")]))
+    write_roster(course, Roster([*read_roster(course).students, RosterStudent("4799", "Müller, Anna")]))
     with pytest.raises(CourseError, match="is the name of 2 students"):
         collect(course, emailed, student="Anna Müller")
 
@@ -200,31 +200,6 @@ def test_a_roster_student_with_no_submission_is_a_missing_row(course, tmp_path, 
     assert rows[folders["4713"]]["status"].startswith("missing: no submission")
 
 
-def canvas_import(original: Path, uploaded: Path) -> dict[tuple[str, str], str]:
-    """Canvas's gradebook import of ``uploaded`` into the course ``original`` was exported from.
-
-    Columns: ``Title (id)`` by id, else the exact title; an unknown one would be a new assignment (an error
-    here). Rows: the Points Possible row skipped; students by ID. Returns {(user id, assignment id): value}.
-    """
-    known = {canvas_title(h)[1]: canvas_title(h)[0] for h in read_csv_rows(original)[0][5:] if canvas_title(h)[1]}
-    students = {r[1] for r in read_csv_rows(original)[1:] if r[1]}
-    header, *rows = read_csv_rows(uploaded)
-    assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    columns = {}
-    for i, h in enumerate(header[5:], start=5):
-        title, cid = canvas_title(h)
-        by_title = [k for k, v in known.items() if v == h.strip()]
-        assert cid in known or len(by_title) == 1, f"Canvas would make a new assignment for {h!r}"
-        columns[i] = cid if cid in known else by_title[0]
-    out = {}
-    for r in rows:
-        if r[0].strip() == "Points Possible":
-            continue
-        assert r[1] in students, f"Canvas matches no student to {r[:2]}"
-        out.update({(r[1], a): r[i] for i, a in columns.items()})
-    return out
-
-
 def test_the_canvas_gradebook_export_is_filled_and_imports_as_it_is(course, tmp_path, monkeypatch):
     _, book = canvas_class(course, tmp_path)
     roster = roster_from_file(book)
@@ -242,20 +217,6 @@ def test_the_canvas_gradebook_export_is_filled_and_imports_as_it_is(course, tmp_
     assert read_csv_rows(out)[0][5:] == ["Double (88001)"]  # Canvas's own header: matched by its id
 
 
-def moodle_upload(original: Path, uploaded: Path) -> dict[str, tuple[str, str]]:
-    """Moodle's "Upload grading worksheet": {participant id: (grade, feedback comments)} it would import."""
-    before = {r["Identifier"]: r for r in csv.DictReader(original.open(encoding="utf-8-sig"))}
-    rows = list(csv.DictReader(uploaded.open(encoding="utf-8-sig")))
-    assert rows and {"Identifier", "Grade", "Last modified (grade)"} <= set(rows[0])
-    out = {}
-    for r in rows:
-        assert r["Identifier"].startswith("Participant ") and r["Identifier"] in before
-        assert r["Last modified (grade)"] == before[r["Identifier"]]["Last modified (grade)"]  # else skipped
-        if r["Grade"] != before[r["Identifier"]]["Grade"] or r["Feedback comments"]:
-            out[r["Identifier"].removeprefix("Participant ")] = (r["Grade"], r["Feedback comments"])
-    return out
-
-
 def test_the_moodle_worksheet_is_filled_and_uploads_as_it_is(course, tmp_path, monkeypatch):
     z1, s1 = moodle_download(course, tmp_path, "01-double", 1001, 1002, dt.datetime(2026, 10, 5, 21, 0, tzinfo=UTC))
     write_roster(course, roster_from_file(s1))
@@ -271,3 +232,15 @@ def test_the_moodle_worksheet_is_filled_and_uploads_as_it_is(course, tmp_path, m
     out = export_module.export(course, "moodle", lms_file=s1, assignment="01-double")
     assert moodle_upload(s1, out) == {"1001": ("2.5", "2.5 of 3 points; late penalty 0.5 points."),
                                       "1002": ("0", "No submission.")}
+
+
+def test_grade_notes_a_missing_trusted_time_where_a_due_date_makes_it_matter(course, tmp_path):
+    from autograder.commands.grade import _missing_time
+
+    zipped = canvas_zip(tmp_path / "double submissions.zip", canvas_class(course, tmp_path)[0],
+                        dt.datetime(2026, 10, 7, 9, 0))
+    collect(course, zipped, assignment="01-double")
+    folders = {r["id"]: f for f, r in student_records(course).items()}
+    course.deadlines_file.write_text('[due]\n"01-double" = "2026-10-05 23:59"\n')
+    assert "Canvas marks it LATE_" in _missing_time(course, folders["4712"], "01-double")
+    assert _missing_time(course, folders["4711"], "01-double") == ""  # on time by Canvas's own mark

@@ -5,18 +5,18 @@ extra credit, late penalties) and writes one row per student, one column per ass
 :func:`autograder.untrusted.for_csv`:
 
 * ``csv`` (default): ``grades.csv``, one row per student and assignment with every cell's score;
-* ``canvas``: ``grades-canvas.csv`` in the layout of Canvas's gradebook import (Grades → Import):
-  ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per assignment, and a
-  ``Points Possible`` row. Canvas matches a row to a student by ``ID`` (the LMS id) or ``SIS Login ID``,
-  and makes a new assignment for a column name it does not know;
-* ``moodle``: ``grades-moodle.csv`` for Moodle's "Import grades from CSV file": an ``ID number`` column
-  (map it to "ID number" in the import form), ``Username``, then one column per assignment (map each to
-  its grade item, or "new grade item").
+* ``canvas --lms-file <gradebook export>`` / ``moodle --lms-file <grading worksheet> --assignment A``: the
+  LMS's own file filled in, to import as it is (:mod:`autograder.coursedir.lms_fill`; docs/instructor.md,
+  "A semester with Canvas/Moodle");
+* ``canvas``: ``grades-canvas.csv``, a new file in the layout of Canvas's gradebook import (Grades →
+  Import): ``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per assignment (Canvas
+  makes a new assignment for a column name it does not know), and a ``Points Possible`` row;
+* ``moodle``: ``grades-moodle.csv`` for Moodle's "Import grades from CSV file": ``Email address`` (map it
+  to the user's email), ``Full name``, then one column per assignment.
 
-Which LMS id a student folder stands for comes from ``students.csv`` in the course folder (written by
-``collect``: columns ``student_id`` and ``lms_id``, optionally ``name``); a student it does not list keeps
-the folder name as its id. A submission with no grade yet leaves its cell empty (Canvas then keeps the
-grade it has).
+Which LMS id a student folder stands for comes from ``students.json`` (written by ``collect``), overridden
+by ``students.csv`` where present; the roster's students with no submission are rows too
+(:mod:`autograder.grading.missing`). A submission with no grade yet leaves its cell empty.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.grading.missing import MISSING
 from autograder.grading.record import load_results, update_record
 from autograder.grading.worker import SubmissionResult
 from autograder.untrusted import for_terminal
@@ -83,7 +84,8 @@ def make_report(course: CourseDir) -> str:
              f"student(s)", ""]
     by_assignment: dict[str, list[SubmissionResult]] = defaultdict(list)
     for r in results:
-        by_assignment[r.assignment].append(r)
+        if not r.status.startswith(MISSING):  # no submission: listed under attention, not in the means
+            by_assignment[r.assignment].append(r)
     percentages = {}
     for assignment in sorted(by_assignment):
         rows = by_assignment[assignment]

@@ -4,14 +4,15 @@ SOURCE is a folder or a zip (an LMS download). A file is filed by **where it cam
 SOURCE says which student handed it in and, where the layout says it, through which assignment's upload
 slot. Accepted layouts (after an optional wrapper folder, see below):
 
-* nbgrader's own: ``<student>/<assignment>/<notebook>.ipynb`` (+ ``timestamp.txt``), i.e. a copy of
-  ``submitted/``, and the exchange's inbound layout ``<student>+<assignment>+<time>[+<random>]/...``;
+* nbgrader's own: ``<student>/<assignment>/<notebook>.ipynb``, i.e. a copy of ``submitted/``, and the
+  exchange's inbound layout ``<student>+<assignment>+<time>[+<random>]/...``;
 * one folder per student: ``<student>/<file>.ipynb`` (the assignment from ``--assignment`` or the zip's name);
 * Canvas's "Download Submissions" zip: flat files ``<name>_[LATE_]<user id>_<submission id>_<file>``
   (the student is Canvas's user id, its name part kept for the folder name);
 * Moodle's "Download all submissions" zip: folders ``<Full Name>_<participant id>_assignsubmission_file_/``
   or flat files ``<Full Name>_<participant id>_assignsubmission_file_<file>``;
-* any other flat file ``<student>_<anything>.ipynb`` (the student id is the text before the first ``_``).
+* any other flat file ``<student>_<anything>.ipynb`` (the student id is the text before the first ``_``);
+* one notebook (an emailed one), whose student ``--student`` names.
 
 A single top-level folder is unwrapped only when it holds per-student entries (folders that are not
 assignments, or files named the LMS way); a student's own folder of assignments is never taken for one.
@@ -23,18 +24,23 @@ says so. When the slot and the content disagree (a finished 04 handed in through
 filed: the summary names the file and the flag ``--accept-mismatch STUDENT/ASSIGNMENT`` that files it as
 ASSIGNMENT once the instructor agrees. Inside an assignment, a renamed notebook is recognised by content.
 
-Students stay distinct: the LMS's id is the record; the folder name is a short transliteration with a hash
-when it had to change (:func:`autograder.untrusted.for_filename`), and ``students.json`` in the course
-folder maps each folder to the LMS's id and name (:func:`student_records`). A folder that already belongs
-to another student is refused. Each member is streamed with a size cap (``--max-notebook-mb``, counting the
-bytes actually decompressed, so a zip bomb is refused after the cap, never read whole). A bad entry is
-skipped with a reason and the rest is filed.
+Students stay distinct: with a roster (``course/roster.csv``, see :mod:`autograder.coursedir.roster`) every
+name in the download is looked up there (Canvas's user id, Moodle's participant id through the grading
+worksheet's email, an exchange user name, a folder name, an emailed notebook's ``--student``), and a name
+it does not know, or knows twice, is not filed and the summary says why. Without one, the LMS's id is the
+record. The folder name is a short transliteration with a hash when it had to change
+(:func:`autograder.untrusted.for_filename`), and ``students.json`` maps each folder to the student's id and
+name. A folder that already belongs to another student is refused. Each member is streamed with a size cap
+(``--max-notebook-mb``, counting the bytes actually decompressed, so a zip bomb is refused after the cap,
+never read whole). A bad entry is skipped with a reason and the rest is filed.
 
 The submission time written to ``timestamp.txt`` (nbgrader's format, read by its late-penalty machinery)
-comes from a validated ``timestamp.txt`` or nbgrader's inbound folder name, else the zip entry's time
-(its UTC extended timestamp when present, else its local time read in ``--timezone``), else the file's
-modification time. A malformed ``timestamp.txt`` is reported and ignored. A resubmission never destroys
-the earlier one: the earlier folder moves to ``archive/<student>/<assignment>/<time>/``.
+is one the LMS vouches for (:mod:`autograder.commands.collect.identity`): Canvas's submissions API,
+Moodle's grading worksheet, nbgrader's exchange folder name when the folder belongs to that user, or the
+instructor's ``--submitted-at``. Never a file's or zip entry's time (Canvas stamps its whole zip with the
+download's time) and never a ``timestamp.txt`` in a student's upload. Where there is none, no
+``timestamp.txt`` is written and ``submission-times.json`` keeps why (``grade`` shows it). A resubmission
+never destroys the earlier one: the earlier folder moves to ``archive/<student>/<assignment>/<time>/``.
 """
 
 from __future__ import annotations
