@@ -164,6 +164,13 @@ def test_names_map_to_the_roster_with_clear_errors(course, tmp_path):
     with pytest.raises(CourseError, match=r"'Mueller, Ana' is not in the roster.*nearest roster ids: 4711"):
         collect(course, emailed, student="Mueller, Ana")
     write_roster(course, Roster([*read_roster(course).students, RosterStudent("4799", "Müller, Anna")]))
+    # a download's student the roster does not know is not filed, and the summary says whom it is near
+    stranger = CanvasSubmission("Muller, Ana", 4771, 503, "double.ipynb", nb(course, "01-double"),
+                                dt.datetime(2026, 10, 5, 20, 0, tzinfo=UTC), DUE)
+    report = collect(course, canvas_zip(tmp_path / "e.zip", [stranger], dt.datetime(2026, 10, 7)),
+                     assignment="01-double")
+    assert not report.placed and "'4771' is not in the roster" in report.skipped[0]
+    assert "nearest roster ids: 4713, 4712, 4711" in report.skipped[0]
     with pytest.raises(CourseError, match="is the name of 2 students"):
         collect(course, emailed, student="Anna Müller")
 
