@@ -108,7 +108,7 @@ def export(
     finals = update_record(course, progress)
     if not finals:
         raise CourseError(f"nothing graded yet in {course.root}: run `backprop-course grade` first")
-    pending = [f.result for f in finals if not f.result.status.startswith(("ok", MISSING))]
+    pending = [f.result for f in finals if not str(f.result.status).startswith(("ok", MISSING))]
     if pending:
         progress(f"note: {len(pending)} submission(s) need your attention; their grades may still change:")
         for r in pending:
@@ -129,7 +129,7 @@ def _cells(course: CourseDir, finals: list[Final]) -> dict[str, dict[str, Cell]]
     out: dict[str, dict[str, Cell]] = {}
     for f in finals:
         r = f.result
-        if r.status.startswith(MISSING):
+        if str(r.status).startswith(MISSING):
             cell = Cell("" if is_blank(r) else f"{r.score:g}", "No submission.")
         else:
             parts = [f"{r.score:g} of {r.max_score:g} points"]

@@ -84,7 +84,7 @@ def make_report(course: CourseDir) -> str:
              f"student(s)", ""]
     by_assignment: dict[str, list[SubmissionResult]] = defaultdict(list)
     for r in results:
-        if not r.status.startswith(MISSING):  # no submission: listed under attention, not in the means
+        if not str(r.status).startswith(MISSING):  # no submission: listed under attention, not in the means
             by_assignment[r.assignment].append(r)
     percentages = {}
     for assignment in sorted(by_assignment):

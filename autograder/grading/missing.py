@@ -22,7 +22,7 @@ _BLANK = f"{MISSING} (left blank)"
 
 def is_blank(result: SubmissionResult) -> bool:
     """Is this a missing submission whose score cell stays empty (``missing = "blank"``)?"""
-    return result.status == _BLANK
+    return str(result.status) == _BLANK  # str(): the status as one line, whatever its type
 
 
 def missing_submissions(course: CourseDir, graded: list[SubmissionResult]) -> list[SubmissionResult]:
