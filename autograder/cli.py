@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse a notebook larger than this once unpacked (default 50)")
     p.add_argument("--timezone", default="UTC",
                    help="the time zone of the Moodle worksheet's times and of --submitted-at (default UTC)")
-    p.add_argument("--canvas-submissions", type=Path, default=None, metavar="JSON",
-                   help="Canvas's submissions API answer for this assignment: its submission times")
+    p.add_argument("--canvas-submissions", type=Path, action="append", default=[], metavar="JSON",
+                   help="Canvas's submissions API answer for this assignment (repeatable: one file per page)")
     p.add_argument("--moodle-worksheet", type=Path, default=None, metavar="CSV",
                    help="Moodle's grading worksheet of this assignment: who each participant is, and when")
     p.add_argument("--student", default=None, help="whose notebook SOURCE is, when it is one (emailed) notebook")

@@ -251,3 +251,14 @@ def test_grade_notes_a_missing_trusted_time_where_a_due_date_makes_it_matter(cou
     course.deadlines_file.write_text('[due]\n"01-double" = "2026-10-05 23:59"\n')
     assert "Canvas marks it LATE_" in _missing_time(course, folders["4712"], "01-double")
     assert _missing_time(course, folders["4711"], "01-double") == ""  # on time by Canvas's own mark
+
+
+def test_canvas_api_pages_are_read_together(course, tmp_path):
+    subs, _ = canvas_class(course, tmp_path)
+    pages = [canvas_submissions_json(tmp_path / f"page{i}.json", [s], 88001) for i, s in enumerate(subs, 1)]
+    zipped = canvas_zip(tmp_path / "double submissions.zip", subs, dt.datetime(2026, 10, 7, 9, 0))
+    args = [a for p in pages for a in ("--canvas-submissions", str(p))]
+    assert main(["collect", str(zipped), "--assignment", "01-double", *args, "--course-dir", str(course.root)]) == 0
+    folders = {r["id"]: f for f, r in student_records(course).items()}
+    assert stamp(course, folders["4711"], "01-double") == "2026-10-05 20:00:00.000000 UTC"
+    assert stamp(course, folders["4712"], "01-double") == "2026-10-06 21:00:00.000000 UTC"

@@ -48,7 +48,7 @@ from __future__ import annotations
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +121,7 @@ def collect(
     accept_mismatch: Iterable[str] = (),
     max_notebook_bytes: int = DEFAULT_MAX_NOTEBOOK_BYTES,
     timezone: str = "UTC",
-    canvas_submissions: Path | None = None,
+    canvas_submissions: Path | Sequence[Path] | None = None,
     moodle_worksheet: Path | None = None,
     student: str | None = None,
     submitted_at: str | None = None,
@@ -130,7 +130,8 @@ def collect(
 
     ``assignment`` names the upload slot of a download that holds one assignment; ``accept_mismatch``
     holds ``STUDENT/ASSIGNMENT`` items: file that student's notebook as ASSIGNMENT although it was handed
-    in through another assignment's slot. ``canvas_submissions`` (Canvas's submissions API answer) and
+    in through another assignment's slot. ``canvas_submissions`` (Canvas's submissions API answer, a file or
+    one file per page) and
     ``moodle_worksheet`` (Moodle's grading worksheet) give the LMS's submission times and, for Moodle, who
     each participant is; ``timezone`` reads the worksheet's times and ``submitted_at``. ``student`` names
     the roster student a single notebook (an emailed one) belongs to; ``submitted_at`` is its time.

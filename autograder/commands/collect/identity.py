@@ -13,6 +13,7 @@ time, never a ``timestamp.txt`` a student uploaded.
 from __future__ import annotations
 
 import pwd
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -49,15 +50,16 @@ class LmsRecords:
 
 def load_lms_records(
     course: CourseDir,
-    canvas_submissions: Path | None,
+    canvas_submissions: Path | Sequence[Path] | None,
     moodle_worksheet: Path | None,
     zone: tzinfo,
     submitted_at: str | None,
 ) -> LmsRecords:
     """Read the roster and the LMS files given to ``collect`` (a CourseError names a bad one)."""
     lms = LmsRecords(roster=read_roster(course), zone=zone)
-    if canvas_submissions is not None:
-        lms.canvas = read_canvas_submissions(canvas_submissions)
+    files = [canvas_submissions] if isinstance(canvas_submissions, Path) else list(canvas_submissions or [])
+    for path in files:  # one file per page of the API's answer
+        lms.canvas = {**(lms.canvas or {}), **read_canvas_submissions(path)}
     if moodle_worksheet is not None:
         sheet = read_moodle_worksheet(moodle_worksheet)
         lms.moodle = {sheet.participant(r): r for r in sheet.rows}
