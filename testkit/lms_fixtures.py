@@ -86,7 +86,7 @@ def canvas_gradebook(path: Path, students: list[tuple[str, int, str, str]],
               "Final Score", "Unposted Final Score"]
     rows = [header, ["    Points Possible", "", "", "", "", *(f"{p:.2f}" for _, _, p in assignments),
                      "(read only)", "(read only)", "(read only)", "(read only)"]]
-    for name, uid, sis, login in students:
+    for name, uid, sis, login in [*students, ("Student, Test", 99999, "", "")]:  # Canvas's Student View user
         rows.append([name, str(uid), sis, login, "Backprop 101", *("" for _ in assignments), "", "", "", ""])
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(rows)
@@ -142,10 +142,13 @@ def canvas_import(original: Path, uploaded: Path) -> dict[tuple[str, str], str]:
     """Canvas's gradebook import of ``uploaded`` into the course ``original`` was exported from.
 
     Columns: ``Title (id)`` by id, else the exact title; an unknown one would be a new assignment (an error
-    here). Rows: the Points Possible row skipped; students by ID. Returns {(user id, assignment id): value}.
+    here). Rows: the Points Possible row skipped; students by ID. Returns the changes Canvas would show,
+    {(user id, assignment id): new value} (a value equal to the gradebook's changes nothing).
     """
-    known = {canvas_title(h)[1]: canvas_title(h)[0] for h in read_csv_rows(original)[0][5:] if canvas_title(h)[1]}
-    students = {r[1] for r in read_csv_rows(original)[1:] if r[1]}
+    head, *before = read_csv_rows(original)
+    known = {canvas_title(h)[1]: canvas_title(h)[0] for h in head[5:] if canvas_title(h)[1]}
+    now = {(r[1], canvas_title(h)[1]): v for r in before if r[1] for h, v in zip(head, r, strict=False)}
+    students = {r[1] for r in before if r[1]}
     header, *rows = read_csv_rows(uploaded)
     assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     columns = {}
@@ -159,7 +162,7 @@ def canvas_import(original: Path, uploaded: Path) -> dict[tuple[str, str], str]:
         if r[0].strip() == "Points Possible":
             continue
         assert r[1] in students, f"Canvas matches no student to {r[:2]}"
-        out.update({(r[1], a): r[i] for i, a in columns.items()})
+        out.update({(r[1], a): r[i] for i, a in columns.items() if r[i] != now.get((r[1], a), "")})
     return out
 
 

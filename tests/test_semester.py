@@ -83,6 +83,7 @@ def canvas_class(course: CourseDir, tmp_path: Path) -> tuple[list[CanvasSubmissi
 def test_canvas_times_come_from_its_api_never_from_the_zip(course, tmp_path):
     subs, book = canvas_class(course, tmp_path)
     write_roster(course, roster_from_file(book))
+    assert [s.id for s in read_roster(course).students] == ["4712", "4713", "4711"]  # no Canvas test student
     # downloaded two days after the deadline: every zip entry carries the download's time
     zipped = canvas_zip(tmp_path / "backprop-double submissions.zip", subs, dt.datetime(2026, 10, 7, 9, 0))
     api = canvas_submissions_json(tmp_path / "canvas-01.json", subs, 88001, unsubmitted=[4713])
@@ -219,7 +220,8 @@ def test_the_canvas_gradebook_export_is_filled_and_imports_as_it_is(course, tmp_
         export_module.export(course, "canvas", lms_file=book, progress=lambda m: None)
     out = export_module.export(course, "canvas", lms_file=book, columns=["01-double=Double"], progress=print)
     imported = canvas_import(book, out)
-    assert imported == {("4711", "88001"): "3", ("4712", "88001"): "2.7", ("4713", "88001"): ""}
+    assert imported == {("4711", "88001"): "3", ("4712", "88001"): "2.7"}  # Cleo (blank) and Canvas's test
+    # student keep what Canvas has
     out = export_module.export(course, "canvas", lms_file=book, columns=["01-double=Double (88001)"])
     assert read_csv_rows(out)[0][5:] == ["Double (88001)"]  # Canvas's own header: matched by its id
 

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 ROSTER_FILE = "roster.csv"
+_CANVAS_TEST_STUDENT = "Student, Test"  # the fake student Canvas adds to every course (Student View)
 FOLDER_NAME_LENGTH = 40  # keeps submitted/<student>/<assignment>/<notebook> and nbgrader's work paths short
 
 
@@ -157,7 +158,8 @@ def roster_from_file(path: Path) -> Roster:
         students = [RosterStudent(id=r["ID"].strip(), name=r["Student"].strip(), email="",
                                   sis_user_id=r.get("SIS User ID", "").strip(),
                                   sis_login_id=r.get("SIS Login ID", "").strip())
-                    for r in book.students() if r.get("ID", "").strip()]
+                    for r in book.students()
+                    if r.get("ID", "").strip() and r["Student"].strip() != _CANVAS_TEST_STUDENT]
     elif "Identifier" in header:
         sheet = read_moodle_worksheet(path)
         if "Email address" not in sheet.header:
