@@ -53,9 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file STUDENT's notebook as ASSIGNMENT although it came through another slot (repeatable)")
     p.add_argument("--max-notebook-mb", type=float, default=50.0,
                    help="refuse a notebook larger than this once unpacked (default 50)")
-    p.add_argument("--timezone", default="UTC", help="the time zone of zip entry times that carry none (default UTC)")
+    p.add_argument("--timezone", default="UTC",
+                   help="the time zone of the Moodle worksheet's times and of --submitted-at (default UTC)")
+    p.add_argument("--canvas-submissions", type=Path, action="append", default=[], metavar="JSON",
+                   help="Canvas's submissions API answer for this assignment (repeatable: one file per page)")
+    p.add_argument("--moodle-worksheet", type=Path, default=None, metavar="CSV",
+                   help="Moodle's grading worksheet of this assignment: who each participant is, and when")
+    p.add_argument("--student", default=None, help="whose notebook SOURCE is, when it is one (emailed) notebook")
+    p.add_argument("--submitted-at", default=None, metavar="TIME",
+                   help="the submission time you vouch for (e.g. \"2026-10-05 21:14\", read in --timezone)")
     _course_args(p)
     p.set_defaults(run=_collect)
+
+    p = sub.add_parser("roster", help="write course/roster.csv from Canvas's gradebook export or Moodle's worksheet")
+    p.add_argument("file", type=Path, help="the LMS's file (docs/instructor.md)")
+    _course_args(p)
+    p.set_defaults(run=_roster)
 
     p = sub.add_parser("grade", help="autograde every new or changed submission; write grades.csv and feedback")
     _course_args(p)
@@ -87,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
                    help="csv: grades.csv (default); canvas: grades-canvas.csv for Canvas's gradebook import; "
                         "moodle: grades-moodle.csv for Moodle's grade import (docs/instructor.md)")
+    p.add_argument("--lms-file", type=Path, default=None, metavar="CSV",
+                   help="fill the LMS's own file: Canvas's gradebook export, or Moodle's grading worksheet")
+    p.add_argument("--column", action="append", default=[], metavar="ASSIGNMENT=TITLE",
+                   help="the Canvas column of ASSIGNMENT, by its header 'Title (id)' or exact title (repeatable)")
+    p.add_argument("--assignment", default=None, help="the one assignment to export (a Moodle worksheet's)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("formgrader", help="the instructor's JupyterLab on the course folder, opened at Formgrader")
@@ -145,9 +163,20 @@ def _collect(args: argparse.Namespace) -> int:
     from autograder.commands.collect import collect
 
     report = collect(_course(args), args.source, assignment=args.assignment, accept_mismatch=args.accept_mismatch,
-                     max_notebook_bytes=int(args.max_notebook_mb * 1024 * 1024), timezone=args.timezone)
+                     max_notebook_bytes=int(args.max_notebook_mb * 1024 * 1024), timezone=args.timezone,
+                     canvas_submissions=args.canvas_submissions, moodle_worksheet=args.moodle_worksheet,
+                     student=args.student, submitted_at=args.submitted_at)
     print(report.summary())
     return 1 if report.skipped else 0
+
+
+def _roster(args: argparse.Namespace) -> int:
+    from autograder.coursedir.roster import roster_from_file, write_roster
+
+    roster = roster_from_file(args.file)
+    path = write_roster(_course(args), roster)
+    print(for_terminal(f"wrote {path}: {len(roster.students)} student(s)"))
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -183,7 +212,9 @@ def _report(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from autograder.commands.export import export
 
-    print(f"wrote {export(_course(args), args.format)}")
+    path = export(_course(args), args.format, lms_file=args.lms_file, columns=args.column,
+                  assignment=args.assignment)
+    print(f"wrote {path}")
     return 0
 
 

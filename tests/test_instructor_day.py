@@ -36,10 +36,10 @@ BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "instructor.md"
 
 
-def day_in_the_life() -> list[tuple[str, str, str]]:
+def day_in_the_life(title: str = "A day in the life") -> list[tuple[str, str, str]]:
     """The section's steps in order: ("file", path, text), ("append", path, text) or ("run", command, "")."""
     text = DOC.read_text(encoding="utf-8")
-    section = text.split("## A day in the life", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
     steps = []
     for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, re.S):
         first, _, rest = body.partition("\n")
@@ -161,6 +161,6 @@ def test_the_day_in_the_life_runs_as_written(tmp_path):
     canvas = list(csv.reader((tmp_path / "course" / "grades-canvas.csv").open()))
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[0][5:] == ["01-chain-rule"] and canvas[1][0] == "Points Possible"
-    by_login = {r[3]: r for r in canvas[2:]}
-    assert float(by_login["alice"][5]) == float(alice["score"]) and set(by_login) == {"alice", "bob"}
+    by_id = {r[1]: r for r in canvas[2:]}
+    assert float(by_id["alice"][5]) == float(alice["score"]) and set(by_id) == {"alice", "bob"}
     assert os.path.exists(tmp_path / "course" / "report.txt")

@@ -280,14 +280,14 @@ def test_lms_files_for_canvas_and_moodle(graded):
         canvas = list(csv.reader((course.root / "grades-canvas.csv").open()))
         assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01-double"]
         assert canvas[1] == ["Points Possible", "", "", "", "", "5"]
-        rows = {r[3]: r for r in canvas[2:]}
-        assert rows["alice"][:2] == ["'=HYPERLINK(\"http://x\")", "1001"]  # a formula never reaches the LMS
+        rows = {r[1]: r for r in canvas[2:]}  # Canvas matches a row by ID; no invented SIS Login ID
+        assert rows["1001"][:4] == ["'=HYPERLINK(\"http://x\")", "1001", "", ""]  # a formula never reaches the LMS
         assert rows["bob"][:2] == ["bob", "bob"] and rows["bob"][5] == "0"  # late: penalty "zero"
         final = _rows(course)
-        assert all(rows[s][5] == final[s]["score"] for s in SUBMITTED)
+        assert all(rows[{"alice": "1001"}.get(s, s)][5] == final[s]["score"] for s in SUBMITTED)
         assert main(["export", "--course-dir", str(course.root), "--format", "moodle"]) == 0
         moodle = list(csv.reader((course.root / "grades-moodle.csv").open()))
-        assert moodle[0] == ["ID number", "Username", "01-double"]
-        assert ["1001", "alice", final["alice"]["score"]] in moodle
+        assert moodle[0] == ["Email address", "Full name", "01-double"]  # Moodle's import maps users by email
+        assert ["", "'=HYPERLINK(\"http://x\")", final["alice"]["score"]] in moodle
     finally:
         course.students_csv.unlink()

@@ -28,8 +28,10 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
+from autograder.coursedir.deadlines import read_deadlines
 from autograder.coursedir.lock import holds_grade_lock
 from autograder.coursedir.released import changed_since_release, release_command
+from autograder.coursedir.submission_times import missing_time_reason
 from autograder.errors import CourseError, SandboxUnavailable
 from autograder.fsutil import atomic_write_text
 from autograder.grading.feedback_page import make_self_contained
@@ -142,11 +144,29 @@ def _record(course: CourseDir, result: SubmissionResult, restore: bool = False) 
     put back (:func:`autograder.grading.record.restore_human_grades`).
     """
     when, problem = parse_timestamp(result.timestamp)
-    result.status.add_reason(problem)  # the submission then needs the instructor's attention
+    result.status.add_reason(problem or ("" if when else _missing_time(course, result.student, result.assignment)))
     kwargs = {"timestamp": when} if when else {}
     run_with_retries(lambda: _write_scores(course, result, kwargs, restore), course.db_url,
                      f"cannot write {result.student}/{result.assignment} into the gradebook")
     result.gradebook = safe_url(course.db_url)
+
+
+def _missing_time(course: CourseDir, student: str, assignment: str) -> str:
+    """Why a submission of an assignment with a due date has no trusted time ("" when that costs nothing)."""
+    from nbgrader.api import MissingEntry
+
+    reason = missing_time_reason(course, student, assignment)
+    if not reason or assignment in read_deadlines(course.deadlines_file).due:
+        return reason
+
+    def due() -> bool:
+        with open_gradebook(course.db_url) as gb:
+            try:
+                return gb.find_assignment(assignment).duedate is not None
+            except MissingEntry:
+                return False
+
+    return reason if run_with_retries(due, course.db_url, "cannot read the gradebook") else ""
 
 
 def _saved_gradebook(course: CourseDir, student: str, assignment: str) -> str:

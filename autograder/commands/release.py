@@ -28,6 +28,7 @@ from autograder.coursedir.course import (
 from autograder.coursedir.database import ensure_gradebook
 from autograder.coursedir.deadlines import read_deadlines
 from autograder.coursedir.released import record_release
+from autograder.coursedir.roster import extension_keys
 from autograder.fsutil import atomic_path
 from autograder.grading.record import refresh_record
 
@@ -109,7 +110,7 @@ def release(
     """
 
     ensure_gradebook(course.db_url)  # an unreachable or misconfigured database: one clear line, nothing written
-    read_deadlines(course.deadlines_file)  # a mistake in it: one clear line before anything is written
+    read_deadlines(course.deadlines_file, None, extension_keys(course))  # a mistake: one line, nothing written
     names = sync_source(course, notebooks)
     write_nbgrader_config(course)
     api = nbgrader_api(course)

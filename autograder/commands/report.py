@@ -19,6 +19,7 @@ from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
 from autograder.errors import CourseError
+from autograder.grading.missing import is_missing
 from autograder.grading.record import Final, late_lines, load_results, update_record
 from autograder.notebook.cells import grade_id, is_test
 from autograder.untrusted import for_terminal
@@ -240,7 +241,8 @@ def make_report(course: CourseDir) -> str:
     finals = update_record(course, progress=lambda m: None)
     by_assignment: dict[str, list[Final]] = defaultdict(list)
     for f in finals:
-        by_assignment[f.result.assignment].append(f)
+        if not is_missing(f.result):  # no submission: listed under attention, not in the means
+            by_assignment[f.result.assignment].append(f)
     lines = [f"Course report: {len(finals)} graded submission(s) from {len({f.result.student for f in finals})} "
              "student(s)", HOW_CHECKED, ""]
     percentages: dict[str, list[float]] = {}

@@ -6,6 +6,7 @@ Python API sets it). ``deadlines.toml`` in the course folder is a plain file for
 ``release``, ``grade``, ``export`` and ``report`` (:func:`apply_deadlines`)::
 
     timezone = "Europe/Berlin"          # for times written without an offset (default "UTC")
+    missing = "zero"                    # a roster student with no submission scores 0 (default "blank")
 
     [due]
     "01-chain-rule" = "2026-10-05 23:59"
@@ -14,6 +15,8 @@ Python API sets it). ``deadlines.toml`` in the course folder is a plain file for
     alice = "2 days"                    # a length: minutes, hours, days or weeks
     bob = "2026-10-09 12:00"            # or the student's own due time
 
+A student is named by their id in ``course/roster.csv`` (with a roster, an unknown name is an error naming
+the nearest roster ids), else by their folder under ``submitted/``.
 An assignment the file names gets the file's due date (the file wins over Formgrader for it); one it does
 not name keeps whatever the gradebook holds. An extension is recorded once the student has a submission;
 one the file gave and no longer lists is taken back (:func:`autograder.grading.record.refresh_record`).
@@ -23,9 +26,11 @@ The late-penalty *policy* is nbgrader's own setting in ``nbgrader_config.py`` (d
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,7 @@ class Deadlines:
     due: dict[str, dt.datetime] = field(default_factory=dict)
     # (assignment, student) -> a length of time, or the student's own due time (UTC, naive)
     extensions: dict[tuple[str, str], dt.timedelta | dt.datetime] = field(default_factory=dict)
+    missing: str = "blank"  # what a roster student without a submission scores: "zero" or "blank"
 
 
 def parse_time(value: Any, tz: dt.tzinfo, where: str) -> dt.datetime:
@@ -77,10 +83,14 @@ def _extension(value: Any, tz: dt.tzinfo, where: str) -> dt.timedelta | dt.datet
                       "(\"2026-10-09 12:00\")")
 
 
-def read_deadlines(path: Path, assignments: list[str] | None = None) -> Deadlines:
+def read_deadlines(
+    path: Path, assignments: list[str] | None = None, students: Mapping[str, str] | None = None
+) -> Deadlines:
     """``path`` read and checked (an empty :class:`Deadlines` when it does not exist).
 
     A mistake (bad TOML, an unknown assignment, a time that is not one) is a CourseError naming the entry.
+    ``students`` (from the roster: :func:`autograder.coursedir.roster.extension_keys`) maps each name an
+    extension may use to the student's folder; a key it does not hold is an error naming the nearest ones.
     """
     if not path.exists():
         return Deadlines()
@@ -88,10 +98,13 @@ def read_deadlines(path: Path, assignments: list[str] | None = None) -> Deadline
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CourseError(f"{path} is not valid TOML ({exc}); see docs/instructor.md for its format") from None
-    unknown_keys = set(data) - {"timezone", "due", "extensions"}
+    unknown_keys = set(data) - {"timezone", "due", "extensions", "missing"}
     if unknown_keys:
         raise CourseError(f"{path}: unknown setting {', '.join(sorted(unknown_keys))}; the file holds "
-                          "timezone, [due] and [extensions.<assignment>]")
+                          "timezone, missing, [due] and [extensions.<assignment>]")
+    if data.get("missing", "blank") not in ("zero", "blank"):
+        raise CourseError(f"{path}: missing = {data['missing']!r}; write missing = \"zero\" (a student with no "
+                          "submission scores 0) or missing = \"blank\" (their cell stays empty)")
     try:
         tz = zoneinfo.ZoneInfo(str(data.get("timezone", "UTC")))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -102,7 +115,7 @@ def read_deadlines(path: Path, assignments: list[str] | None = None) -> Deadline
         if assignments is not None and name not in assignments:
             raise CourseError(f"{where}: the course has no assignment {name!r} (it has {', '.join(assignments)})")
 
-    out = Deadlines()
+    out = Deadlines(missing=str(data.get("missing", "blank")))
     due = data.get("due", {})
     if not isinstance(due, dict):
         raise CourseError(f"{path}: [due] must be a table of assignment = \"due time\"")
@@ -112,14 +125,28 @@ def read_deadlines(path: Path, assignments: list[str] | None = None) -> Deadline
     extensions = data.get("extensions", {})
     if not isinstance(extensions, dict):
         raise CourseError(f"{path}: [extensions.<assignment>] must be tables of student = \"2 days\"")
-    for name, students in extensions.items():
+    known = students
+    for name, table in extensions.items():
         where = f"{path} [extensions.{name}]"
         check_assignment(name, where)
-        if not isinstance(students, dict):
+        if not isinstance(table, dict):
             raise CourseError(f"{where} must be a table of student = \"2 days\" or a due time")
-        for student, value in students.items():
-            out.extensions[(name, student)] = _extension(value, tz, f"{where} {student}")
+        for student, value in table.items():
+            out.extensions[(name, _student(student, known, f"{where} {student}"))] = _extension(
+                value, tz, f"{where} {student}")
     return out
+
+
+def _student(key: str, known: Mapping[str, str] | None, where: str) -> str:
+    """The folder of the student ``key`` names (``key`` itself when there is no roster to check against)."""
+    if known is None:
+        return key
+    if key in known:
+        return known[key]
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
+    hint = f"; nearest roster ids: {', '.join(close)}" if close else ""
+    raise CourseError(f"{where}: {key!r} is not a student in the roster{hint}. Name the student by the id in "
+                      "course/roster.csv")
 
 
 def apply_deadlines(gb: Any, deadlines: Deadlines) -> list[str]:

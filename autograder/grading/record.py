@@ -38,9 +38,11 @@ from typing import Any
 from autograder.coursedir.course import CourseDir, instructor_config, nbgrader_api, nbgrader_config
 from autograder.coursedir.database import open_gradebook, run_with_retries
 from autograder.coursedir.deadlines import apply_deadlines, read_deadlines
+from autograder.coursedir.roster import extension_keys
 from autograder.coursedir.students import gradebook_name, student_records
 from autograder.fsutil import atomic_write_text
 from autograder.grading.feedback_page import make_self_contained
+from autograder.grading.missing import is_blank, missing_submissions
 from autograder.grading.verdicts import load_verdicts, page_verdicts
 from autograder.grading.worker import SubmissionResult
 from autograder.untrusted import for_csv
@@ -162,7 +164,7 @@ def refresh_record(course: CourseDir) -> list[str]:
     """
     from nbgrader.api import MissingEntry
 
-    deadlines = read_deadlines(course.deadlines_file, course.assignments())
+    deadlines = read_deadlines(course.deadlines_file, course.assignments(), extension_keys(course))
     records = student_records(course)
     penalties = late_penalties(course)
     applied_path = course.state / "deadlines-applied.json"
@@ -298,7 +300,8 @@ def write_grades_csv(course: CourseDir, finals: list[Final] | None = None) -> Pa
         r = f.result
         cells = {f"{c.notebook}:{c.cell}": f"{c.score:g}" for c in r.cells}
         comments = " | ".join(f"{k}: {v}" for k, v in sorted(f.comments.items()))
-        row = [r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
+        score = "" if is_blank(r) else f"{r.score:g}"
+        row = [r.student, r.assignment, score, f"{r.max_score:g}", *(cells.get(c, "") for c in columns),
                f"{f.raw_score:g}", f"{f.late_penalty:g}", _utc(f.timestamp), _utc(f.due), comments,
                r.status.text(), " | ".join(r.flags), "yes" if r.sandboxed else "NO"]
         writer.writerow([for_csv(v) for v in row])
@@ -370,6 +373,7 @@ def update_record(course: CourseDir, progress: Callable[[str], None] = print) ->
     for problem in refresh_record(course):
         progress(f"  deadlines: {problem}")
     finals = read_record(course)
+    finals += [Final(r, in_gradebook=False) for r in missing_submissions(course, [f.result for f in finals])]
     n = refresh_feedback(course, finals, progress)
     if n:
         progress(f"updated {n} feedback page(s) from the gradebook (manual grades, comments or late penalties)")
