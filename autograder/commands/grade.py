@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -41,12 +42,13 @@ from autograder.grading.record import (
     refresh_record,
     restore_human_grades,
 )
+from autograder.grading.scan import UNPARSABLE
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available, sandbox_summary
 from autograder.untrusted import for_csv, for_terminal
 
-__all__ = ["GradeSummary", "final_results", "grade", "load_results", "refresh_feedback", "update_record",
-           "write_grades_csv"]
+__all__ = ["GradeSummary", "course_lib_digest", "final_results", "grade", "load_results", "refresh_feedback",
+           "update_record", "write_grades_csv"]
 
 GRADER_VERSION = "1"
 
@@ -63,10 +65,26 @@ class GradeSummary:
 
 def _digest_folder(folder: Path, h: hashlib._Hash | None = None) -> str:
     h = h or hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
+    skip = {".ipynb_checkpoints", "__pycache__"}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not skip & set(p.parts)):
         h.update(str(path.relative_to(folder)).encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def course_lib_digest(folder: Path | None = None) -> str:
+    """sha256 of course_lib's package files (``folder``: the installed package by default), bytecode left out.
+
+    Its checkers (``gradcheck``, ``chain_checks``, ``param_checks``), the test-cell helpers (``isolation``,
+    ``notebook``, ``params``) and the models the tests compare with decide grades as much as the notebooks
+    do: a fix to any of them makes every submission "changed since last graded".
+    """
+    if folder is None:
+        spec = importlib.util.find_spec("course_lib")
+        if spec is None or not spec.submodule_search_locations:
+            return "no course_lib"
+        folder = Path(next(iter(spec.submodule_search_locations)))
+    return _digest_folder(Path(folder))
 
 
 def _result_path(course: CourseDir, student: str, assignment: str) -> Path:
@@ -355,12 +373,13 @@ def grade(
         if missing:
             raise CourseError(f"no submissions from {', '.join(missing)} in {course.submitted}")
         student_dirs = [p for p in student_dirs if p.name in set(students)]
+    checkers = course_lib_digest()  # the checkers' code decides grades too: a fix regrades
     for student_dir in student_dirs:
         for assignment in chosen:
             folder = student_dir / assignment
             if not folder.is_dir():
                 continue
-            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|".encode())
+            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|{checkers}|".encode())
             _digest_folder(course.source / assignment, h)
             digest = _digest_folder(folder, h)
             saved = _result_path(course, student_dir.name, assignment)
@@ -406,6 +425,7 @@ def grade(
         nonlocal done
         if isinstance(outcome, JobFailure):
             outcome = _failed_result(course, job, outcome.reason)
+        _unparsable_needs_attention(outcome)
         try:  # each result is merged on its own: one that cannot be recorded is that submission's row only
             _merge(course, outcome)
         except Exception as exc:  # noqa: BLE001 - whatever one submission holds, the class's grading goes on
@@ -428,6 +448,14 @@ def grade(
 
 
 _NOT_RECORDED = "could not be recorded in the gradebook"
+
+
+def _unparsable_needs_attention(result: SubmissionResult) -> None:
+    """A cell Python's parser gives up on (a parser bomb: RecursionError, MemoryError) needs the instructor."""
+    bombs = [f for f in result.flags if UNPARSABLE in f]
+    if bombs and UNPARSABLE not in result.status:
+        said = f"{bombs[0]}{f' (and {len(bombs) - 1} more)' if len(bombs) > 1 else ''}"
+        result.status = said if result.status.startswith("ok") else f"{said}; {result.status}"
 
 
 def _not_recorded(result: SubmissionResult, exc: Exception) -> None:
