@@ -7,7 +7,8 @@ it, each notebook's kernel is the ``backprop-sandbox`` kernelspec, whose launche
 pid/network/ipc/uts namespaces, with:
 
 * a view built from nothing (an allow-list): read-only system folders (:data:`SYSTEM_PATHS`), Python, the
-  virtual environment's real path and the ``course_lib`` package folder (never the repository around it);
+  virtual environment's real path and the ``course_lib`` package folder (never the repository around it)
+  without ``course_lib/answers`` (the graded exercises' working code: an empty read-only folder there);
   nothing else of the host exists in it (no course folder, no other submission, no repository clone);
 * its working folder (a copy of the notebook folder, no notebooks, no symlinks), ``/tmp`` and ``HOME`` on
   size-limited tmpfs, so nothing it writes reaches the grader's disk or the files nbgrader later writes;
@@ -99,6 +100,7 @@ __all__ = [
     "SandboxRun",
     "SandboxSettings",
     "cleanup_cgroups",
+    "graded_answer_folders",
     "sandbox_available",
     "sandbox_command",
     "sandbox_config",
@@ -269,6 +271,16 @@ def _readonly_defaults() -> list[Path]:
     return sorted({p for p in paths if p.exists() and p not in broad})
 
 
+def graded_answer_folders() -> list[Path]:
+    """course_lib's ``answers`` folder (the graded exercises' working code), wherever course_lib is installed.
+
+    :func:`sandbox_config` hides it: the sandbox's course_lib has no graded answer to import, read or find.
+    """
+    spec = importlib.util.find_spec("course_lib")
+    locations = spec.submodule_search_locations if spec and spec.submodule_search_locations else []
+    return sorted({Path(p).resolve() / "answers" for p in locations})
+
+
 def _repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
@@ -311,7 +323,8 @@ def sandbox_config(
     paths are limited to 107 bytes); a kernelspec is written next to it, in ``work.parent/jupyter``.
     Readable: :data:`SYSTEM_PATHS`, Python, the venv, course_lib, and ``readonly``; nothing else exists in
     the view. Hidden even where they fall inside one of those: ``course_root``, ``scratch`` (and what its
-    ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, and ``hide``.
+    ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, course_lib's graded
+    answers (:func:`graded_answer_folders`) and ``hide``.
     """
     limits = limits or Limits.from_user_env()
     work = Path(work).resolve()
@@ -324,7 +337,8 @@ def sandbox_config(
     kernels = work.parent / "jupyter"
     name = write_kernelspec(kernels)
     scratch, course_root = Path(scratch).resolve(), Path(course_root).resolve()
-    hidden = {scratch, course_root, _repo_root(), Path.home().resolve(), *map(Path, SYSTEM_HIDE)}
+    hidden = {scratch, course_root, _repo_root(), Path.home().resolve(), *map(Path, SYSTEM_HIDE),
+              *graded_answer_folders()}
     if (scratch / "source").is_symlink():
         hidden.add((scratch / "source").resolve())
     hidden |= {Path(p).resolve() for p in hide}
