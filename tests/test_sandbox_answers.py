@@ -175,3 +175,80 @@ def test_a_students_own_copy_keeps_the_tools_and_the_teaching_guard():
                                                                                                     [[1, 0]])):
             with pytest.raises(guard.AutodiffDisabledError):
                 call()
+
+
+# The issue's attack (a 04 backward that clears the guard and calls graph_gradients scored 10/10) and variants
+# by import and by reading the answer's file: graded for real, in the sandbox, each must score 0 on 4.1.
+ATTACKS_04 = {
+    "clears-the-guard": '''
+from course_lib import guard as _guard
+from course_lib.training import graph_gradients as _gg
+
+
+def backward(params: dict, X: np.ndarray, Y: np.ndarray) -> dict:
+    """Cheat: clear the guard for the length of the call and use course_lib's graph."""
+    saved = list(_guard._active)
+    _guard._active.clear()
+    try:
+        return _gg(params, np.atleast_2d(X), np.atleast_2d(Y))
+    finally:
+        _guard._active[:] = saved
+''',
+    "imports-the-answer": '''
+def backward(params: dict, X: np.ndarray, Y: np.ndarray) -> dict:
+    """Cheat: import the answer module itself."""
+    from course_lib.answers.network import graph_gradients as _gg
+    X = np.atleast_2d(X)
+    return _gg(params, X, np.atleast_2d(Y), (X.shape[1], params["W1"].shape[0], params["W2"].shape[0]))
+''',
+    "reads-the-file": '''
+import pathlib as _pl
+
+import course_lib as _cl
+
+
+def backward(params: dict, X: np.ndarray, Y: np.ndarray) -> dict:
+    """Cheat: read the answer's source file and run it."""
+    space = {}
+    exec(_pl.Path(_cl.__file__).with_name("answers").joinpath("network.py").read_text(), space)
+    X = np.atleast_2d(X)
+    return space["graph_gradients"](params, X, np.atleast_2d(Y),
+                                    (X.shape[1], params["W1"].shape[0], params["W2"].shape[0]))
+''',
+}
+
+
+@pytest.mark.grading
+@needs_sandbox
+def test_a_04_backward_that_reaches_course_libs_answer_scores_0(tmp_path):
+    import nbformat
+
+    from autograder.commands.grade import grade, load_results
+    from autograder.commands.release import release
+    from autograder.commands.sample_class import solved
+    from autograder.coursedir.course import NOTEBOOKS_DIR, CourseDir
+
+    course = CourseDir.at(tmp_path / "course")
+    release(course, NOTEBOOKS_DIR, progress=lambda m: None)
+    name = "04-all-parameters"
+    rel_path = next((course.release / name).glob("*.ipynb"))
+    rel = nbformat.read(str(rel_path), as_version=4)
+    src = nbformat.read(str(course.source / name / rel_path.name), as_version=4)
+    plans = {"correct": {}, **{k: {"backward-answer": (lambda _old, code=code: code)}
+                               for k, code in ATTACKS_04.items()}}
+    for student, mutate in plans.items():
+        folder = course.submitted / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(solved(rel, src, mutate=mutate), str(folder / rel_path.name))
+    grade(course, workers=2, assignments=[name], progress=print)
+    results = {r.student: r for r in load_results(course)}
+    # 4.1 (and 4.3) of a correct answer keep full marks with the answers withheld. (4.2's visible check compares
+    # with course_lib's flatten inside the kernel, where it is withheld now: only the grader-side run, which has
+    # it, can judge 4.2 -- issue 21's "every test cell scored outside the student's process".)
+    correct = {c.cell: c for c in results["correct"].cells}
+    kept = {gid: (c.score, c.max_score) for gid, c in correct.items() if not gid.startswith("flatten")}
+    assert all(score == top for score, top in kept.values()), [(c.cell, c.message[:200]) for c in correct.values()]
+    for student in ATTACKS_04:
+        cells = {c.cell: c for c in results[student].cells}
+        backward = [c for gid, c in cells.items() if gid.startswith("backward-")]
+        assert backward and all(c.score == 0 for c in backward), (student, [(c.cell, c.score) for c in backward])

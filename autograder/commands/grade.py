@@ -44,7 +44,7 @@ from autograder.grading.record import (
 )
 from autograder.grading.scan import UNPARSABLE
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
-from autograder.isolation.sandbox import sandbox_available, sandbox_summary
+from autograder.isolation.sandbox import parallel_bounded, sandbox_available, sandbox_summary
 from autograder.untrusted import for_csv, for_terminal
 
 __all__ = ["GradeSummary", "course_lib_digest", "final_results", "grade", "load_results", "refresh_feedback",
@@ -360,7 +360,12 @@ def grade(
                               "(apt-get install bubblewrap) and grade as root or where unprivileged user "
                               "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
                               "and the report then mark those grades).")
-        progress(sandbox_summary())
+        summary = sandbox_summary()
+        if (workers is None or workers > 1) and not parallel_bounded():
+            workers = 1  # per-process limits only: side by side, submissions would share (and break) them
+            summary += ("; grading ONE submission at a time: without per-submission cgroups, submissions side by "
+                        "side could together exceed the memory limit or starve each other of processes")
+        progress(summary)
     template = _template_db(course, known)
 
     jobs: list[Job] = []

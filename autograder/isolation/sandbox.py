@@ -72,6 +72,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from autograder.errors import SandboxUnavailable
+from autograder.isolation.cgroups import SubmissionCgroups, cleanup_cgroups
 from autograder.isolation.sandbox_kernel import (
     ENV_CGROUPS,
     ENV_HIDE,
@@ -84,8 +85,6 @@ from autograder.isolation.sandbox_kernel import (
     SYSTEM_PATHS,
     Limits,
     SandboxError,
-    SubmissionCgroups,
-    cleanup_cgroups,
 )
 from autograder.notebook.cells import meta
 from autograder.notebook.dependencies import needed_cells
@@ -101,6 +100,7 @@ __all__ = [
     "SandboxSettings",
     "cleanup_cgroups",
     "graded_answer_folders",
+    "parallel_bounded",
     "sandbox_available",
     "sandbox_command",
     "sandbox_config",
@@ -205,6 +205,20 @@ def sandbox_summary(limits: Limits | None = None) -> str:
             f"({limits.memory_bytes / gib:g} GiB per process), CPU {limits.cpu_percent}% of a core, "
             f"{limits.processes} processes, working folder {limits.work_bytes / 2**20:g} MiB, /tmp and HOME "
             f"{limits.tmp_bytes / 2**20:g} MiB; {enforced} (change with {ENV_USER_LIMITS})")
+
+
+def parallel_bounded(limits: Limits | None = None) -> bool:
+    """Whether every per-submission limit (memory, CPU, processes) is a cgroup here (a trial group is made).
+
+    Without them the limits are per process, and RLIMIT_NPROC counts every process of one uid: submissions
+    graded side by side could exceed the memory budget together or starve each other of processes, so
+    :func:`autograder.commands.grade.grade` then grades one submission at a time.
+    """
+    trial = SubmissionCgroups.create(limits or Limits.from_user_env())
+    try:
+        return not trial.missing
+    finally:
+        trial.close()
 
 
 def sandbox_command(argv: Sequence[str]) -> list[str]:
