@@ -1,5 +1,6 @@
 """Run notebook cells in the sandbox as this user: ``python -m testkit.rootless_probe FOLDER CELLS.json``.
 
+``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead.
 For tests that need a rootless grader (tests/test_rootless.py runs it as uid 65534 with ``setpriv``). Prints one
 line ``RESULT <json>``: each cell's stdout text, and the error that stopped the run, if any.
 """
@@ -14,6 +15,33 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from autograder.isolation.sandbox import CappedExecute, sandboxed
+
+
+def grade_one(folder: str) -> int:
+    """Release the pipeline fixture's course under ``folder``, hand in a correct 01-double, grade it (2 workers)."""
+    import nbformat
+
+    from autograder.commands.grade import grade, load_results
+    from autograder.commands.release import release
+    from autograder.commands.sample_class import solved
+    from autograder.coursedir.course import CourseDir
+    from testkit.pipeline_fixture import make_course_notebooks
+
+    root = Path(folder)
+    course = CourseDir.at(root / "course")
+    release(course, make_course_notebooks(root), progress=lambda m: None)
+    rel = nbformat.read(str(course.release / "01-double" / "double.ipynb"), as_version=4)
+    src = nbformat.read(str(course.source / "01-double" / "double.ipynb"), as_version=4)
+    for student in ("anna", "ben"):
+        (course.submitted / student / "01-double").mkdir(parents=True)
+        nbformat.write(solved(rel, src), str(course.submitted / student / "01-double" / "double.ipynb"))
+    printed: list[str] = []
+    grade(course, workers=2, assignments=["01-double"], progress=printed.append)
+    results = [{"student": r.student, "status": r.status, "score": r.score, "feedback": r.feedback,
+                "pages": sorted(p.name for p in Path(r.feedback).glob("*.html")) if r.feedback else []}
+               for r in load_results(course)]
+    print("RESULT " + json.dumps({"printed": printed, "results": results}))
+    return 0
 
 
 def main(folder: str, cells_file: str) -> int:
@@ -41,4 +69,4 @@ def main(folder: str, cells_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(grade_one(sys.argv[2]) if sys.argv[1] == "--grade" else main(*sys.argv[1:3]))

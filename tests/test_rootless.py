@@ -43,17 +43,20 @@ print("PROBE " + json.dumps(r))
 '''
 
 
-def _rootless(request_cleanup: list[Path], cells: list[str]) -> tuple[dict, str]:
-    """Run ``cells`` in the sandbox as uid 65534 with a secret in the grader's environment; (result, its output)."""
+def _rootless(request_cleanup: list[Path], cells: list[str] | None) -> tuple[dict, str]:
+    """Run ``cells`` in the sandbox as uid 65534 with a secret in the grader's environment; (result, its output).
+
+    ``cells`` None: grade a small class there instead (``testkit.rootless_probe --grade``).
+    """
     folder = Path(tempfile.mkdtemp(prefix="bpc-rootless-"))  # a parent 65534 can traverse
     request_cleanup.append(folder)
-    (folder / "cells.json").write_text(json.dumps(cells))
+    (folder / "cells.json").write_text(json.dumps(cells or []))
     shutil.chown(folder, 65534, 65534)
     env = {"PATH": os.environ["PATH"], "HOME": str(folder), "PGPASSWORD": SECRET, "TMPDIR": str(folder),
            "PYTHONPATH": str(REPO_ROOT), "JUPYTER_RUNTIME_DIR": str(folder / "runtime")}
     command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-               "--bounding-set=-all", sys.executable, "-m", "testkit.rootless_probe", str(folder),
-               str(folder / "cells.json")]
+               "--bounding-set=-all", sys.executable, "-m", "testkit.rootless_probe",
+               *(["--grade", str(folder)] if cells is None else [str(folder), str(folder / "cells.json")])]
     interpreter = Path(sys.executable).resolve()
     if Path("/root") in interpreter.parents:  # a pyenv under /root (0700): show uid 65534 that folder only
         keep = Path("/root") / interpreter.relative_to("/root").parts[0]
@@ -62,7 +65,7 @@ def _rootless(request_cleanup: list[Path], cells: list[str]) -> tuple[dict, str]
         script = (f"mount --bind /root {view} && mount -t tmpfs -o mode=755,size=1m tmpfs /root && "
                   f"mkdir {keep} && mount --bind {view / keep.name} {keep} && exec \"$@\"")
         command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command]
-    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(folder), timeout=300)
+    run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(folder), timeout=900)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, (run.stdout[-2000:], run.stderr[-3000:])
     return json.loads(line[len("RESULT "):]), run.stdout + run.stderr
@@ -87,6 +90,21 @@ def test_rootless_pid_1_has_no_environment_and_no_host_output(folders):
     assert SECRET not in probe["environ"] and "PGPASSWORD" not in probe["environ"], probe["environ"]
     assert "ESCAPE-FROM-THE-SANDBOX" not in printed  # /proc/1/fd/1 is /dev/null, not the grader's output
     assert probe["fd1"] in ("ok: '/dev/null'",) or not probe["fd1"].startswith("ok"), probe["fd1"]
+
+
+@pytest.mark.grading
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to uid 65534 needs root")
+@needs_sandbox
+def test_rootless_grade_scores_writes_feedback_and_says_one_at_a_time(folders):
+    """The issue saw no feedback page in rootless runs; graded here as uid 65534, each result has its page."""
+    result, _ = _rootless(folders, None)
+    first = result["printed"][0]
+    assert first.startswith("sandbox rootless") and "ONE submission at a time" in first, first
+    assert "with 1 worker(s)" in result["printed"][1], result["printed"][1]
+    assert len(result["results"]) == 2
+    for r in result["results"]:
+        assert r["status"].startswith("ok") and r["score"] == 3.0, r
+        assert r["pages"] == ["double.html"], r
 
 
 def test_without_per_submission_cgroups_grade_runs_one_at_a_time(tmp_path, monkeypatch):
