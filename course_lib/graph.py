@@ -2,7 +2,9 @@
 
 Every :class:`Node` keeps its forward ``value``, the ``local_grads`` (the partial derivative of this node
 with respect to each parent, evaluated during the forward pass) and, after :meth:`Node.backward`, its
-``grad`` (dRoot/dNode). Each operation below writes its local derivative right next to its forward.
+``grad`` (dRoot/dNode). Each operation below computes its forward here and takes its local derivative from
+:mod:`course_lib.answers.local` (left out of the grading sandbox: there ``local_grads`` and ``backward``
+raise :class:`course_lib.guard.AnswerUnavailable`, while forward values still work).
 
 Backward is the chain rule applied in reverse topological order::
 
@@ -83,7 +85,7 @@ class Node:
         local_grads: ``local_grads[i]`` = d(this)/d(parents[i]), computed in the forward pass.
     """
 
-    __slots__ = ("value", "grad", "op", "label", "parents", "local_grads", "serial")
+    __slots__ = ("value", "grad", "op", "label", "parents", "_local_grads", "serial")
 
     def __init__(
         self,
@@ -92,15 +94,15 @@ class Node:
         *,
         op: str = "input",
         parents: Sequence[Node] = (),
-        local_grads: Sequence[float] = (),
+        local_grads: Sequence[float] | None = (),
     ) -> None:
         if guard.is_disabled():
             guard.ensure_allowed("course_lib's computation graph (Node, and the models built from it)")
         what = f"{op} node {label!r}" if label else f"{op} node"
         self.value: float = _to_float(value, f"value of {what}")
-        if len(parents) != len(local_grads):
+        if local_grads is not None and len(parents) != len(local_grads):
             raise ValueError(f"{what}: {len(parents)} parents but {len(local_grads)} local derivatives")
-        self.local_grads: tuple[float, ...] = tuple(
+        self._local_grads: tuple[float, ...] | None = None if local_grads is None else tuple(
             _to_float(g, f"local derivative d({op})/d(input {i + 1}) of {what}")
             for i, g in enumerate(local_grads)
         )
@@ -109,6 +111,18 @@ class Node:
         self.op = op
         self.label = label
         self.serial = next(_creation)
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """``local_grads[i]`` = d(this)/d(parents[i]); not available while a notebook is graded (see ``answers``)."""
+        if self._local_grads is None:
+            raise guard.unavailable("the local derivatives of course_lib's graph (Node.local_grads)")
+        return self._local_grads
+
+    @local_grads.setter
+    def local_grads(self, values: Sequence[float]) -> None:
+        self._local_grads = tuple(_to_float(g, f"local derivative {i + 1} of {self.name}")
+                                  for i, g in enumerate(values))
 
     # ----------------------------------------------------------------- naming and display
     def named(self, label: str) -> Node:
@@ -148,9 +162,8 @@ class Node:
     def __mul__(self, other: Node | Number) -> Node:
         other = as_node(other)
         # d(ab)/da = b, d(ab)/db = a
-        return Node(
-            self.value * other.value, op="*", parents=(self, other), local_grads=(other.value, self.value)
-        )
+        return Node(self.value * other.value, op="*", parents=(self, other),
+                    local_grads=_local("product_back", self.value, other.value))
 
     def __rmul__(self, other: Number) -> Node:
         return as_node(other) * self
@@ -165,7 +178,7 @@ class Node:
             raise ZeroDivisionError(f"{self.name} / {other.name}: division by zero")
         a, b = self.value, other.value
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        return Node(a / b, op="/", parents=(self, other), local_grads=(1.0 / b, -a / (b * b)))
+        return Node(a / b, op="/", parents=(self, other), local_grads=_local("quotient_back", a, b))
 
     def __rtruediv__(self, other: Number) -> Node:
         return as_node(other) / self
@@ -180,7 +193,7 @@ class Node:
         if x == 0 and k < 1:
             raise NonFiniteError(f"{self.name} ** {k:g} at 0: the derivative is infinite there")
         # d(x^k)/dx = k x^(k-1)
-        return Node(x**k, op=f"**{k:g}", parents=(self,), local_grads=(k * x ** (k - 1),))
+        return Node(x**k, op=f"**{k:g}", parents=(self,), local_grads=_local("power_back", x, k))
 
     def square(self) -> Node:
         """$x^2$, with local derivative $2x$ (the notes' $h_1 = x^2$)."""
@@ -189,13 +202,13 @@ class Node:
     def reciprocal(self) -> Node:
         r"""$1/x$, with local derivative $-1/x^2$."""
         x = self.value
-        return Node(ops.reciprocal(x), op="1/x", parents=(self,), local_grads=(ops.reciprocal_back.__wrapped__(x),))
+        return Node(ops.reciprocal(x), op="1/x", parents=(self,), local_grads=_local("reciprocal_back", x))
 
     def exp(self) -> Node:
         r"""$e^x$, with local derivative $e^x$."""
         x = self.value
         try:
-            return Node(ops.exp(x), op="exp", parents=(self,), local_grads=(ops.exp_back.__wrapped__(x),))
+            return Node(ops.exp(x), op="exp", parents=(self,), local_grads=_local("exp_back", x))
         except OverflowError:
             raise NonFiniteError(
                 f"exp({x:g}) overflows float64 (the largest is about exp(709.78)); "
@@ -211,24 +224,29 @@ class Node:
         """
         if self.op == "sigmoid":
             z = self.parents[0].value
-            return Node(ops.log_sigmoid(z), op="log", parents=(self,), local_grads=(1.0 + _saturated_exp(-z, self),))
+            try:
+                local = _local("log_of_sigmoid_back", z)
+            except OverflowError:
+                _saturated_exp(-z, self)  # raises the clear error
+                raise
+            return Node(ops.log_sigmoid(z), op="log", parents=(self,), local_grads=local)
         x = self.value
-        return Node(ops.log(x), op="log", parents=(self,), local_grads=(ops.log_back.__wrapped__(x),))
+        return Node(ops.log(x), op="log", parents=(self,), local_grads=_local("log_back", x))
 
     def sigmoid(self) -> Node:
         r"""$\sigma(z) = 1/(1+e^{-z})$, with local derivative $\sigma(z)(1-\sigma(z))$."""
         z = self.value
-        return Node(ops.sigmoid(z), op="sigmoid", parents=(self,), local_grads=(ops.sigmoid_back.__wrapped__(z),))
+        return Node(ops.sigmoid(z), op="sigmoid", parents=(self,), local_grads=_local("sigmoid_back", z))
 
     def tanh(self) -> Node:
         r"""$\tanh x$, with local derivative $1-\tanh^2 x$."""
         x = self.value
-        return Node(ops.tanh(x), op="tanh", parents=(self,), local_grads=(ops.tanh_back.__wrapped__(x),))
+        return Node(ops.tanh(x), op="tanh", parents=(self,), local_grads=_local("tanh_back", x))
 
     def relu(self) -> Node:
         r"""$\max(0,x)$, with local derivative 1 for $x>0$ and 0 otherwise."""
         x = self.value
-        return Node(ops.relu(x), op="relu", parents=(self,), local_grads=(ops.relu_back.__wrapped__(x),))
+        return Node(ops.relu(x), op="relu", parents=(self,), local_grads=_local("relu_back", x))
 
     # ----------------------------------------------------------------- the chain rule
     def backward(self) -> None:
@@ -237,13 +255,7 @@ class Node:
         Resets all gradients in the graph first, so repeated calls give identical results.
         """
         guard.ensure_allowed("Node.backward()")
-        order = _topological_order(self)
-        for node in order:
-            node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            for parent, local in zip(node.parents, node.local_grads, strict=True):
-                parent.grad += node.grad * local
+        guard.graded_answers("engine", "Node.backward()").backward(self)
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0.0 on this node and every node it depends on."""
@@ -268,46 +280,28 @@ def topological_order(root: Node) -> list[Node]:
 
 
 def _topological_order(root: Node) -> list[Node]:
-    """All nodes ``root`` depends on, parents before children, ``root`` last.
+    """All nodes ``root`` depends on, parents before children, ``root`` last (:mod:`course_lib.answers.engine`).
 
     course_lib's own drawings, traces, path sums and ``backward`` use this unguarded form: they may run
     while a graded function runs (a drawing of the student's forward pass, say) and each guards itself.
-
-    The nodes are found by a depth-first search over each node's ordered ``parents`` tuple (iterative,
-    so deep graphs do not hit Python's recursion limit) and listed in creation order, which is the order
-    of the forward computation; both are the same on every run.
+    The nodes are listed in creation order, the order of the forward computation, the same on every run.
+    Not available while a notebook is graded (:class:`course_lib.guard.AnswerUnavailable`): it is
+    Exercise 5.1's answer.
 
     Raises:
         GraphCycleError: if following parents leads back to a node on the current path.
     """
-    order: list[Node] = []
-    state: dict[int, int] = {}  # id -> 1 while on the DFS stack, 2 when finished (membership only)
-    stack: list[tuple[Node, int]] = [(root, 0)]
-    state[id(root)] = 1
-    while stack:
-        node, i = stack.pop()
-        if i < len(node.parents):
-            stack.append((node, i + 1))
-            parent = node.parents[i]
-            seen = state.get(id(parent))
-            if seen == 1:
-                cycle = [n.name for n, _ in stack] + [parent.name]
-                raise GraphCycleError(
-                    "the graph has a cycle (" + " -> ".join(cycle) + "): a node cannot depend on "
-                    "itself, so backpropagation has no order to follow. Build each node from nodes "
-                    "created before it instead of editing .parents."
-                )
-            if seen is None:
-                state[id(parent)] = 1
-                stack.append((parent, 0))
-        else:
-            state[id(node)] = 2
-            order.append(node)
-    by_creation = sorted(order, key=lambda n: n.serial)
-    position = {id(n): i for i, n in enumerate(by_creation)}
-    if all(position[id(p)] < position[id(n)] for n in by_creation for p in n.parents):
-        return by_creation
-    return order  # parents were edited to point at later nodes: the DFS post-order is still valid
+    return guard.graded_answers("engine", "course_lib's topological order").topological_order(root)
+
+
+def _local(name: str, *inputs: float) -> tuple[float, ...] | None:
+    """The local derivative(s) of one step (:mod:`course_lib.answers.local`); None while a notebook is graded."""
+    try:
+        back = getattr(guard.graded_answers("local"), name)
+    except guard.AnswerUnavailable:
+        return None
+    out = back(*inputs)
+    return tuple(out) if isinstance(out, tuple | list) else (out,)
 
 
 def _saturated_exp(u: float, y: Node) -> float:
@@ -340,21 +334,15 @@ def aggregate(weights: Sequence[Node], inputs: Sequence[Node | Number], bias: No
     """
     if len(weights) != len(inputs):
         raise ValueError(f"aggregate: {len(weights)} weights but {len(inputs)} inputs")
-    parents: list[Node] = []
-    local: list[float] = []
     xs = [x if isinstance(x, Node) else _to_float(x, "aggregate input") for x in inputs]
-    for w, x in zip(weights, xs, strict=True):
-        parents.append(w)
-        local.append(x.value if isinstance(x, Node) else x)
-    for w, x in zip(weights, xs, strict=True):
-        if isinstance(x, Node):
-            parents.append(x)
-            local.append(w.value)
-    value = math.fsum(w.value * (x.value if isinstance(x, Node) else x) for w, x in zip(weights, xs, strict=True))
+    node_inputs = [x for x in xs if isinstance(x, Node)]
+    parents: list[Node] = [*weights, *node_inputs, *([bias] if bias is not None else [])]
+    x_values = [x.value if isinstance(x, Node) else x for x in xs]
+    value = math.fsum(w.value * x for w, x in zip(weights, x_values, strict=True))
     if bias is not None:
-        parents.append(bias)
-        local.append(1.0)
         value += bias.value
+    local = _local("aggregate_locals", [w.value for w in weights], x_values, [isinstance(x, Node) for x in xs],
+                   bias is not None)
     return Node(value, op="Σw·x", parents=parents, local_grads=local)
 
 
@@ -369,7 +357,7 @@ def neg_log_likelihood(outputs: Sequence[Node], targets: Sequence[float]) -> Nod
     if len(outputs) != len(targets):
         raise ValueError(f"neg_log_likelihood: {len(outputs)} outputs but {len(targets)} targets")
     value_terms: list[float] = []
-    local: list[float] = []
+    local: list[float] | None = []
     for k, (yhat, t) in enumerate(zip(outputs, targets, strict=True)):
         t = _to_float(t, f"target {k + 1}")
         if not 0.0 <= t <= 1.0:
@@ -386,7 +374,8 @@ def neg_log_likelihood(outputs: Sequence[Node], targets: Sequence[float]) -> Nod
                 raise ValueError(f"output {yhat.name} = {y}: cross-entropy needs 0 < ŷ < 1")
             value_terms.append(-t * math.log(y) - (1.0 - t) * math.log1p(-y))
             inv_y, inv_1my = 1.0 / y, 1.0 / (1.0 - y)
-        local.append(-t * inv_y + (1.0 - t) * inv_1my)
+        back = _local("nll_back", t, inv_y, inv_1my)
+        local = None if back is None or local is None else [*local, *back]
     op = "-log" if len(outputs) == 1 and float(targets[0]) == 1.0 else "NLL"
     return Node(math.fsum(value_terms), op=op, parents=list(outputs), local_grads=local)
 

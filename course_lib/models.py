@@ -1,7 +1,8 @@
 r"""The models of the lecture notes, forward only.
 
 Their backward passes are the students' work (the graded exercises); here is only what the notes
-compute going forward, in two forms:
+compute going forward, in two forms (``flatten``, ``unflatten`` and ``sgd_step`` are graded answers: their
+code is in :mod:`course_lib.answers`, left out while a notebook is graded):
 
 * as :mod:`course_lib.graph` nodes, for drawings, traces, paths and automatic checks
   (:func:`exp_exp_chain`, :func:`inv_exp_chain`, :func:`sigmoid_chain`, :func:`network_graph`, and
@@ -29,6 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from course_lib.graph import Node, aggregate, neg_log_likelihood
+from course_lib.guard import graded_answers
 
 __all__ = [
     "LAYER_SIZES",
@@ -180,7 +182,7 @@ def param_names(sizes: Sequence[int] = LAYER_SIZES) -> list[str]:
 def flatten(params: Mapping[str, np.ndarray]) -> np.ndarray:
     """θ as one float64 vector: W1 row by row, then b1, W2 row by row, b2."""
     _check_params(params)
-    return np.concatenate([np.asarray(params[k], dtype=np.float64).ravel() for k in PARAM_KEYS])
+    return graded_answers("network", "course_lib.models.flatten").flatten(params)
 
 
 def unflatten(theta: np.ndarray, sizes: Sequence[int] = LAYER_SIZES) -> dict[str, np.ndarray]:
@@ -190,12 +192,7 @@ def unflatten(theta: np.ndarray, sizes: Sequence[int] = LAYER_SIZES) -> dict[str
     expected = sum(int(np.prod(s)) for s in shapes.values())
     if theta.ndim != 1 or theta.size != expected:
         raise ValueError(f"θ must be a vector of {expected} numbers for sizes {tuple(sizes)}, got shape {theta.shape}")
-    out, start = {}, 0
-    for key, shape in shapes.items():
-        n = int(np.prod(shape))
-        out[key] = theta[start : start + n].reshape(shape).copy()
-        start += n
-    return out
+    return graded_answers("network", "course_lib.models.unflatten").unflatten(theta, shapes)
 
 
 def sgd_step(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float) -> dict[str, np.ndarray]:
@@ -203,14 +200,11 @@ def sgd_step(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], 
     extra, missing = set(grads) - set(params), set(params) - set(grads)
     if extra or missing:
         raise KeyError(f"grads and params differ: missing {sorted(missing)}, extra {sorted(extra)}")
-    new = {}
     for k, w in params.items():
-        g = np.asarray(grads[k], dtype=np.float64)
-        w = np.asarray(w, dtype=np.float64)
-        if g.shape != w.shape:
-            raise ValueError(f"grads[{k!r}] has shape {g.shape} but params[{k!r}] has shape {w.shape}")
-        new[k] = w - lr * g
-    return new
+        g_shape, w_shape = np.shape(grads[k]), np.shape(w)
+        if g_shape != w_shape:
+            raise ValueError(f"grads[{k!r}] has shape {g_shape} but params[{k!r}] has shape {w_shape}")
+    return graded_answers("network", "course_lib.models.sgd_step").sgd_step(params, grads, lr)
 
 
 def make_dataset(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

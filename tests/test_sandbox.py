@@ -25,6 +25,7 @@ from traitlets.config import Config
 import autograder.coursedir.course
 from autograder.commands.sample_class import solved
 from autograder.coursedir.course import REPO_ROOT, CourseDir
+from autograder.isolation.cgroups import CGROUP_GROUP, pids_group_folders
 from autograder.isolation.sandbox import (
     AUTOGRADE_PREPROCESSORS,
     KERNEL_NAME,
@@ -36,7 +37,7 @@ from autograder.isolation.sandbox import (
     sandbox_config,
     sandboxed,
 )
-from autograder.isolation.sandbox_kernel import CGROUP_GROUP, _pids_group_folders, build_bwrap_command
+from autograder.isolation.sandbox_kernel import build_bwrap_command
 from testkit.pipeline_fixture import released_course
 
 
@@ -277,7 +278,7 @@ def test_fork_bomb_is_capped_by_pids_max(tmp_path):
     assert "still alive" in _text(nb.cells[1])
     # the submission's cgroup (and its sleeping children) are gone; groups of other graders running
     # elsewhere on this machine (named s-<their pid>-...) are not this test's business
-    leftovers = [g for folder in _pids_group_folders() if folder.is_dir() for g in folder.glob(f"s-{os.getpid()}-*")]
+    leftovers = [g for folder in pids_group_folders() if folder.is_dir() for g in folder.glob(f"s-{os.getpid()}-*")]
     assert not leftovers, leftovers
 
 
@@ -468,7 +469,7 @@ def test_sandbox_available_says_why_not(monkeypatch):
 
 @needs_sandbox
 def test_cleanup_cgroups_removes_only_empty_kernel_cgroups():
-    folders = _pids_group_folders()
+    folders = pids_group_folders()
     assert folders and all(f.name == CGROUP_GROUP for f in folders)
     group = folders[0]
     group.mkdir(exist_ok=True)

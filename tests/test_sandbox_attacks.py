@@ -21,8 +21,9 @@ import pytest
 from test_sandbox import needs_sandbox, run_sandboxed
 
 from autograder.coursedir.course import REPO_ROOT
+from autograder.isolation.cgroups import SubmissionCgroups
 from autograder.isolation.sandbox import Limits, sandbox_available
-from autograder.isolation.sandbox_kernel import SandboxError, SubmissionCgroups
+from autograder.isolation.sandbox_kernel import SandboxError
 
 MIB = 2**20
 MARK = "ATTACK "

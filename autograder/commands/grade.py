@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -43,13 +44,14 @@ from autograder.grading.record import (
     restore_human_grades,
     update_record,
 )
+from autograder.grading.scan import UNPARSABLE
 from autograder.grading.status import Status
 from autograder.grading.verdicts import save_verdicts, worker_verdicts
 from autograder.grading.worker import CellResult, Job, SubmissionResult, grade_submission
-from autograder.isolation.sandbox import sandbox_available, sandbox_summary
+from autograder.isolation.sandbox import parallel_bounded, sandbox_available, sandbox_summary
 from autograder.untrusted import for_terminal
 
-__all__ = ["GradeSummary", "grade", "load_results", "parse_timestamp"]
+__all__ = ["GradeSummary", "course_lib_digest", "grade", "load_results", "parse_timestamp"]
 
 GRADER_VERSION = "1"
 
@@ -66,10 +68,26 @@ class GradeSummary:
 
 def _digest_folder(folder: Path, h: hashlib._Hash | None = None) -> str:
     h = h or hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
+    skip = {".ipynb_checkpoints", "__pycache__"}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not skip & set(p.parts)):
         h.update(str(path.relative_to(folder)).encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def course_lib_digest(folder: Path | None = None) -> str:
+    """sha256 of course_lib's package files (``folder``: the installed package by default), bytecode left out.
+
+    Its checkers (``gradcheck``, ``chain_checks``, ``param_checks``), the test-cell helpers (``isolation``,
+    ``notebook``, ``params``) and the models the tests compare with decide grades as much as the notebooks
+    do: a fix to any of them makes every submission "changed since last graded".
+    """
+    if folder is None:
+        spec = importlib.util.find_spec("course_lib")
+        if spec is None or not spec.submodule_search_locations:
+            return "no course_lib"
+        folder = Path(next(iter(spec.submodule_search_locations)))
+    return _digest_folder(Path(folder))
 
 
 def _result_path(course: CourseDir, student: str, assignment: str) -> Path:
@@ -272,7 +290,12 @@ def grade(
                               "(apt-get install bubblewrap) and grade as root or where unprivileged user "
                               "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
                               "and the report then mark those grades).")
-        progress(sandbox_summary())
+        summary = sandbox_summary()
+        if (workers is None or workers > 1) and not parallel_bounded():
+            workers = 1  # per-process limits only: side by side, submissions would share (and break) them
+            summary += ("; grading ONE submission at a time: without per-submission cgroups, submissions side by "
+                        "side could together exceed the memory limit or starve each other of processes")
+        progress(summary)
     template = _template_db(course, known)
 
     jobs: list[Job] = []
@@ -285,12 +308,13 @@ def grade(
         if missing:
             raise CourseError(f"no submissions from {', '.join(missing)} in {course.submitted}")
         student_dirs = [p for p in student_dirs if p.name in set(students)]
+    checkers = course_lib_digest()  # the checkers' code decides grades too: a fix regrades
     for student_dir in student_dirs:
         for assignment in chosen:
             folder = student_dir / assignment
             if not folder.is_dir():
                 continue
-            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|".encode())
+            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|{checkers}|".encode())
             _digest_folder(course.source / assignment, h)
             digest = _digest_folder(folder, h)
             saved = _result_path(course, student_dir.name, assignment)
@@ -336,6 +360,7 @@ def grade(
         failed = isinstance(outcome, JobFailure)
         if isinstance(outcome, JobFailure):
             outcome = _failed_result(course, job, outcome.reason)
+        _unparsable_needs_attention(outcome)
         try:  # each result is merged on its own: one that cannot be recorded is that submission's row only
             _merge(course, outcome)
         except Exception as exc:  # noqa: BLE001 - whatever one submission holds, the class's grading goes on
@@ -362,6 +387,13 @@ def grade(
             progress(for_terminal(line))
     attention = [f.result for f in finals if not f.result.status.ok]
     return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
+
+
+def _unparsable_needs_attention(result: SubmissionResult) -> None:
+    """A cell Python's parser gives up on (a parser bomb: RecursionError, MemoryError) needs the instructor."""
+    bombs = [f for f in result.flags if UNPARSABLE in f]
+    if bombs:
+        result.status.add_reason(f"{bombs[0]}{f' (and {len(bombs) - 1} more)' if len(bombs) > 1 else ''}")
 
 
 def _not_recorded(result: SubmissionResult, exc: Exception) -> None:

@@ -23,7 +23,10 @@ import nbformat
 
 from autograder.notebook.cells import grade_id, is_test, meta
 
-__all__ = ["Flag", "scan_notebook", "scan_source"]
+__all__ = ["UNPARSABLE", "Flag", "scan_notebook", "scan_source"]
+
+#: How a flag says a cell could not be read at all (a parser bomb): such a submission needs the instructor.
+UNPARSABLE = "could not be parsed"
 
 _RISKY_MODULES = {
     "os": "the operating system (files, processes, environment)",
@@ -97,6 +100,9 @@ def scan_source(code: str, cell: str, imported_modules: set[str] | None = None) 
         tree = ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.split("\n")))
     except SyntaxError:
         return []
+    except (RecursionError, MemoryError) as exc:  # a parser bomb: nested deeper than Python's parser goes
+        return [Flag(cell, 0, f"{UNPARSABLE} ({type(exc).__name__}: nested too deeply for Python's parser); "
+                              "the grader could not scan it: review this answer by hand")]
     flags: list[Flag] = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)

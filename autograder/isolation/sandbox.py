@@ -7,7 +7,8 @@ it, each notebook's kernel is the ``backprop-sandbox`` kernelspec, whose launche
 pid/network/ipc/uts namespaces, with:
 
 * a view built from nothing (an allow-list): read-only system folders (:data:`SYSTEM_PATHS`), Python, the
-  virtual environment's real path and the ``course_lib`` package folder (never the repository around it);
+  virtual environment's real path and the ``course_lib`` package folder (never the repository around it)
+  without ``course_lib/answers`` (the graded exercises' working code: an empty read-only folder there);
   nothing else of the host exists in it (no course folder, no other submission, no repository clone);
 * its working folder (a copy of the notebook folder, no notebooks, no symlinks), ``/tmp`` and ``HOME`` on
   size-limited tmpfs, so nothing it writes reaches the grader's disk or the files nbgrader later writes;
@@ -71,6 +72,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer
 
 from autograder.errors import SandboxUnavailable
+from autograder.isolation.cgroups import SubmissionCgroups, cleanup_cgroups
 from autograder.isolation.sandbox_kernel import (
     ENV_CGROUPS,
     ENV_HIDE,
@@ -83,8 +85,6 @@ from autograder.isolation.sandbox_kernel import (
     SYSTEM_PATHS,
     Limits,
     SandboxError,
-    SubmissionCgroups,
-    cleanup_cgroups,
 )
 from autograder.notebook.cells import meta
 from autograder.notebook.dependencies import needed_cells
@@ -99,6 +99,8 @@ __all__ = [
     "SandboxRun",
     "SandboxSettings",
     "cleanup_cgroups",
+    "graded_answer_folders",
+    "parallel_bounded",
     "sandbox_available",
     "sandbox_command",
     "sandbox_config",
@@ -205,6 +207,20 @@ def sandbox_summary(limits: Limits | None = None) -> str:
             f"{limits.tmp_bytes / 2**20:g} MiB; {enforced} (change with {ENV_USER_LIMITS})")
 
 
+def parallel_bounded(limits: Limits | None = None) -> bool:
+    """Whether every per-submission limit (memory, CPU, processes) is a cgroup here (a trial group is made).
+
+    Without them the limits are per process, and RLIMIT_NPROC counts every process of one uid: submissions
+    graded side by side could exceed the memory budget together or starve each other of processes, so
+    :func:`autograder.commands.grade.grade` then grades one submission at a time.
+    """
+    trial = SubmissionCgroups.create(limits or Limits.from_user_env())
+    try:
+        return not trial.missing
+    finally:
+        trial.close()
+
+
 def sandbox_command(argv: Sequence[str]) -> list[str]:
     """The command that runs ``argv`` sandboxed, with the policy of the enclosing :func:`sandboxed` block.
 
@@ -269,6 +285,16 @@ def _readonly_defaults() -> list[Path]:
     return sorted({p for p in paths if p.exists() and p not in broad})
 
 
+def graded_answer_folders() -> list[Path]:
+    """course_lib's ``answers`` folder (the graded exercises' working code), wherever course_lib is installed.
+
+    :func:`sandbox_config` hides it: the sandbox's course_lib has no graded answer to import, read or find.
+    """
+    spec = importlib.util.find_spec("course_lib")
+    locations = spec.submodule_search_locations if spec and spec.submodule_search_locations else []
+    return sorted({Path(p).resolve() / "answers" for p in locations})
+
+
 def _repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
@@ -311,7 +337,8 @@ def sandbox_config(
     paths are limited to 107 bytes); a kernelspec is written next to it, in ``work.parent/jupyter``.
     Readable: :data:`SYSTEM_PATHS`, Python, the venv, course_lib, and ``readonly``; nothing else exists in
     the view. Hidden even where they fall inside one of those: ``course_root``, ``scratch`` (and what its
-    ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, and ``hide``.
+    ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, course_lib's graded
+    answers (:func:`graded_answer_folders`) and ``hide``.
     """
     limits = limits or Limits.from_user_env()
     work = Path(work).resolve()
@@ -324,7 +351,8 @@ def sandbox_config(
     kernels = work.parent / "jupyter"
     name = write_kernelspec(kernels)
     scratch, course_root = Path(scratch).resolve(), Path(course_root).resolve()
-    hidden = {scratch, course_root, _repo_root(), Path.home().resolve(), *map(Path, SYSTEM_HIDE)}
+    hidden = {scratch, course_root, _repo_root(), Path.home().resolve(), *map(Path, SYSTEM_HIDE),
+              *graded_answer_folders()}
     if (scratch / "source").is_symlink():
         hidden.add((scratch / "source").resolve())
     hidden |= {Path(p).resolve() for p in hide}

@@ -51,19 +51,18 @@ kernel, since RLIMIT_NPROC does not bind root.
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import json
 import os
 import resource
-import secrets
 import shutil
-import signal
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from autograder.isolation.cgroups import CGROUP_GROUP, SubmissionCgroups, cleanup_cgroups, join_cgroups
 
 __all__ = [
     "CGROUP_GROUP",
@@ -79,6 +78,7 @@ __all__ = [
     "Limits",
     "SandboxError",
     "SubmissionCgroups",
+    "Mount",
     "build_bwrap_command",
     "cleanup_cgroups",
     "main",
@@ -93,7 +93,6 @@ ENV_CGROUPS = "BACKPROP_SANDBOX_CGROUPS"
 ENV_LIMITS = "BACKPROP_SANDBOX_LIMITS"
 ENV_MPL_FONTLIST = "BACKPROP_SANDBOX_MPL_FONTLIST"
 ENV_USER_LIMITS = "BPC_SANDBOX_LIMITS"  # the instructor's overrides of the defaults, e.g. "submission_memory=4G"
-CGROUP_GROUP = "backprop-sandbox"  # our folder in each cgroup hierarchy; submissions get s-<pid>-<hex> inside
 MIB = 2**20
 INPUT = Path("/run/sandbox-input")  # inside the sandbox: read-only copy of the notebook folder and HOME seed
 HOME = Path("/tmp/home")  # inside the sandbox, on the /tmp tmpfs
@@ -209,6 +208,103 @@ def _depth(path: Path) -> int:
     return len(path.parts)
 
 
+class Mount(enum.IntEnum):
+    """What one entry of the sandbox's view is; the order in which mounts at one depth are applied."""
+
+    TMPFS = 0  # a fresh tmpfs (size-limited)
+    BIND = 1  # a host path bound in (read-only unless ``--bind``)
+
+
+MountOp = tuple[Path, Mount, list[str]]  # (target inside, kind, bwrap arguments)
+
+
+def _view_ops(*, system: Iterable[str], readonly: Iterable[Path], hide: Iterable[Path], limits: Limits, cwd: Path,
+              input_dir: Path, work: Path | None, extra_files: Mapping[Path, Path]) -> tuple[list[MountOp], list]:
+    """The mounts of the view, parents first, and the system symlinks to recreate ``(path, target)``."""
+    ops: list[MountOp] = []
+    symlinks = []
+    for name in system:
+        p = Path(name)
+        if p.is_symlink():
+            symlinks.append((p, os.readlink(p)))
+        elif p.exists():
+            ops.append((p, Mount.BIND, ["--ro-bind", str(p), str(p)]))
+    for p in sorted({Path(p) for p in readonly}):
+        ops.append((p, Mount.BIND, ["--ro-bind", str(p), str(p)]))
+    bound = [t for t, kind, _ in ops if kind is Mount.BIND]
+    for p in sorted({Path(p) for p in hide}):
+        if any(b in p.parents for b in bound):
+            if p.is_dir():
+                ops.append((p, Mount.TMPFS, ["--size", str(MIB), "--tmpfs", str(p)]))
+            elif p.exists():
+                ops.append((p, Mount.BIND, ["--ro-bind", "/dev/null", str(p)]))
+    tmp = str(limits.tmp_bytes)
+    ops.append((Path("/tmp"), Mount.TMPFS, ["--perms", "1777", "--size", tmp, "--tmpfs", "/tmp"]))
+    ops.append((Path("/dev/shm"), Mount.TMPFS, ["--perms", "1777", "--size", tmp, "--tmpfs", "/dev/shm"]))
+    ops.append((cwd, Mount.TMPFS, ["--perms", "1777", "--size", str(limits.work_bytes), "--tmpfs", str(cwd)]))
+    ops.append((INPUT, Mount.BIND, ["--ro-bind", str(input_dir), str(INPUT)]))
+    for host, inside in extra_files.items():
+        ops.append((Path(inside), Mount.BIND, ["--ro-bind", str(host), str(inside)]))
+    if work is not None:
+        ops.append((work, Mount.BIND, ["--bind", str(work), str(work)]))
+    ops.sort(key=lambda op: (_depth(op[0]), op[1], str(op[0])))
+    return ops, symlinks
+
+
+def _mount_args(ops: Sequence[MountOp], symlinks: Sequence[tuple[Path, str]], writable: Iterable[Path]) -> list[str]:
+    """bwrap arguments that apply ``ops`` (missing parent folders made 0755), the symlinks, then read-only
+    remounts of every tmpfs but ``writable``."""
+    cmd = ["--dev", "/dev", "--proc", "/proc"]
+    made: set[Path] = {Path("/"), Path("/dev"), Path("/proc")}
+    mounted: list[tuple[Path, bool]] = []  # (target, is a tmpfs)
+
+    def parents(target: Path) -> None:
+        for parent in reversed(target.parents):
+            if parent in made:
+                continue
+            inner = [m for m in mounted if _inside(parent, m[0])]
+            if inner and not max(inner, key=lambda m: _depth(m[0]))[1]:
+                continue  # inside a read-only bind: it exists there (or cannot be made anyway)
+            cmd.extend(["--perms", "0755", "--dir", str(parent)])
+            made.add(parent)
+
+    for target, kind, args in ops:
+        parents(target)
+        cmd.extend(args)
+        mounted.append((target, kind is Mount.TMPFS))
+        made.add(target)
+    for p, target in symlinks:
+        parents(p)
+        cmd += ["--symlink", target, str(p)]
+    keep = set(writable)
+    for target, kind, _ in ops:
+        if kind is Mount.TMPFS and target not in keep:
+            cmd += ["--remount-ro", str(target)]
+    return cmd
+
+
+def _sandbox_env(python_bin: Path) -> dict[str, str]:
+    """The whole environment of the sandboxed process (bwrap ``--clearenv`` first)."""
+    return {
+        "PATH": os.pathsep.join([str(python_bin), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(HOME),
+        "USER": "sandbox",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(HOME / ".matplotlib"),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # else ipykernel's debugger warns about frozen modules
+        # its parent is the namespace's init (pid 1): ipykernel then neither polls for it nor prints a banner
+        "JPY_PARENT_PID": "1",
+        # one BLAS/OpenMP thread: fair timing next to other graders, and well under pids.max
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
 def build_bwrap_command(
     *,
     bwrap: str,
@@ -234,86 +330,18 @@ def build_bwrap_command(
     ``hide`` paths inside a read-only bind are covered by an empty tmpfs. Mounts are applied parents first;
     missing parent folders are made 0755 so the unprivileged kernel can traverse them.
     """
-    ops: list[tuple[Path, int, list[str]]] = []  # (target, kind 0=tmpfs 1=bind 2=symlink, args)
-    symlinks = []
-    for name in system:
-        p = Path(name)
-        if p.is_symlink():
-            symlinks.append((p, os.readlink(p)))
-        elif p.exists():
-            ops.append((p, 1, ["--ro-bind", str(p), str(p)]))
-    binds = sorted({Path(p) for p in readonly})
-    for p in binds:
-        ops.append((p, 1, ["--ro-bind", str(p), str(p)]))
-    bound = [t for t, kind, _ in ops if kind == 1]
-    for p in sorted({Path(p) for p in hide}):
-        if any(b in p.parents for b in bound):
-            if p.is_dir():
-                ops.append((p, 0, ["--size", str(MIB), "--tmpfs", str(p)]))
-            elif p.exists():
-                ops.append((p, 1, ["--ro-bind", "/dev/null", str(p)]))
-    ops.append((Path("/tmp"), 0, ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]))
-    ops.append((Path("/dev/shm"), 0, ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]))
-    ops.append((cwd, 0, ["--perms", "1777", "--size", str(limits.work_bytes), "--tmpfs", str(cwd)]))
-    ops.append((INPUT, 1, ["--ro-bind", str(input_dir), str(INPUT)]))
-    for host, inside in (extra_files or {}).items():
-        ops.append((Path(inside), 1, ["--ro-bind", str(host), str(inside)]))
-    if work is not None:
-        ops.append((work, 1, ["--bind", str(work), str(work)]))
-    ops.sort(key=lambda op: (_depth(op[0]), op[1], str(op[0])))
-
+    ops, symlinks = _view_ops(system=system, readonly=readonly, hide=hide, limits=limits, cwd=cwd,
+                              input_dir=input_dir, work=work, extra_files=extra_files or {})
     cmd = [bwrap]
     if rootless:
         cmd += ["--unshare-user", "--disable-userns", "--uid", str(limits.uid), "--gid", str(limits.gid)]
-    cmd += ["--dev", "/dev", "--proc", "/proc"]
-    made: set[Path] = {Path("/"), Path("/dev"), Path("/proc")}
-    mounted: list[tuple[Path, bool]] = []  # (target, is a tmpfs)
-
-    def parents(target: Path) -> None:
-        for parent in reversed(target.parents):
-            if parent in made:
-                continue
-            inner = [m for m in mounted if _inside(parent, m[0])]
-            if inner and not max(inner, key=lambda m: _depth(m[0]))[1]:
-                continue  # inside a read-only bind: it exists there (or cannot be made anyway)
-            cmd.extend(["--perms", "0755", "--dir", str(parent)])
-            made.add(parent)
-
-    for target, kind, args in ops:
-        parents(target)
-        cmd.extend(args)
-        mounted.append((target, kind == 0))
-        made.add(target)
-    for p, link in symlinks:
-        parents(p)
-        cmd += ["--symlink", link, str(p)]
-    for target, kind, _ in ops:
-        if kind == 0 and target not in (Path("/tmp"), Path("/dev/shm"), cwd):
-            cmd += ["--remount-ro", str(target)]
+    cmd += _mount_args(ops, symlinks, writable=(Path("/tmp"), Path("/dev/shm"), cwd))
     cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox", "--new-session", "--die-with-parent", "--cap-drop", "ALL"]
     if setpriv:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-    env = {
-        "PATH": os.pathsep.join([str(python_bin), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(HOME),
-        "USER": "sandbox",
-        "TMPDIR": "/tmp",
-        "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(HOME / ".matplotlib"),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # else ipykernel's debugger warns about frozen modules
-        # its parent is the namespace's init (pid 1): ipykernel then neither polls for it nor prints a banner
-        "JPY_PARENT_PID": "1",
-        # one BLAS/OpenMP thread: fair timing next to other graders, and well under pids.max
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
     cmd.append("--clearenv")
-    for key, value in env.items():
+    for key, value in _sandbox_env(python_bin).items():
         cmd += ["--setenv", key, value]
     cmd += ["--chdir", str(cwd), "--"]
     if setpriv:
@@ -339,231 +367,6 @@ for a, b in ((os.path.join(src, "home"), home), (os.path.join(src, "cwd"), cwd))
             print("backprop-sandbox: not copied into the sandbox:", str(e)[:300], file=sys.stderr)
 os.execvp(sys.argv[5], sys.argv[5:])
 """
-
-
-# ---------------------------------------------------------------------------------------------------------
-# cgroups: one per submission, memory + CPU + processes, both dialects
-
-
-def _mounts() -> list[tuple[str, str, str]]:
-    """(mount point, filesystem type, super options) of the cgroup mounts."""
-    out = []
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        parts, rparts = left.split(), right.split()
-        if len(parts) >= 5 and len(rparts) >= 3 and rparts[0] in ("cgroup", "cgroup2"):
-            out.append((parts[4].replace("\\040", " "), rparts[0], rparts[2]))
-    return out
-
-
-def _own_cgroups() -> dict[str, str]:
-    own: dict[str, str] = {}
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            hid, controllers, path = line.split(":", 2)
-            for c in controllers.split(",") if controllers else ["" if hid == "0" else hid]:
-                own[c] = path
-    except (OSError, ValueError):
-        pass
-    return own
-
-
-def _group_folders(controllers: Iterable[str] = ("memory", "cpu", "pids")) -> dict[str, tuple[Path, str]]:
-    """Per controller, where this process may make cgroups and in which dialect ("v1"/"v2").
-
-    cgroup v1: the controller's hierarchy, nested under this process's own cgroup there. cgroup v2: the
-    unified hierarchy's root, when it offers the controller (a v2 cgroup holding processes cannot delegate).
-    A v1 hierarchy is preferred where both offer a controller (v2 then has it unavailable anyway).
-    """
-    own = _own_cgroups()
-    found: dict[str, tuple[Path, str]] = {}
-    mounts = _mounts()
-    for mount, fstype, options in mounts:
-        if fstype == "cgroup":
-            for c in controllers:
-                if c in options.split(",") and c not in found:
-                    found[c] = (Path(mount) / own.get(c, "/").lstrip("/") / CGROUP_GROUP, "v1")
-    for mount, fstype, _ in mounts:
-        if fstype == "cgroup2":
-            try:
-                offered = (Path(mount) / "cgroup.controllers").read_text().split()
-            except OSError:
-                continue
-            for c in controllers:
-                if c in offered and c not in found:
-                    found[c] = (Path(mount) / CGROUP_GROUP, "v2")
-    return found
-
-
-def _pids_group_folders() -> list[Path]:
-    """Where the pids cgroups of submissions are made (for tests and :func:`cleanup_cgroups`)."""
-    folder = _group_folders(("pids",)).get("pids")
-    return [folder[0]] if folder else []
-
-
-def _settings(controller: str, dialect: str, limits: Limits) -> list[tuple[str, str]]:
-    """The (file, value) pairs that apply ``limits`` for one controller, in the order they must be written."""
-    period = 100_000
-    if controller == "memory" and limits.submission_memory_bytes:
-        if dialect == "v2":
-            return [("memory.max", str(limits.submission_memory_bytes)), ("memory.swap.max?", "0")]
-        return [("memory.limit_in_bytes", str(limits.submission_memory_bytes)),
-                ("memory.memsw.limit_in_bytes?", str(limits.submission_memory_bytes))]
-    if controller == "cpu":
-        quota = limits.cpu_percent * period // 100 if limits.cpu_percent else 0
-        weight = min(max(limits.cpu_weight, 1), 10_000)
-        if dialect == "v2":
-            return [("cpu.max", f"{quota or 'max'} {period}"), ("cpu.weight", str(weight))]
-        return [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(quota or -1)),
-                ("cpu.shares", str(max(2, weight * 1024 // 100)))]
-    if controller == "pids":
-        return [("pids.max", str(limits.processes))]
-    return []
-
-
-@dataclass
-class SubmissionCgroups:
-    """One cgroup per controller (memory, cpu, pids) for one submission: made, joined, measured, removed.
-
-    :meth:`create` makes what it can and says what it could not in :attr:`missing` (controller -> reason);
-    the launcher then keeps the per-process rlimits only for those. :meth:`close` kills what is left in
-    the groups and removes them.
-    """
-
-    paths: dict[str, Path] = field(default_factory=dict)  # controller -> cgroup folder
-    dialects: dict[str, str] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
-
-    @staticmethod
-    def create(limits: Limits, controllers: Sequence[str] = ("memory", "cpu", "pids")) -> SubmissionCgroups:
-        """Make this submission's cgroups under ``backprop-sandbox`` in every hierarchy that lets us."""
-        out = SubmissionCgroups()
-        folders = _group_folders(controllers)
-        name = f"s-{os.getpid()}-{secrets.token_hex(4)}"
-        for c in controllers:
-            if c not in folders:
-                out.missing[c] = "no cgroup hierarchy offers it"
-                continue
-            group, dialect = folders[c]
-            cg = group / name
-            try:
-                group.mkdir(exist_ok=True)
-                if dialect == "v2":
-                    for control in (group.parent / "cgroup.subtree_control", group / "cgroup.subtree_control"):
-                        if c not in control.read_text().split():
-                            control.write_text(f"+{c}")
-                cg.mkdir(exist_ok=cg in out.paths.values())
-                for fname, value in _settings(c, dialect, limits):
-                    optional = fname.endswith("?")
-                    path = cg / fname.rstrip("?")
-                    if optional and not path.exists():
-                        continue
-                    path.write_text(value)
-                out.paths[c], out.dialects[c] = cg, dialect
-            except OSError as exc:
-                out.missing[c] = f"{exc.strerror or exc} ({cg})"
-                if cg not in out.paths.values():
-                    with contextlib.suppress(OSError):
-                        cg.rmdir()
-        return out
-
-    @property
-    def folders(self) -> list[Path]:
-        """The distinct cgroup folders to join (one per hierarchy)."""
-        return sorted(set(self.paths.values()))
-
-    def describe(self) -> str:
-        """One line: what is enforced per submission, and what is not and why."""
-        done = ", ".join(f"{c} ({self.dialects[c]})" for c in self.paths)
-        parts = [f"per-submission cgroup limits: {done}" if done else "no per-submission cgroup limits"]
-        if self.missing:
-            parts.append("not enforced per submission (per-process rlimits only): " + "; ".join(
-                f"{c}: {why}" for c, why in self.missing.items()))
-        return "; ".join(parts)
-
-    def stats(self) -> dict[str, int]:
-        """What the submission used: peak memory, OOM kills, CPU throttling (what the kernel reports)."""
-        out: dict[str, int] = {}
-        mem = self.paths.get("memory")
-        if mem:
-            for name in ("memory.max_usage_in_bytes", "memory.peak"):
-                with contextlib.suppress(OSError, ValueError):
-                    out["peak_memory_bytes"] = int((mem / name).read_text().split()[0])
-            for name in ("memory.oom_control", "memory.events"):
-                with contextlib.suppress(OSError, ValueError):
-                    for line in (mem / name).read_text().splitlines():
-                        key, _, value = line.partition(" ")
-                        if key == "oom_kill":
-                            out["oom_kills"] = int(value)
-        cpu = self.paths.get("cpu")
-        if cpu:
-            with contextlib.suppress(OSError, ValueError):
-                for line in (cpu / "cpu.stat").read_text().splitlines():
-                    key, _, value = line.partition(" ")
-                    if key in ("nr_throttled", "throttled_time", "throttled_usec", "usage_usec"):
-                        out[f"cpu_{key}"] = int(value)
-        return out
-
-    def close(self, timeout: float = 10.0) -> list[Path]:
-        """Kill every process left in the groups and remove them; return the folders that could not go."""
-        left = []
-        for cg in self.folders:
-            deadline = time.monotonic() + timeout
-            while cg.exists():
-                kill = cg / "cgroup.kill"
-                try:
-                    if kill.exists():
-                        kill.write_text("1")
-                    else:
-                        for pid in (cg / "cgroup.procs").read_text().split():
-                            with contextlib.suppress(ProcessLookupError, PermissionError):
-                                os.kill(int(pid), signal.SIGKILL)
-                    cg.rmdir()
-                except OSError:
-                    if time.monotonic() > deadline:
-                        left.append(cg)
-                        break
-                    time.sleep(0.05)
-        return left
-
-
-def cleanup_cgroups(stale: Callable[[str], bool] | None = None) -> list[Path]:
-    """Remove the empty submission and kernel cgroups this module made; return those removed.
-
-    A cgroup that still holds a process cannot be removed (the kernel refuses), so live kernels are safe.
-    ``stale``, if given, picks by name (``s-<pid>-<hex>``) which empty groups may go.
-    """
-    removed = []
-    for group, _ in _group_folders().values():
-        if not group.is_dir():
-            continue
-        for cg in sorted([*group.glob("k-*"), *group.glob("s-*")]):
-            if stale is not None and not (cg.name.split("-")[1].isdigit() and stale(cg.name)):
-                continue
-            try:
-                cg.rmdir()
-                removed.append(cg)
-            except OSError:
-                continue
-        with contextlib.suppress(OSError):
-            group.rmdir()
-    return removed
-
-
-def _join_cgroups(folders: Iterable[Path]) -> list[Path]:
-    """Move this process into each folder; return those joined."""
-    joined = []
-    for cg in folders:
-        try:
-            (cg / "cgroup.procs").write_text(str(os.getpid()))
-            joined.append(cg)
-        except OSError as exc:
-            print(f"backprop-sandbox: could not join the submission's cgroup {cg}: {exc}", file=sys.stderr)
-    return joined
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -700,7 +503,7 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
         python=python,
         hide=hide, extra_files={box / "passwd": Path("/etc/passwd"), box / "group": Path("/etc/group")},
     )
-    joined = _join_cgroups(_paths(environ.get(ENV_CGROUPS)))
+    joined = join_cgroups(_paths(environ.get(ENV_CGROUPS)))
     has_pids = any((cg / "pids.max").exists() for cg in joined)
     if not has_pids and not drop and not rootless:
         raise SandboxError("no writable pids cgroup, and RLIMIT_NPROC does not bind root: refusing to run "
@@ -718,8 +521,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(cmd[0], cmd)
+    _detach_stdio()
+    os.execve(cmd[0], cmd, {})  # bwrap, pid 1 inside in rootless mode: nothing of grade's environment
     return 1  # not reached
+
+
+def _detach_stdio() -> None:
+    """Point fds 0-2 at /dev/null: the sandbox's pid 1 (bwrap) and the kernel hold no host file or terminal.
+
+    (The kernel's results travel over its ipc sockets; the re-check's host over the pipes it is given.)
+    A kernel could otherwise write to ``/proc/1/fd/1``, the grader's log.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
 
 
 if __name__ == "__main__":

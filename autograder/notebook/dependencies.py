@@ -31,7 +31,7 @@ def cell_names(code: str, known_modules: Iterable[str] = ()) -> tuple[set[str], 
     """
     try:
         tree = ast.parse(strip_magics(code))
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):  # RecursionError/MemoryError: a parser bomb
         return None
     defined: set[str] = set()
     used: set[str] = set()
@@ -82,7 +82,7 @@ def imported_modules(cells: Iterable[str]) -> set[str]:
     for code in cells:
         try:
             tree = ast.parse(strip_magics(code))
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError):  # RecursionError/MemoryError: a parser bomb
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

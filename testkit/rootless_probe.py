@@ -1,0 +1,72 @@
+"""Run notebook cells in the sandbox as this user: ``python -m testkit.rootless_probe FOLDER CELLS.json``.
+
+``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead.
+For tests that need a rootless grader (tests/test_rootless.py runs it as uid 65534 with ``setpriv``). Prints one
+line ``RESULT <json>``: each cell's stdout text, and the error that stopped the run, if any.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from autograder.isolation.sandbox import CappedExecute, sandboxed
+
+
+def grade_one(folder: str) -> int:
+    """Release the pipeline fixture's course under ``folder``, hand in a correct 01-double, grade it (2 workers)."""
+    import nbformat
+
+    from autograder.commands.grade import grade, load_results
+    from autograder.commands.release import release
+    from autograder.commands.sample_class import solved
+    from autograder.coursedir.course import CourseDir
+    from testkit.pipeline_fixture import make_course_notebooks
+
+    root = Path(folder)
+    course = CourseDir.at(root / "course")
+    release(course, make_course_notebooks(root), progress=lambda m: None)
+    rel = nbformat.read(str(course.release / "01-double" / "double.ipynb"), as_version=4)
+    src = nbformat.read(str(course.source / "01-double" / "double.ipynb"), as_version=4)
+    for student in ("anna", "ben"):
+        (course.submitted / student / "01-double").mkdir(parents=True)
+        nbformat.write(solved(rel, src), str(course.submitted / student / "01-double" / "double.ipynb"))
+    printed: list[str] = []
+    grade(course, workers=2, assignments=["01-double"], progress=printed.append)
+    results = [{"student": r.student, "status": r.status, "score": r.score, "feedback": r.feedback,
+                "pages": sorted(p.name for p in Path(r.feedback).glob("*.html")) if r.feedback else []}
+               for r in load_results(course)]
+    print("RESULT " + json.dumps({"printed": printed, "results": results}))
+    return 0
+
+
+def main(folder: str, cells_file: str) -> int:
+    """Run the cells of ``cells_file`` (a JSON list of sources) in one sandboxed kernel under ``folder``."""
+    tmp = Path(folder)
+    scratch = tmp / "course" / ".grading" / "work" / "s__a"
+    work = scratch / "autograded" / "s" / "a"
+    work.mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(cells=[new_code_cell(c) for c in json.loads(Path(cells_file).read_text())])
+    error = ""
+    with sandboxed(scratch, tmp / "course") as extra:
+        cfg = Config()
+        for key, value in extra.items():
+            section, name = key.split(".", 1)
+            setattr(cfg[section], name, value)
+        cfg.Execute.timeout = 60
+        try:
+            CappedExecute(config=cfg).preprocess(nb, {"metadata": {"path": str(work)}})
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        cgroups = extra.cgroups
+    outputs = ["".join(o.get("text", "") or str(o.get("evalue", "")) for o in c.outputs) for c in nb.cells]
+    print("RESULT " + json.dumps({"outputs": outputs, "error": error, "cgroups": cgroups}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(grade_one(sys.argv[2]) if sys.argv[1] == "--grade" else main(*sys.argv[1:3]))
