@@ -68,11 +68,12 @@ def sigma_slips(true_gradient: float, units: Mapping[str, float], on_path: Seque
     if unknown:
         raise KeyError(f"sigma_slips: no output given for the unit(s) {', '.join(unknown)}")
     slips = {
-        f"σ where σ' is needed for {u}: {u} instead of {u}(1 − {u})": true_gradient / (1 - units[u]) for u in on_path
+        f"σ where σ' is needed for {u}: the unit's output {u} stands where its derivative belongs (σ' is not σ: "
+        f"your d_sigmoid of Exercise 2.2 (a))": true_gradient / (1 - units[u]) for u in on_path
     }
     if len(on_path) > 1:
-        slips["σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit"] = true_gradient / math.prod(
-            1 - units[u] for u in on_path
+        slips["σ where σ' is needed in every unit: each unit's output stands where its derivative belongs"] = (
+            true_gradient / math.prod(1 - units[u] for u in on_path)
         )
     return slips
 

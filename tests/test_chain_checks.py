@@ -61,11 +61,15 @@ def test_sigma_slips_divide_the_true_gradient_by_one_minus_each_unit():
     units = {"y": 0.9, "h2": 0.6, "h1": 0.3}
     slips = sigma_slips(-0.5, units, ["y", "h2"])
     assert slips == {
-        "σ where σ' is needed for y: y instead of y(1 − y)": pytest.approx(-5.0),
-        "σ where σ' is needed for h2: h2 instead of h2(1 − h2)": pytest.approx(-1.25),
-        "σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit": pytest.approx(-12.5),
+        "σ where σ' is needed for y: the unit's output y stands where its derivative belongs (σ' is not σ: "
+        "your d_sigmoid of Exercise 2.2 (a))": pytest.approx(-5.0),
+        "σ where σ' is needed for h2: the unit's output h2 stands where its derivative belongs (σ' is not σ: "
+        "your d_sigmoid of Exercise 2.2 (a))": pytest.approx(-1.25),
+        "σ where σ' is needed in every unit: each unit's output stands where its derivative belongs":
+            pytest.approx(-12.5),
     }
-    assert list(sigma_slips(1.0, units, ["y"])) == ["σ where σ' is needed for y: y instead of y(1 − y)"]
+    assert [s.split(":")[0] for s in sigma_slips(1.0, units, ["y"])] == ["σ where σ' is needed for y"]
+    assert not any("(1 −" in s for s in slips), "the message names the slip, not the formula of σ'"
     with pytest.raises(KeyError, match="no output given for the unit"):
         sigma_slips(1.0, units, ["h3"])
 
@@ -90,12 +94,12 @@ def test_check_weight_names_a_sigma_slip_from_the_catalogue_and_the_exercise():
         check_weight(models.sigmoid_chain_loss, _grad("sigma_h1", "w1"), "w1", X, W, mistakes=slips)
     message = str(err.value)
     assert message.startswith("Gradient check FAILED for grad_w1")
-    assert "dL/dw1: your gradient matches a known mistake: σ where σ' is needed for h1: h1 instead of h1(1 − h1)" \
-        in message
+    assert "dL/dw1: your gradient matches a known mistake: σ where σ' is needed for h1: the unit's output h1 " \
+        "stands where its derivative belongs" in message
 
 
 def test_check_weight_uses_the_graph_for_the_chain_rule_slips():
-    with pytest.raises(AssertionError, match=r"the inner derivative ·x is missing: a1 = w1·x"):
+    with pytest.raises(AssertionError, match=r"your product lacks the inner factor da1/dw1 of a1 = w1·x"):
         check_weight(models.sigmoid_chain_loss, _grad("no_x", "w1"), "w1", 1.7, W, graph=models.sigmoid_chain)
 
 
