@@ -125,7 +125,7 @@ def test_the_loss_landscape_plot_names_w1_on_its_axis():
 @pytest.mark.kernel  # runs notebook cells (in-process)
 @pytest.mark.parametrize(("cheat", "words"), [
     ("return numerical_gradient(sigmoid, a)", "AutodiffDisabledError"),
-    ("return sigmoid(a)", "σ' is not σ: differentiate σ(a) = 1/(1 + e^(−a)) with the chain rule"),
+    ("return sigmoid(a)", "σ' is not σ: differentiate σ(a) = 1/(1 + e^(−a)), chain rule"),
     ("return 1 - sigmoid(a)", "your d_sigmoid returns 1 − σ(a), only part of the derivative"),
     ("return -sigmoid(a) * (1 - sigmoid(a))", "the sign is flipped"),
 ])

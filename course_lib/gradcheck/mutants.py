@@ -143,7 +143,9 @@ def chain_mistakes(
         if node.op != "-log":
             outputs.append((v, i))
             at_output[f"d{v}/d{u} is evaluated at the step's output {v} instead of its input {u}: "
-                      f"a local derivative belongs at the value its step received"] = _only(v, i, lambda node, local: _at(node, node.value))
+                      "a local derivative belongs at the value its step received"] = _only(
+                v, i, lambda node, local: _at(node, node.value)
+            )
         if _power(node.op) == 2:
             special[f"d{v}/d{u} written as {u}: a factor is missing from the derivative of {u}²; expand "
                     f"({u} + ε)² − {u}² and divide by ε"] = _only(
@@ -151,7 +153,8 @@ def chain_mistakes(
             )
         if node.op == "sigmoid":
             sigmas.append(v)
-            special[f"σ where σ' is needed: d{v}/d{u} is not {v} itself; differentiate σ(a) = 1/(1 + e^(−a))"] = _only(
+            special[f"σ where σ' is needed: d{v}/d{u} is not {v} itself; "
+                    "differentiate σ(a) = 1/(1 + e^(−a))"] = _only(
                 v, i, lambda node, local: node.value
             )
     every: dict[str, Change] = {}
