@@ -59,13 +59,15 @@ ANSWERS: dict[str, dict[str, list[str]]] = {
         "1.4": [r"-\\frac\{2x\}", r"[−-]2x\s*/\s*e"],
     },
     "02-sigmoid-chain": {
-        "2.2": [r"σ\(a\)\s*\(1\s*[−-]\s*σ\(a\)\)", r"\\sigma\(a\)\s*\\?\(?\s*1\s*-\s*\\sigma\(a\)", r"s\s*\*\s*\(1 - s\)",
+        "2.2": [r"σ\(a\)\s*\(1\s*[−-]\s*σ\(a\)\)", r"\\sigma\(a\)\s*\\?\(?\s*1\s*-\s*\\sigma\(a\)",
+                r"s\s*\*\s*\(1 - s\)",
                 r"\b(y|h1|h2)\s*\(1\s*[−-]\s*(y|h1|h2)\)", r"\*\s*\(1 - (y|h1|h2)\)", r"dL/dy\s*=\s*[−-]\s*1\s*/\s*y",
                 r"[−-]1/y\b", r"-\\frac\{1\}\{y\}"],
         "2.3": [r'd\["dL_dy"\]\s*\*\s*d\["dy_dh2"\]\s*\*\s*d\["dh2_dh1"\]'],
     },
     "03-many-paths": {
-        "3.1": [r"highlight_paths", r"path_chooser\(", r"\.backward\(\)", *_numbers(*_w131_paths(), sum(_w131_paths()))],
+        "3.1": [r"highlight_paths", r"path_chooser\(", r"\.backward\(\)",
+                *_numbers(*_w131_paths(), sum(_w131_paths()))],
         "3.2": [r"\(1,\s*3\)", r'\("h_22",\s*"h_21",\s*"h_22"\)', r"term 3 is term 1", r"excess is one copy",
                 *_numbers(_w131_paths()[1])],
         "3.3": [r"yhat\s*-\s*y\b", r"\\hat y_k\s*-\s*y_k", r"\\hat y\s*-\s*y\b"],
