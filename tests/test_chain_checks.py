@@ -174,3 +174,44 @@ def test_check_update_switches_course_libs_gradients_off_inside_the_step():
 
     with pytest.raises(AutodiffDisabledError, match="while cheat runs"):
         check_update(cheat, models.sigmoid_chain_loss, X, dict(W), 0.5)
+
+
+# ------------------------------------------------------------------ factor-level diagnoses (issue 23, item 4)
+def test_a_missing_factor_of_the_chain_product_is_named_without_its_value():
+    """grad_w1 without dh2/dh1: before issue 23 the checker said "no simple pattern ... check each factor"."""
+    def grad_w1(x: float, w: dict[str, float]) -> float:
+        h1 = float(models.sigmoid(w["w1"] * x))
+        h2 = float(models.sigmoid(w["w2"] * h1))
+        return chain_grads(w, x)["w1"] / (h2 * (1 - h2) * w["w2"])
+
+    with pytest.raises(AssertionError) as err:
+        check_weight(models.sigmoid_chain_loss, grad_w1, "w1", X, W, graph=models.sigmoid_chain)
+    message = str(err.value)
+    assert "dL/dw1: your gradient matches a known mistake: dL/dw1 lacks the factor dh2/dh1" in message
+    assert "no simple pattern" not in message
+
+
+def test_a_doubled_factor_is_named_too():
+    def grad_w2(x: float, w: dict[str, float]) -> float:
+        h1 = float(models.sigmoid(w["w1"] * x))
+        h2 = float(models.sigmoid(w["w2"] * h1))
+        return chain_grads(w, x)["w2"] * h2 * (1 - h2) * h1
+
+    with pytest.raises(AssertionError, match="dL/dw2 has the factor dh2/dw2 twice"):
+        check_weight(models.sigmoid_chain_loss, grad_w2, "w2", X, W, graph=models.sigmoid_chain)
+
+
+def test_factor_sentence_names_a_path_by_its_nodes_and_the_missing_edge():
+    from course_lib.chain_checks import factor_sentence, path_factors, path_route
+    from course_lib.paths import enumerate_paths
+
+    g = models.network_graph(models.init_params(seed=1), np.array([0.8, -0.5]), np.array([1.0, 0.0]))
+    first = enumerate_paths(g["w_131"], g["L"])[0]
+    assert path_route(first) == "w_131 → a_13 → h_13 → a_21 → yhat_1 → L"
+    w213 = path_factors(first)["∂a_21/∂h_13"]
+    sentence = factor_sentence("your product", first.product / w213, first.product, path_factors(first))
+    assert sentence.startswith("your product lacks the factor ∂a_21/∂h_13")
+    assert f"{w213:.3g}" not in sentence  # the factor is named, its value is not given
+    assert factor_sentence("p", first.product * w213, first.product, path_factors(first)).startswith(
+        "p has the factor ∂a_21/∂h_13 once too often")
+    assert factor_sentence("p", first.product * 1.37, first.product, path_factors(first)) is None

@@ -172,8 +172,8 @@ def test_03_an_output_delta_with_a_factor_missing_or_unsimplified_is_named(wrong
     ("wrong", "sentence"),
     [
         ("return notes_formula", "this is the value of the notes' formula itself"),
-        ("return true_gradient - notes_formula", "the sign: formula − gradient, not gradient − formula"),
-        ("return 2 * via_yhat2", "the excess is one copy of it, not two"),
+        ("return true_gradient - notes_formula", "the sign: the question asks for (the formula) − (the gradient)"),
+        ("return 2 * via_yhat2", "twice the excess: write the formula and the gradient as sums of path products"),
         ("return via_yhat1", "this is the product along the path through ŷ_1: is that the path of the term that "
                              "repeats?"),
         ("return true_gradient", "this is the true gradient"),
