@@ -2,6 +2,11 @@
 
 Run: ``.venv/bin/python -m benchmarks.learner_time`` (add ``--no-run`` to skip executing the notebooks).
 
+One source of truth for points and times: ``--write`` stores each notebook's points (the sum of its graded
+cells) and the model's estimate (without running) in its metadata, ``{"syllabus": {"points", "minutes",
+"topic"}}``, then rewrites the first cell's "Estimated time" and "Points" and 00's overview table from that
+metadata (:func:`overview_table`); ``tests/test_syllabus.py`` fails on any disagreement.
+
 No one was timed here: the estimate is a model of a learner working through the notebook, built from what
 the notebook holds, with every constant below stated so an instructor can replace it by a pilot's timing.
 
@@ -38,6 +43,8 @@ MINUTES_PER_INTERACTIVE = 2
 
 _WIDGET = re.compile(r"\b(explorer|stepper|chooser|slider_explorer|gate_explorer|path_chooser|backward_stepper)\b")
 _TIME = re.compile(r"\*\*Estimated time:\*\*\s*(\d+)")
+_TABLE = re.compile(r"^\| assignment \| topic \| points \| time \|\n(?:\|.*\|\n?)+", re.M)
+SYLLABUS = "syllabus"  # the notebook-metadata key: {"points": int, "minutes": int, "topic": str}
 
 
 def _words(markdown: str) -> int:
@@ -83,11 +90,60 @@ def estimate(path: Path, run: bool = True) -> dict[str, float]:
             "points": points, "interactives": interactives, "run_s": run_s}
 
 
+def syllabus(path: Path) -> dict:
+    """The notebook's ``syllabus`` metadata: points, minutes and topic."""
+    return dict(read(path).metadata.get(SYLLABUS) or {})
+
+
+def overview_table(paths: list[Path]) -> str:
+    """00's table of the assignments, made from each notebook's ``syllabus`` metadata (the one source)."""
+    rows = ["| assignment | topic | points | time |", "|---|---|---|---|"]
+    for path in paths:
+        meta = syllabus(path)
+        rows.append(f"| `{path.parent.name}` | {meta['topic']} | {meta['points']} | {meta['minutes']} min |")
+    return "\n".join(rows) + "\n"
+
+
+def header_lines(meta: dict) -> tuple[str, str]:
+    """The first cell's "Estimated time" and "Points" phrases for a notebook's metadata."""
+    points = (f"**Points:** {meta['points']} in total." if meta["points"]
+              else "**Points:** this notebook is not graded (0 points).")
+    return f"**Estimated time:** {meta['minutes']} minutes.", points
+
+
+def write(paths: list[Path]) -> None:
+    """Store points and minutes in each notebook's metadata and make the headers and 00's table agree."""
+    import nbformat
+
+    for _ in range(3):  # the table and headers are prose too: repeat until the estimates are stable
+        for path in paths:
+            nb = read(path)
+            meta = dict(nb.metadata.get(SYLLABUS) or {})
+            meta["points"] = int(sum(float(c.metadata["nbgrader"].get("points", 0)) for c in nb.cells if is_test(c)))
+            meta["minutes"] = int(estimate(path, run=False)["total"])
+            nb.metadata[SYLLABUS] = meta
+            time_phrase, points_phrase = header_lines(meta)
+            first = re.sub(r"\*\*Estimated time:\*\* \d+ minutes\.", time_phrase, nb.cells[0].source)
+            first = re.sub(r"\*\*Points:\*\* (?:\d+ in total\.|this notebook is not graded \(0 points\)\.)",
+                           points_phrase, first)
+            nb.cells[0].source = first
+            nbformat.write(nb, str(path))
+        start = read(paths[0])
+        cell = next(c for c in start.cells if _TABLE.search(c.source))
+        cell.source = _TABLE.sub(lambda _match: overview_table(paths), cell.source)
+        nbformat.write(start, str(paths[0]))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print one row per notebook: the counts, the parts of the estimate, the total and what the notebook says."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-run", action="store_true", help="do not execute the notebooks (running = 0)")
+    parser.add_argument("--write", action="store_true",
+                        help="store points and minutes in each notebook's metadata; rewrite headers and 00's table")
     args = parser.parse_args(argv)
+    if args.write:
+        write(notebook_paths())
+        args.no_run = True
     print("| notebook | words | formulas | code lines | answers | points | interactive | run (s) | "
           "reading | code | exercises | interactive | estimate (min) | notebook says |")
     print("|---|" + "---|" * 13)

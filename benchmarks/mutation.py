@@ -9,7 +9,9 @@ automatically, one small change at a time, with the mistakes students actually m
               a sum over examples reduced to its first term (``D.sum(axis=0)`` → ``D[0]``);
 * ``const``   a changed numeric constant: ``c`` → ``c + 1``;
 * ``sigma``   σ for σ′: ``s * (1 - s)`` → ``s``;
-* ``matmul``  swapped operands of ``@`` or ``np.outer``, a transpose ``.T`` dropped.
+* ``matmul``  swapped operands of ``@`` or ``np.outer``, a transpose ``.T`` dropped;
+* ``accumulate`` ``=`` for ``+=``: each contribution overwrites the ones before it (a dropped path);
+* ``reset``   a reset to 0 removed (``node.grad = 0.0``): a second backward pass adds onto the first.
 
 A mutant is *killed* when a graded test cell of the exercise it touches loses its points (an exception,
 or output on stderr, as nbgrader scores it). Each mutant runs the notebook's code cells in-process with
@@ -146,6 +148,10 @@ def _candidate_changes(node: ast.AST, parent: ast.AST | None) -> Iterator[tuple[
         flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
         yield "sign", ast.AugAssign(node.target, flipped, node.value)
         yield "drop", None
+        if isinstance(node.op, ast.Add):
+            yield "accumulate", ast.copy_location(ast.Assign([node.target], node.value, lineno=node.lineno), node)
+    elif isinstance(node, ast.Assign) and _is_number(node.value) and node.value.value == 0:
+        yield "reset", None
     elif _is_number(node):
         yield "const", ast.Constant(node.value + 1)
     elif isinstance(node, ast.Attribute) and node.attr == "T":

@@ -10,11 +10,16 @@ see :mod:`course_lib.guard`).
 * :func:`sigma_slips` — the catalogue entries "σ where σ′ is needed" for the units on a weight's path.
 * :func:`check_weight` — one weight's gradient function against a numerical derivative of the loss.
 * :func:`check_update` — one gradient-descent step against ``w − η·(numerical gradient)``.
+* :func:`path_route`, :func:`path_factors`, :func:`factor_sentence` — name a path by its nodes and a factor
+  that a product along it lacks or has once too often (received/expected is that factor or its inverse).
+* :func:`factor_slips` — catalogue entries for a notes' factor (a unit differentiated in the one before it)
+  missing from, or doubled in, a chain's product.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +29,11 @@ from course_lib.gradcheck import check_derivative, numerical_gradient
 from course_lib.guard import hand_written_only
 from course_lib.notebook import expect_close
 
-__all__ = ["check_entries", "check_update", "check_weight", "complex_sigmoid", "sigma_slips"]
+__all__ = ["check_entries", "check_update", "check_weight", "complex_sigmoid", "factor_sentence", "factor_slips",
+           "path_factors", "path_route", "sigma_slips"]
+
+#: an aggregation node (a1, a_13): inside a unit, not one of the notes' named steps between units
+_AGGREGATION = re.compile(r"^a_?\d+$")
 
 
 def complex_sigmoid(a: Any) -> Any:
@@ -68,13 +77,89 @@ def sigma_slips(true_gradient: float, units: Mapping[str, float], on_path: Seque
     if unknown:
         raise KeyError(f"sigma_slips: no output given for the unit(s) {', '.join(unknown)}")
     slips = {
-        f"σ where σ' is needed for {u}: {u} instead of {u}(1 − {u})": true_gradient / (1 - units[u]) for u in on_path
+        f"σ where σ' is needed for {u}: the unit's output {u} stands where its derivative belongs (σ' is not σ: "
+        f"your d_sigmoid of Exercise 2.2 (a))": true_gradient / (1 - units[u]) for u in on_path
     }
     if len(on_path) > 1:
-        slips["σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit"] = true_gradient / math.prod(
-            1 - units[u] for u in on_path
+        slips["σ where σ' is needed in every unit: each unit's output stands where its derivative belongs"] = (
+            true_gradient / math.prod(1 - units[u] for u in on_path)
         )
     return slips
+
+
+def path_route(path: Any) -> str:
+    """A path by its nodes, as the student finds it on the graph: ``"w_131 → a_13 → h_13 → a_21 → yhat_1 → L"``."""
+    return " → ".join(node.name for node in path.nodes)
+
+
+def path_factors(path: Any) -> dict[str, float]:
+    """The local factor of each edge of a path (:class:`course_lib.paths.Path`), named ``∂b/∂a`` for ``a → b``."""
+    return {f"∂{b.name}/∂{a.name}": f for a, b, f in zip(path.nodes, path.nodes[1:], path.factors, strict=False)}
+
+
+def _unit_factors(path: Any) -> dict[str, float]:
+    """The notes' factors of a chain: each unit differentiated in the node before it, through its aggregation
+    (``dh2/dh1`` is the product of the edges h1 → a2 → h2); only those spanning two edges or more."""
+    out: dict[str, float] = {}
+    start, product, edges = path.nodes[0], 1.0, 0
+    for node, factor in zip(path.nodes[1:], path.factors, strict=True):
+        product, edges = product * factor, edges + 1
+        if not _AGGREGATION.match(node.name):
+            if edges > 1:
+                out[f"d{node.name}/d{start.name}"] = product
+            start, product, edges = node, 1.0, 0
+    return out
+
+
+def factor_sentence(what: str, received: float, expected: float, factors: Mapping[str, float]) -> str | None:
+    """``"<what> lacks the factor ∂a_21/∂h_13 ..."`` when received/expected is the inverse of one named factor,
+    ``"... has the factor ... once too often"`` when it is the factor; None otherwise (or when it is ambiguous).
+
+    The sentence names the factor, never its value or formula (that is the student's to derive).
+    """
+    if not (math.isfinite(received) and math.isfinite(expected)) or expected == 0 or received == 0:
+        return None
+    ratio = received / expected
+    close = [(name, f) for name, f in factors.items() if f != 0 and not math.isclose(abs(f), 1.0, rel_tol=1e-6)]
+    lacks = [n for n, f in close if math.isclose(ratio, 1 / f, rel_tol=1e-7)]
+    extra = [n for n, f in close if math.isclose(ratio, f, rel_tol=1e-7)]
+    if len(lacks) == 1 and not extra:
+        return (f"{what} lacks the factor {lacks[0]}: each arrow of the walk brings its local derivative, this "
+                "one too")
+    if len(extra) == 1 and not lacks:
+        return f"{what} has the factor {extra[0]} once too often: each arrow of the walk brings its factor once"
+    return None
+
+
+def factor_slips(graph_at: Callable[[float], Mapping[str, Any]], source: str, what: str,
+                 target: str = "L") -> dict[str, Callable[[float], float]]:
+    """Catalogue entries (the ``mistakes`` option of the checker) for a notes' factor left out of a chain's
+    product or counted twice, as functions of the variable: ``"dL/dw1 lacks the factor dh2/dh1 ..."``.
+
+    ``graph_at(v)`` builds the notes' graph with the variable at ``v``; the factors are those of
+    :func:`_unit_factors` along the single path from ``source`` to ``target``.
+    """
+    from course_lib.paths import enumerate_paths
+
+    def path_at(v: float) -> Any:
+        nodes = graph_at(float(v))
+        (path,) = enumerate_paths(nodes[source], nodes[target])
+        return path
+
+    out: dict[str, Callable[[float], float]] = {}
+    for name in _unit_factors(path_at(1.0)):
+        def lacks(v: float, name: str = name) -> float:
+            path = path_at(v)
+            return path.product / _unit_factors(path)[name]
+
+        def twice(v: float, name: str = name) -> float:
+            path = path_at(v)
+            return path.product * _unit_factors(path)[name]
+
+        out[f"{what} lacks the factor {name}: the walk from {source} to {target} passes through that step, and "
+            "each arrow brings its local derivative"] = lacks
+        out[f"{what} has the factor {name} twice: each arrow of the walk brings its factor once"] = twice
+    return out
 
 
 def check_weight(
@@ -106,9 +191,10 @@ def check_weight(
         return grad_fn(x, {**fixed, name: v})
 
     options: dict[str, Any] = {"name": f"dL/d{name}", "exercise": getattr(grad_fn, "__name__", name)}
-    if mistakes:
-        options["mistakes"] = dict(mistakes)
+    if mistakes or graph is not None:
+        options["mistakes"] = dict(mistakes or {})
     if graph is not None:
+        options["mistakes"].update(factor_slips(lambda v: graph(x, **{**fixed, name: v}), name, f"dL/d{name}"))
         options["chain"] = lambda v: graph(x, **{**fixed, name: v})
         options["chain_input"] = name
     check_derivative(loss_of, grad_of, fixed[name], **options).assert_ok()

@@ -52,6 +52,10 @@ def trace(root: Node, include_constants: bool = False) -> list[TraceRow]:
     ]
 
 
+#: ops whose name would read as a formula in another variable (a ``1/x`` step whose input is ``h2``)
+_OP_NAMES = {"1/x": "reciprocal"}
+
+
 def format_trace(root: Node, digits: int = 6, include_constants: bool = False) -> str:
     """:func:`trace` as an aligned plain-text table.
 
@@ -62,7 +66,7 @@ def format_trace(root: Node, digits: int = 6, include_constants: bool = False) -
     body = [
         (
             r.label,
-            r.op,
+            _OP_NAMES.get(r.op, r.op),
             ", ".join(r.inputs) or "-",
             f"{r.value:.{digits}g}",
             ", ".join(f"{g:.{digits}g}" for g in r.local_grads) or "-",

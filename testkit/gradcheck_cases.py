@@ -390,7 +390,10 @@ def _inv_exp_steps(x: float) -> tuple[float, float, float]:
     return h1, h2, 1.0 / h2
 
 
-MISSING_2X = "the local derivative dh1/dx = 2x of the step h1 = x² is missing"
+#: the catalogue's sentences for three slips (the factor named, never its formula)
+LACKS_DH2_DH1 = "your product lacks the factor dh2/dh1, the local derivative of the step h2 = e^h1"
+FACTOR_2 = "dh1/dx written as x: a factor is missing from the derivative of x²"
+MISSING_2X = "your product lacks the factor dh1/dx, the local derivative of the step h1 = x²"
 
 EXP_EXP_SLIPS: dict[str, Callable[[float], float]] = {
     # every local derivative at its step's output (2·h1, e^{h2}, e^{y}): the case of issue 12
@@ -401,8 +404,8 @@ EXP_EXP_SLIPS: dict[str, Callable[[float], float]] = {
         2 * x * math.exp(_exp_exp_steps(x)[0]) * math.exp(_exp_exp_steps(x)[2])
     ),
     MISSING_2X: lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1],
-    "the local derivative dh2/dh1 = e^h1 of the step h2 = e^h1 is missing": lambda x: _exp_exp_steps(x)[2] * 2 * x,
-    "the factor 2 of d(x²)/dx = 2x is missing": lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1] * x,
+    LACKS_DH2_DH1: lambda x: _exp_exp_steps(x)[2] * 2 * x,
+    FACTOR_2: lambda x: _exp_exp_steps(x)[2] * _exp_exp_steps(x)[1] * x,
 }
 
 INV_EXP_SLIPS: dict[str, Callable[[float], float]] = {
@@ -410,7 +413,7 @@ INV_EXP_SLIPS: dict[str, Callable[[float], float]] = {
     "dy/dh2 is evaluated at the step's output y instead of its input h2": lambda x: (
         -1 / _inv_exp_steps(x)[2] ** 2 * _inv_exp_steps(x)[1] * 2 * x
     ),
-    "the factor 2 of d(x²)/dx = 2x is missing": lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1] * x,
+    FACTOR_2: lambda x: -1 / _inv_exp_steps(x)[1] ** 2 * _inv_exp_steps(x)[1] * x,
 }
 
 

@@ -61,11 +61,15 @@ def test_sigma_slips_divide_the_true_gradient_by_one_minus_each_unit():
     units = {"y": 0.9, "h2": 0.6, "h1": 0.3}
     slips = sigma_slips(-0.5, units, ["y", "h2"])
     assert slips == {
-        "σ where σ' is needed for y: y instead of y(1 − y)": pytest.approx(-5.0),
-        "σ where σ' is needed for h2: h2 instead of h2(1 − h2)": pytest.approx(-1.25),
-        "σ(a) instead of σ'(a) = σ(a)(1 − σ(a)) in every unit": pytest.approx(-12.5),
+        "σ where σ' is needed for y: the unit's output y stands where its derivative belongs (σ' is not σ: "
+        "your d_sigmoid of Exercise 2.2 (a))": pytest.approx(-5.0),
+        "σ where σ' is needed for h2: the unit's output h2 stands where its derivative belongs (σ' is not σ: "
+        "your d_sigmoid of Exercise 2.2 (a))": pytest.approx(-1.25),
+        "σ where σ' is needed in every unit: each unit's output stands where its derivative belongs":
+            pytest.approx(-12.5),
     }
-    assert list(sigma_slips(1.0, units, ["y"])) == ["σ where σ' is needed for y: y instead of y(1 − y)"]
+    assert [s.split(":")[0] for s in sigma_slips(1.0, units, ["y"])] == ["σ where σ' is needed for y"]
+    assert not any("(1 −" in s for s in slips), "the message names the slip, not the formula of σ'"
     with pytest.raises(KeyError, match="no output given for the unit"):
         sigma_slips(1.0, units, ["h3"])
 
@@ -90,12 +94,12 @@ def test_check_weight_names_a_sigma_slip_from_the_catalogue_and_the_exercise():
         check_weight(models.sigmoid_chain_loss, _grad("sigma_h1", "w1"), "w1", X, W, mistakes=slips)
     message = str(err.value)
     assert message.startswith("Gradient check FAILED for grad_w1")
-    assert "dL/dw1: your gradient matches a known mistake: σ where σ' is needed for h1: h1 instead of h1(1 − h1)" \
-        in message
+    assert "dL/dw1: your gradient matches a known mistake: σ where σ' is needed for h1: the unit's output h1 " \
+        "stands where its derivative belongs" in message
 
 
 def test_check_weight_uses_the_graph_for_the_chain_rule_slips():
-    with pytest.raises(AssertionError, match=r"the inner derivative ·x is missing: a1 = w1·x"):
+    with pytest.raises(AssertionError, match=r"your product lacks the inner factor da1/dw1 of a1 = w1·x"):
         check_weight(models.sigmoid_chain_loss, _grad("no_x", "w1"), "w1", 1.7, W, graph=models.sigmoid_chain)
 
 
@@ -170,3 +174,44 @@ def test_check_update_switches_course_libs_gradients_off_inside_the_step():
 
     with pytest.raises(AutodiffDisabledError, match="while cheat runs"):
         check_update(cheat, models.sigmoid_chain_loss, X, dict(W), 0.5)
+
+
+# ------------------------------------------------------------------ factor-level diagnoses (issue 23, item 4)
+def test_a_missing_factor_of_the_chain_product_is_named_without_its_value():
+    """grad_w1 without dh2/dh1: before issue 23 the checker said "no simple pattern ... check each factor"."""
+    def grad_w1(x: float, w: dict[str, float]) -> float:
+        h1 = float(models.sigmoid(w["w1"] * x))
+        h2 = float(models.sigmoid(w["w2"] * h1))
+        return chain_grads(w, x)["w1"] / (h2 * (1 - h2) * w["w2"])
+
+    with pytest.raises(AssertionError) as err:
+        check_weight(models.sigmoid_chain_loss, grad_w1, "w1", X, W, graph=models.sigmoid_chain)
+    message = str(err.value)
+    assert "dL/dw1: your gradient matches a known mistake: dL/dw1 lacks the factor dh2/dh1" in message
+    assert "no simple pattern" not in message
+
+
+def test_a_doubled_factor_is_named_too():
+    def grad_w2(x: float, w: dict[str, float]) -> float:
+        h1 = float(models.sigmoid(w["w1"] * x))
+        h2 = float(models.sigmoid(w["w2"] * h1))
+        return chain_grads(w, x)["w2"] * h2 * (1 - h2) * h1
+
+    with pytest.raises(AssertionError, match="dL/dw2 has the factor dh2/dw2 twice"):
+        check_weight(models.sigmoid_chain_loss, grad_w2, "w2", X, W, graph=models.sigmoid_chain)
+
+
+def test_factor_sentence_names_a_path_by_its_nodes_and_the_missing_edge():
+    from course_lib.chain_checks import factor_sentence, path_factors, path_route
+    from course_lib.paths import enumerate_paths
+
+    g = models.network_graph(models.init_params(seed=1), np.array([0.8, -0.5]), np.array([1.0, 0.0]))
+    first = enumerate_paths(g["w_131"], g["L"])[0]
+    assert path_route(first) == "w_131 → a_13 → h_13 → a_21 → yhat_1 → L"
+    w213 = path_factors(first)["∂a_21/∂h_13"]
+    sentence = factor_sentence("your product", first.product / w213, first.product, path_factors(first))
+    assert sentence.startswith("your product lacks the factor ∂a_21/∂h_13")
+    assert f"{w213:.3g}" not in sentence  # the factor is named, its value is not given
+    assert factor_sentence("p", first.product * w213, first.product, path_factors(first)).startswith(
+        "p has the factor ∂a_21/∂h_13 once too often")
+    assert factor_sentence("p", first.product * 1.37, first.product, path_factors(first)) is None

@@ -30,7 +30,7 @@ def test_alt_text_describes_every_run_and_tables_the_numbers():
     text = draw_loss_curves(RUNS).alt_text
     assert "Loss over 4 steps for 3 runs (log scale)." in text
     assert "η = 2: the loss fell from 2 to 0.5 (smallest 0.5 at step 3, largest 2)." in text
-    assert "η = 100: the loss did not fall from 2 to 25 (smallest 2 at step 0, largest 54); it went up on 2 of 3" \
+    assert "η = 100: the loss rose from 2 to 25 (smallest 2 at step 0, largest 54); it went up on 2 of 3" \
         in text
     header = next(line for line in text.splitlines() if line.lstrip().startswith("step"))
     assert header.split() == ["step", "η", "=", "0.1", "η", "=", "2", "η", "=", "100"]

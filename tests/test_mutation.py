@@ -29,7 +29,7 @@ def test_the_graded_notebooks_have_mutants():
 
 def test_every_kind_of_mutant_is_generated():
     kinds = {m.kind for p in GRADED for m in mutation.mutants_of_notebook(p)}
-    assert kinds == {"sign", "negate", "drop", "const", "sigma", "matmul"}, kinds
+    assert kinds == {"sign", "negate", "drop", "const", "sigma", "matmul", "accumulate", "reset"}, kinds
 
 
 def test_mutants_of_a_small_solution():

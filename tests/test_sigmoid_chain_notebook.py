@@ -125,8 +125,8 @@ def test_the_loss_landscape_plot_names_w1_on_its_axis():
 @pytest.mark.kernel  # runs notebook cells (in-process)
 @pytest.mark.parametrize(("cheat", "words"), [
     ("return numerical_gradient(sigmoid, a)", "AutodiffDisabledError"),
-    ("return sigmoid(a)", "σ where σ' is needed: σ'(a) = σ(a)(1 − σ(a)), not σ(a)"),
-    ("return 1 - sigmoid(a)", "the factor σ(a) = 1/(1 + e^(−a)) is missing"),
+    ("return sigmoid(a)", "σ' is not σ: differentiate σ(a) = 1/(1 + e^(−a)), chain rule"),
+    ("return 1 - sigmoid(a)", "your d_sigmoid returns 1 − σ(a), only part of the derivative"),
     ("return -sigmoid(a) * (1 - sigmoid(a))", "the sign is flipped"),
 ])
 def test_d_sigmoid_is_judged_by_its_own_check_with_the_likely_mistake(cheat, words):
@@ -141,3 +141,4 @@ def test_d_sigmoid_is_judged_by_its_own_check_with_the_likely_mistake(cheat, wor
     assert set(failed) == {"dsigmoid-test"}, failed
     assert words in failed["dsigmoid-test"], failed["dsigmoid-test"]
     assert "dL/dy = −1/y" not in failed["dsigmoid-test"]  # advice in σ's own words, not the chain's
+    assert "σ(a)(1 − σ(a))" not in failed["dsigmoid-test"]  # the graded formula is never stated

@@ -38,7 +38,7 @@ def _describe_run(label: str, y: np.ndarray, xlabel: str) -> str:
         return f"{label}: the loss is not a finite number from {xlabel} {first_bad} on (it blew up)."
     best = int(np.argmin(y))
     rises = int(np.sum(np.diff(y) > 0))
-    change = "fell" if y[-1] < y[0] else "did not fall"
+    change = "fell" if y[-1] < y[0] else "rose" if y[-1] > y[0] else "did not change"
     sentence = (f"{label}: the loss {change} from {y[0]:.4g} to {y[-1]:.4g} (smallest {y[best]:.4g} at "
                 f"{xlabel} {best}, largest {y.max():.4g})")
     if rises:

@@ -166,7 +166,7 @@ def draw_loss_curve(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right", fontsize=9)
     idx = _sample_indices(y.size, 6)
-    change = "fell" if y[-1] < y[0] else "did not fall"
+    change = "fell" if y[-1] < y[0] else "rose" if y[-1] > y[0] else "did not change"
     fig.alt_text = (
         f"Loss over {y.size} {xlabel}s: it {change} from {y[0]:.4g} to {y[-1]:.4g}; the smallest value "
         f"{y[best]:.4g} is at {xlabel} {best}.\n\n" + _sample_table((xlabel, "loss"), [steps[idx], y[idx]])

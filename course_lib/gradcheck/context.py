@@ -68,7 +68,7 @@ CONTEXTS: dict[str, Advice] = {
         output="the function",
         sign="Look for a minus sign dropped or added in one local derivative: is that step rising or falling "
         "at the point where it is evaluated?",
-        half="A factor 2 is missing: d(u²)/du = 2u, not u.",
+        half="A factor 2 is missing: expand (u + ε)² − u², divide by ε and see which term survives.",
         smaller="a local derivative that is missing a factor {k}",
         larger="a local derivative used {k} times, or a stray factor {k}",
         examples=False,
@@ -78,17 +78,20 @@ CONTEXTS: dict[str, Advice] = {
     ),
     "sigmoid-chain": Advice(
         output="the loss L",
-        sign="Look for a minus sign dropped or added: dL/dy = −1/y for L = −log y.",
+        sign="Look for a minus sign dropped or added: L = −log y, so carry its minus sign into dL/dy; and "
+        "σ' is positive everywhere (σ only rises).",
         half="A factor 2 is missing, or something is divided by 2.",
         smaller="a missing factor {k} or a stray division by {k}",
         larger="a factor counted {k} times or a stray factor {k}",
         examples=False,
-        nonfinite="Look for log(0), 0/0 or exp of a large number (use σ(a)(1 − σ(a)) for σ'(a)).",
+        nonfinite="Look for log(0), 0/0 or exp of a large number (write σ'(a) with the value σ(a) of the "
+        "cache, not with a new exponential).",
         ratio="a factor that stays the same when the weight changes is wrong or missing, such as the input x.",
         fallback=(
-            "Check the local derivatives on the chain to L one at a time: σ'(a) = σ(a)(1 − σ(a)) where "
-            "σ'(a) is needed (not σ(a)), each evaluated at its own unit; the inner derivatives da/dw (x, "
-            "h1, h2) and da/dh (w2, w3) on the way; and dL/dy = −1/y."
+            "Check the local derivatives on the chain to L one at a time, against your table of Exercise "
+            "2.2: the sigmoid's derivative where a unit is differentiated (not σ itself), each at its own "
+            "unit; the inner derivative of each unit's input a = (weight)·(what it reads) on the way; and "
+            "dL/dy, from L = −log y."
         ),
     ),
     "many-paths": Advice(

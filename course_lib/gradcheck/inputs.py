@@ -352,7 +352,8 @@ def parse_grads(grads: object, layout: Layout, what: str = "grads") -> np.ndarra
                 + (f" Hint: {hint}" if hint else "")
             )
         values = [grads[n] for n in layout.names]
-        whats = [f"{what}[{n!r}]" for n in layout.names]
+        # grads['W2'], but "entry 'W2' of the gradient returned by your function" (not "your function['W2']")
+        whats = [f"{what}[{n!r}]" if what.isidentifier() else f"entry {n!r} of {what}" for n in layout.names]
     else:
         if isinstance(grads, Mapping):
             raise GradientTypeError(

@@ -140,22 +140,26 @@ def chain_mistakes(
         v, u = node.name, node.parents[i].name
         form, dform = forms
         if node.op == "*":
-            missing[f"the inner derivative ·{dform} is missing: {v} = {form}, so d{v}/d{u} = {dform} is a factor "
+            missing[f"your product lacks the inner factor d{v}/d{u} of {v} = {form}: it is a factor "
                     "of the chain rule product too"] = _only(v, i, lambda node, local: 1.0)
             continue
-        missing[f"the local derivative d{v}/d{u} = {dform} of the step {v} = {form} is missing from the product: "
+        missing[f"your product lacks the factor d{v}/d{u}, the local derivative of the step {v} = {form}: "
                 "every step's local derivative is a factor, the inner ones too"] = _only(v, i, lambda node, local: 1.0)
         if node.op != "-log":
             outputs.append((v, i))
             at_output[f"d{v}/d{u} is evaluated at the step's output {v} instead of its input {u}: "
-                      f"d{v}/d{u} = {dform}, with {u}"] = _only(v, i, lambda node, local: _at(node, node.value))
+                      "a local derivative belongs at the value its step received"] = _only(
+                v, i, lambda node, local: _at(node, node.value)
+            )
         if _power(node.op) == 2:
-            special[f"the factor 2 of d({u}²)/d{u} = 2{u} is missing (d{v}/d{u} written as {u})"] = _only(
+            special[f"d{v}/d{u} written as {u}: a factor is missing from the derivative of {u}²; expand "
+                    f"({u} + ε)² − {u}² and divide by ε"] = _only(
                 v, i, lambda node, local: local / 2
             )
         if node.op == "sigmoid":
             sigmas.append(v)
-            special[f"σ where σ' is needed: d{v}/d{u} = {v}(1 − {v}), not {v}"] = _only(
+            special[f"σ where σ' is needed: d{v}/d{u} is not {v} itself; "
+                    "differentiate σ(a) = 1/(1 + e^(−a))"] = _only(
                 v, i, lambda node, local: node.value
             )
     every: dict[str, Change] = {}
@@ -166,7 +170,8 @@ def chain_mistakes(
             lambda node, j, local: _at(node, node.value) if (node.name, j) in chosen else local
         )
     if len(sigmas) > 1:
-        every["σ where σ' is needed in every unit: σ(a) instead of σ'(a) = σ(a)(1 − σ(a))"] = (
+        every["σ where σ' is needed in every unit: each unit's output stands where its derivative belongs; "
+              "σ' is not σ: differentiate σ(a) = 1/(1 + e^(−a))"] = (
             lambda node, j, local: node.value if node.op == "sigmoid" else local
         )
     changes = {**special, **missing, **at_output, **every}

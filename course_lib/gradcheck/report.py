@@ -105,26 +105,21 @@ class GradientReport:
     def how_checked(self) -> str:
         """How the expected values were computed: about the reference, not about the student's code."""
         if self.method == "complex step":
-            how = "by the complex step (accurate to about 1e-15)"
+            how = "the complex step"
         else:
-            how = "by central differences"
+            how = "central differences"
             prefix = "f is not complex-safe: it "
             if self.method_note.startswith(prefix):
-                how += (
-                    f" (not the complex step, because f {self.method_note[len(prefix):]}: this is about the "
-                    "checked function f and how the reference is computed, not a problem in your code)"
-                )
-        calls = f", {self.gradient_calls} calls of your gradient function" if self.gradient_calls else ""
+                how += f" (f {self.method_note[len(prefix):]}: about the reference, not your code)"
+        calls = f", {self.gradient_calls} of your gradient" if self.gradient_calls else ""
         points = f"{self.points} test point{'s' if self.points != 1 else ''}"
         mode = {
             "full": "",
             "sampled": "; sampled entries and one random direction per parameter",
             "directions": "; one random direction per parameter",
         }.get(self.mode, "")
-        return (
-            f"How this was checked: the expected values are numerical derivatives of f, computed {how}; "
-            f"{points}{mode}; {self.evaluations} evaluations of f{calls}."
-        )
+        return (f"How this was checked: numerical derivatives by {how}; {points}{mode}; "
+                f"{self.evaluations} calls of f{calls}.")
 
     def table(self) -> str:
         """The per-parameter table alone: every number of a row comes from its worst entry."""
@@ -163,7 +158,7 @@ class GradientReport:
             parts += [f"{i}. {sentence}" for i, sentence in enumerate(self.diagnoses, 1)]
         parts += ["", self.table()]
         if any(row.point for row in self.rows):
-            parts.append("(@k: the worst entry is at test point k; point 1 is params as given)")
+            parts.append("(@k: the worst entry is at test point k; point 1 is the point the check was given)")
         parts += ["", self.how_checked()]
         if self.notes:
             parts += ["Notes on the check:"] + [f"- {note}" for note in self.notes]
