@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", type=Path, help="your .ipynb file")
     p.set_defaults(run=_check)
 
+    p = sub.add_parser("solutions", help="write each closed assignment's worked derivations and model answers")
+    _course_args(p)
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--force", action="store_true", help="release them even before every student's due time")
+    p.set_defaults(run=_solutions)
+
     p = sub.add_parser("report", help="per-exercise averages, common mistakes, score histogram")
     _course_args(p)
     p.set_defaults(run=_report)
@@ -171,6 +177,17 @@ def _check(args: argparse.Namespace) -> int:
     from autograder.student.check import run_check
 
     return run_check(args.notebook)
+
+
+def _solutions(args: argparse.Namespace) -> int:
+    from autograder.commands.solutions import solutions
+
+    written, held = solutions(_course(args), args.assignment, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    for line in held:
+        print(for_terminal(f"held back: {line}"))
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
