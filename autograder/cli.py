@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("site", help="build the course as a static HTML site for self-paced readers")
     p.add_argument("--out", type=Path, default=Path("site"), help="the site folder (default: ./site)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    p.add_argument("--no-solutions", action="store_true",
+                   help="for a class: the exercises without solutions or worked derivations, no downloads "
+                        "(default: the self-paced site, which holds the solutions and offers the notebooks)")
     p.set_defaults(run=_site)
 
     p = sub.add_parser("lab", help="for students: JupyterLab without nbgrader's instructor tools")
@@ -225,7 +228,7 @@ def _train(args: argparse.Namespace) -> int:
 def _site(args: argparse.Namespace) -> int:
     from autograder.reader.site import build_site
 
-    index = build_site(args.out, jobs=args.jobs)
+    index = build_site(args.out, jobs=args.jobs, solutions=not args.no_solutions)
     print(f"site: {index.resolve()} (open it in a browser, or serve the folder: "
           f"python -m http.server -d {args.out} -b 127.0.0.1 8000)")
     return 0
