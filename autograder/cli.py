@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", type=Path, help="your .ipynb file")
     p.set_defaults(run=_check)
 
+    p = sub.add_parser("solutions", help="write each closed assignment's worked derivations and model answers")
+    _course_args(p)
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--force", action="store_true", help="release them even before every student's due time")
+    p.set_defaults(run=_solutions)
+
     p = sub.add_parser("report", help="per-exercise averages, common mistakes, score histogram")
     _course_args(p)
     p.set_defaults(run=_report)
@@ -128,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("site", help="build the course as a static HTML site for self-paced readers")
     p.add_argument("--out", type=Path, default=Path("site"), help="the site folder (default: ./site)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    p.add_argument("--no-solutions", action="store_true",
+                   help="for a class: the exercises without solutions or worked derivations, no downloads "
+                        "(default: the self-paced site, which holds the solutions and offers the notebooks)")
     p.set_defaults(run=_site)
 
     p = sub.add_parser("lab", help="for students: JupyterLab without nbgrader's instructor tools")
@@ -202,6 +211,17 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(args.notebook)
 
 
+def _solutions(args: argparse.Namespace) -> int:
+    from autograder.commands.solutions import solutions
+
+    written, held = solutions(_course(args), args.assignment, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    for line in held:
+        print(for_terminal(f"held back: {line}"))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from autograder.commands.report import make_report
 
@@ -239,7 +259,7 @@ def _train(args: argparse.Namespace) -> int:
 def _site(args: argparse.Namespace) -> int:
     from autograder.reader.site import build_site
 
-    index = build_site(args.out, jobs=args.jobs)
+    index = build_site(args.out, jobs=args.jobs, solutions=not args.no_solutions)
     print(f"site: {index.resolve()} (open it in a browser, or serve the folder: "
           f"python -m http.server -d {args.out} -b 127.0.0.1 8000)")
     return 0

@@ -11,12 +11,12 @@ import base64
 
 import nbformat
 
-from autograder.reader.site import (
+from autograder.reader.snapshots import (
     WIDGET_PICTURE_ALT,
     WIDGET_STATE,
     WIDGET_VIEW,
-    _static_widgets,
     static_widget_html,
+    static_widgets,
 )
 from course_lib.drawing import draw_graph
 from course_lib.models import exp_exp_chain
@@ -68,7 +68,7 @@ def _notebook(printed: str, figure_alt: str) -> nbformat.NotebookNode:
 def test_the_widget_text_printed_in_its_cell_is_dropped_and_other_prints_kept() -> None:
     texts = {"box": ["Step 0 of 2\nno gradient yet", "Step 2 of 2: x"]}
     nb = _notebook("Step 0 of 2\nno gradient yet\nanother line the cell printed\n", "Paths of w_1")
-    assert _static_widgets(nb, texts) == 1
+    assert static_widgets(nb, texts) == 1
     outputs = nb.cells[1].outputs
     streams = [o for o in outputs if o.output_type == "stream"]
     assert [o.text for o in streams] == ["another line the cell printed\n"]
@@ -77,11 +77,11 @@ def test_the_widget_text_printed_in_its_cell_is_dropped_and_other_prints_kept() 
     assert "widgets" not in nb.metadata
 
     nb = _notebook("Step 0 of 2\nno gradient yet\n", "A different figure")
-    _static_widgets(nb, texts)
+    static_widgets(nb, texts)
     assert [o.output_type for o in nb.cells[1].outputs] == ["display_data"]  # the print is gone entirely
     assert "<img" in nb.cells[1].outputs[0].data["text/html"]
     nb = _notebook("Step 0 of 2\nno gradient yet\n", "A different figure")
-    _static_widgets(nb, {})  # without the widgets' texts nothing is dropped
+    static_widgets(nb, {})  # without the widgets' texts nothing is dropped
     assert [o.output_type for o in nb.cells[1].outputs] == ["display_data", "stream"]
 
 
