@@ -142,12 +142,14 @@ def grade_mistakes(
     sample: int | None = None,
     seed: int = 0,
     only: set[str] | None = None,
-    cell_timeout: int = 30,
+    cell_timeout: int = 120,
     progress: Callable[[str], None] = print,
 ) -> Quality:
     """Release ``folder`` in ``scratch`` and grade its correct, blank and mutated submissions for real.
 
     ``only``: mutate only these notebooks (stems) of the assignment; ``sample``: a random sample of the mutants.
+    ``cell_timeout`` is generous (the grader's default is 30 s): on a loaded machine a slow cell must not
+    pass for a caught mistake.
     """
     start = time.perf_counter()
     course = release_in_scratch(folder, scratch)
