@@ -124,3 +124,14 @@ def test_the_cli_starts_a_notebook_with_new_exercise(tmp_path, capsys):
                  "--expression", "u**2", "--derivative", "2 * u"]) == 0
     assert f"added Exercise 6.1 to {path}" in capsys.readouterr().out
     assert main(["lint-source", str(path), "--structure-only"]) == 0
+
+
+def test_testkit_imports_nothing_from_benchmarks():
+    """The mutation engine is package code now (issue 24, item 8): testkit and the CLI share it."""
+    import ast
+
+    for path in sorted((ROOT / "testkit").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "benchmarks" or n.startswith("benchmarks.") for n in names), path.name
