@@ -127,6 +127,16 @@ def _write_submission(course: CourseDir, assignment: str, folder: Path, label: s
         nbformat.write(nb, str(folder / f"{stem}.ipynb"))
 
 
+def _grader_failed(graded: Graded) -> bool:
+    """Whether nbgrader itself failed on a submission (no cell was run), rather than scoring it.
+
+    Seen when the first submissions start at once in fresh worker processes; such a result says nothing
+    about the tests, so it is graded again, alone.
+    """
+    return not graded.cells or graded.status.startswith(("nbgrader could not grade it", "the grading process",
+                                                          "stopped after", "the grader failed"))
+
+
 def _graded(label: str, mutant: Mutant | None, outcome: SubmissionResult | JobFailure) -> Graded:
     if isinstance(outcome, JobFailure):
         return Graded(label, mutant, {}, outcome.reason)
@@ -169,12 +179,17 @@ def grade_mistakes(
     quality = Quality(assignment, found, sandboxed=sandbox)
     progress(f"grading {len(jobs)} submissions of {assignment} (the correct one, the blank one and "
              f"{len(jobs) - 2} with one mistake each) with {workers} worker(s)")
-    done = 0
+    done, again = 0, []
 
     def on_result(job: Job, outcome: SubmissionResult | JobFailure) -> None:
         nonlocal done
-        done += 1
         graded = _graded(job.student, by_student[job.student], outcome)
+        if _grader_failed(graded) and job not in again:  # not the submission's doing: graded again at the end
+            again.append(job)
+            progress(f"[{done}/{len(jobs)}] {job.student}: the grader failed ({graded.status[:200]}); "
+                     "grading it again at the end")
+            return
+        done += 1
         if graded.mutant is None:
             setattr(quality, graded.label, graded)
             verdict = f"{sum(s for s, _, _ in graded.cells.values()):g}/{sum(t for _, t, _ in graded.cells.values()):g}"
@@ -188,6 +203,8 @@ def grade_mistakes(
         shutil.rmtree(job.scratch, ignore_errors=True)
 
     run_pool(grade_submission, jobs, max(1, workers), 60.0 * 10, on_result, log=str(scratch / "workers.log"))
+    if again:
+        run_pool(grade_submission, list(again), 1, 60.0 * 10, on_result, log=str(scratch / "workers.log"))
     quality.mutants.sort(key=lambda g: g.label)
     quality.seconds = time.perf_counter() - start
     return quality
