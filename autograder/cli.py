@@ -144,6 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
                    help="options for jupyter lab, after FOLDER (e.g. course/release --port 9000)")
     p.set_defaults(run=_lab)
+
+    p = sub.add_parser("lint-source", help="for authors: check a source notebook's structure and how many "
+                       "single mistakes its tests catch, graded for real (docs/authoring.md)")
+    p.add_argument("path", type=Path, help="a source notebook (.ipynb) or an assignment folder of them")
+    p.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    p.add_argument("--sample", type=int, default=None, help="grade a random sample of this many mistakes")
+    p.add_argument("--structure-only", action="store_true", help="only the structure (seconds, no grading)")
+    p.set_defaults(run=_lint_source)
+
+    p = sub.add_parser("new-exercise", help="for authors: append a graded exercise with every part in place to a "
+                       "source notebook (docs/authoring.md)")
+    p.add_argument("notebook", type=Path, help="the source notebook (created if missing)")
+    p.add_argument("--number", required=True, help="the exercise's number, e.g. 6.1")
+    p.add_argument("--title", required=True, help="the exercise's title")
+    p.add_argument("--function", required=True, help="the function the student writes, e.g. d_cube")
+    p.add_argument("--expression", required=True, help="f(u) as Python, e.g. 'u**3'")
+    p.add_argument("--derivative", required=True, help="the model solution f'(u) as Python, e.g. '3 * u**2'")
+    p.add_argument("--points", type=float, default=2, help="the exercise's points (default 2)")
+    p.add_argument("--uses", action="append", default=[], metavar="FUNCTION",
+                   help="a function of an earlier exercise it calls: judged with that exercise's reference")
+    p.set_defaults(run=_new_exercise)
     return parser
 
 
@@ -269,6 +290,22 @@ def _lab(args: argparse.Namespace) -> int:
     from autograder.student.lab import run_student_lab
 
     return run_student_lab(args.folder, args.jupyter_args)
+
+
+def _lint_source(args: argparse.Namespace) -> int:
+    from autograder.authoring.lint import lint_source
+
+    return lint_source(args.path, workers=args.workers, sample=args.sample, quality=not args.structure_only)
+
+
+def _new_exercise(args: argparse.Namespace) -> int:
+    from autograder.authoring.template import new_exercise
+
+    path = new_exercise(args.notebook, number=args.number, title=args.title, function=args.function,
+                        expression=args.expression, derivative=args.derivative, points=args.points, uses=args.uses)
+    print(f"added Exercise {args.number} to {path}: rewrite its TODO texts, then run "
+          f"`backprop-course lint-source {path}`")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """The submissions of the isolation test: one realistic mistake in one answer cell each (issue 12).
 
 For every graded notebook and every answer cell: the hand-written mistakes the issue reports (and a few
-more of the same kinds), and one mutant from ``benchmarks/mutation.py``. Shared by ``tests/test_isolation.py``
-(graded for real) and ``tests/test_isolation_messages.py`` (run in-process).
+more of the same kinds), and one mutant from :mod:`autograder.authoring.mutants` (the mutation benchmark's).
+Shared by ``tests/test_isolation.py`` (graded for real) and ``tests/test_isolation_messages.py`` (run in-process).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import mutation
+from autograder.authoring.mutants import mutants_of_cell
 from testkit.notebook_helpers import exercises, is_answer, nbgrader_meta, notebook_paths, read
 
 GRADED = ("01-chain-rule", "02-sigmoid-chain", "03-many-paths", "04-all-parameters", "05-write-the-engine")
@@ -130,7 +130,7 @@ def mistakes() -> list[Mistake]:
             gid = nbgrader_meta(cell)["grade_id"]
             edits = HAND_MISTAKES[notebook][gid]
             out.append(Mistake(notebook, gid, edits[0][0], _replacer(edits)))
-            mutants = mutation.mutants_of_cell(notebook, gid, cell.source)
+            mutants = mutants_of_cell(notebook, gid, cell.source)
             mutant = next(m for kind in MUTANT_ORDER for m in mutants if m.kind == kind)
             out.append(Mistake(notebook, gid, f"mutant {mutant.kind}: {mutant.description}",
                                lambda _code, source=mutant.source: source))

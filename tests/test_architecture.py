@@ -18,7 +18,7 @@ PACKAGES = ("autograder", "course_lib")
 # and any layer below it, never one above. Student and reader tools sit beside the commands.
 LAYERS: list[set[str]] = [
     {"autograder.cli"},
-    {"autograder.commands", "autograder.student", "autograder.reader"},
+    {"autograder.commands", "autograder.student", "autograder.reader", "autograder.authoring"},
     {"autograder.grading"},
     {"autograder.isolation"},
     {"autograder.coursedir", "autograder.notebook"},

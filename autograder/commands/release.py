@@ -24,6 +24,7 @@ from autograder.coursedir.course import (
 )
 from autograder.coursedir.database import ensure_gradebook
 from autograder.coursedir.deadlines import read_deadlines
+from autograder.coursedir.nbgrader_log import failure_cause
 from autograder.coursedir.released import record_release
 from autograder.coursedir.roster import extension_keys
 from autograder.coursedir.wheel import STUDENT_REQUIREMENTS, build_course_lib_wheel
@@ -83,8 +84,11 @@ def release(
         progress(f"[{i}/{len(names)}] releasing {name}")
         result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
-            detail = (result.get("error") or result.get("log") or "").strip().splitlines()[-5:]
-            raise CourseError(f"nbgrader could not release {name}:\n  " + "\n  ".join(detail))
+            # nbgrader's own error says only "Please see the above traceback": the cause is in its log
+            detail = failure_cause(result.get("log") or "") or (
+                result.get("error") or result.get("log") or "").strip().splitlines()[-5:]
+            raise CourseError(f"nbgrader could not release {name}:\n  " + "\n  ".join(detail)
+                              + f"\n(`backprop-course lint-source {notebooks / name}` names the cell and the fix)")
         folder = course.release / name
         zip_path = course.release / f"{name}.zip"
         _zip_folder(folder, zip_path)
