@@ -135,3 +135,34 @@ def test_testkit_imports_nothing_from_benchmarks():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
                 node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n == "benchmarks" or n.startswith("benchmarks.") for n in names), path.name
+
+
+def test_a_graded_mistake_reads_the_grader_status_as_its_text():
+    """lint-source's mistake grading reads the grader's Status (fields) as one line, so a grader failure
+    is recognised and a normal grading is not (it used to call str methods on the Status)."""
+    from autograder.authoring.graded import _graded, _grader_failed
+    from autograder.grading.status import Status
+    from autograder.grading.worker import CellResult, SubmissionResult
+
+    cell = CellResult("nb", "test_a", 1.0, 1.0, "")
+    ok = _graded("correct", None, SubmissionResult("s", "a", "", 1.0, 1.0, Status(), [cell]))
+    assert ok.status == "ok" and not _grader_failed(ok)
+    failed = _graded("correct", None, SubmissionResult(
+        "s", "a", "", 0.0, 1.0, Status(reasons=["nbgrader could not grade it: boom"]), [cell]))
+    assert failed.status.startswith("nbgrader could not grade it") and _grader_failed(failed)
+
+
+def test_a_release_failure_without_a_traceback_shows_nbgraders_last_error_line(tmp_path, monkeypatch):
+    """When nbgrader's log names no cause, its error's last line is shown as text (not a Python list)."""
+    from autograder.authoring import graded
+
+    class _Api:
+        def generate_assignment(self, *args, **kwargs):
+            return {"success": False, "log": "", "error": "Traceback...\nValueError: no cell metadata"}
+
+    monkeypatch.setattr(graded, "nbgrader_api", lambda course: _Api())
+    folder = tmp_path / "ps1"
+    folder.mkdir()
+    with pytest.raises(CourseError) as err:
+        graded.release_in_scratch(folder, tmp_path / "scratch")
+    assert str(err.value).endswith("ps1:\n  ValueError: no cell metadata")

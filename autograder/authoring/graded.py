@@ -81,8 +81,8 @@ def release_in_scratch(folder: Path, scratch: Path) -> CourseDir:
     shutil.copytree(folder, dest, ignore=_IGNORE)
     result = nbgrader_api(course).generate_assignment(folder.name, force=True, create=True)
     if not result["success"]:
-        causes = failure_cause(result.get("log") or "") or [(result.get("error") or "").strip().splitlines()[-1:]]
-        raise CourseError(f"nbgrader cannot release {folder.name}:\n  " + "\n  ".join(map(str, causes)))
+        causes = failure_cause(result.get("log") or "") or (result.get("error") or "").strip().splitlines()[-1:]
+        raise CourseError(f"nbgrader cannot release {folder.name}:\n  " + "\n  ".join(causes))
     return course
 
 
@@ -102,7 +102,9 @@ def _filled(release_nb: Any, source_nb: Any, mutant: Mutant | None) -> Any:
 def _plan(course: CourseDir, assignment: str, sample: int | None, seed: int, only: set[str] | None,
           ) -> tuple[dict[str, tuple[Any, Any]], list[tuple[str, Mutant | None]], dict[str, list[Exercise]]]:
     """(notebook -> (release, source)), the submissions to grade (label, mutant), each notebook's exercises."""
-    notebooks, found, plans = {}, {}, [("correct", None), ("blank", None)]
+    notebooks: dict[str, tuple[Any, Any]] = {}
+    found: dict[str, list[Exercise]] = {}
+    plans: list[tuple[str, Mutant | None]] = [("correct", None), ("blank", None)]
     mutants: list[Mutant] = []
     for path in sorted((course.source / assignment).glob("*.ipynb")):
         source = nbformat.read(str(path), as_version=4)
@@ -141,7 +143,7 @@ def _graded(label: str, mutant: Mutant | None, outcome: SubmissionResult | JobFa
     if isinstance(outcome, JobFailure):
         return Graded(label, mutant, {}, outcome.reason)
     cells = {(c.notebook, c.cell): (c.score, c.max_score, c.message) for c in outcome.cells}
-    return Graded(label, mutant, cells, outcome.status)
+    return Graded(label, mutant, cells, outcome.status.text())
 
 
 def grade_mistakes(

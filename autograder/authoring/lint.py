@@ -72,20 +72,19 @@ def quality_report(q: Quality) -> tuple[str, int, int, bool]:
     lines, bad = _baseline(q)
     survivors = leaks = 0
     for notebook, found in q.exercises.items():
-        mine = [g for g in q.mutants if g.mutant is not None and g.mutant.notebook == notebook]
+        mine = [(g, g.mutant) for g in q.mutants if g.mutant is not None and g.mutant.notebook == notebook]
         if not mine:
             continue
-        caught = [g for g in mine if q.own_tests(g.mutant) & set(g.lost())]
-        leaked = [g for g in mine if set(g.lost()) - q.own_tests(g.mutant)]
+        caught = [g for g, m in mine if q.own_tests(m) & set(g.lost())]
+        leaked = [g for g, m in mine if set(g.lost()) - q.own_tests(m)]
         lines.append(score_line(notebook, len(caught), len(mine), 0, len(leaked)))
         for ex in found:
-            of_ex = [g for g in mine if g.mutant.grade_id in ex.answer_ids]
+            of_ex = [g for g, m in mine if m.grade_id in ex.answer_ids]
             if of_ex:
                 n = sum(g in caught for g in of_ex)
                 lines.append(f"  Exercise {ex.number} — {ex.title}: {n}/{len(of_ex)} mistakes caught "
                              f"({100 * n / len(of_ex):.0f}%)")
-        for g in mine:
-            m = g.mutant
+        for g, m in mine:
             if g not in caught:
                 lines.append(f"  SURVIVED in {m.grade_id} ({m.kind}: {m.description}): no test of its exercise "
                              "lost points; a test that checks the value (not only its shape or type) catches it")

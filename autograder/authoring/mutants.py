@@ -22,7 +22,7 @@ import copy
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from autograder.authoring.exercises import exercises
 from autograder.notebook.cells import BEGIN_SOLUTION, END_SOLUTION, is_answer
@@ -70,12 +70,15 @@ def _solution_lines(source: str) -> set[int]:
     return lines
 
 
-def _is_number(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    )
+def _number(node: ast.AST) -> int | float | None:
+    """The value of ``node`` if it is a numeric literal (never a bool), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _is_number(node: ast.AST) -> TypeGuard[ast.Constant]:
+    return _number(node) is not None
 
 
 def _same(a: ast.AST, b: ast.AST) -> bool:
@@ -98,7 +101,7 @@ def _sigma_prime_operand(node: ast.AST) -> ast.AST | None:
     return None
 
 
-def _is_outer(node: ast.AST) -> bool:
+def _is_outer(node: ast.AST) -> TypeGuard[ast.Call]:
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -136,8 +139,8 @@ def _candidate_changes(node: ast.AST, parent: ast.AST | None) -> Iterator[tuple[
             yield "accumulate", ast.copy_location(ast.Assign([node.target], node.value, lineno=node.lineno), node)
     elif isinstance(node, ast.Assign) and _is_number(node.value) and node.value.value == 0:
         yield "reset", None
-    elif _is_number(node):
-        yield "const", ast.Constant(node.value + 1)
+    elif (number := _number(node)) is not None:
+        yield "const", ast.Constant(number + 1)
     elif isinstance(node, ast.Attribute) and node.attr == "T":
         yield "matmul", node.value
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sum":
@@ -190,9 +193,11 @@ def mutants_of_cell(notebook: str, grade_id: str, source: str) -> list[Mutant]:
     out: list[Mutant] = []
     seen: set[str] = set()
     for serial, (node, parent) in enumerate(_visit_order(tree)):
-        first = getattr(node, "lineno", None)
-        last = getattr(node, "end_lineno", first)
-        if first is None or not all(n in lines for n in range(first, last + 1)):
+        first: int | None = getattr(node, "lineno", None)
+        if first is None:
+            continue
+        last: int = getattr(node, "end_lineno", None) or first
+        if not all(n in lines for n in range(first, last + 1)):
             continue
         if isinstance(parent, ast.keyword) or _is_docstring(node, parent):
             continue

@@ -12,6 +12,7 @@ from autograder.coursedir.course import CourseDir
 from autograder.coursedir.deadlines import read_deadlines
 from autograder.coursedir.roster import read_roster
 from autograder.coursedir.students import student_records
+from autograder.grading.status import Status
 from autograder.grading.worker import SubmissionResult
 
 __all__ = ["MISSING", "is_blank", "is_missing", "missing_submissions"]
@@ -45,5 +46,6 @@ def missing_submissions(course: CourseDir, graded: list[SubmissionResult]) -> li
         for s in roster.students:
             folder = folders.get(s.id) or s.folder()
             if (folder, assignment) not in have:
-                out.append(SubmissionResult(folder, assignment, "", 0.0, max_score[assignment], status))
+                out.append(SubmissionResult(folder, assignment, "", 0.0, max_score[assignment],
+                                            Status(reasons=[status])))
     return out

@@ -33,10 +33,14 @@ CONTROLLERS = ("memory", "cpu", "pids")
 class Limits(Protocol):
     """What a submission's cgroups enforce (:class:`autograder.isolation.sandbox_kernel.Limits` has these)."""
 
-    submission_memory_bytes: int
-    cpu_percent: int
-    cpu_weight: int
-    processes: int
+    @property
+    def submission_memory_bytes(self) -> int: ...
+    @property
+    def cpu_percent(self) -> int: ...
+    @property
+    def cpu_weight(self) -> int: ...
+    @property
+    def processes(self) -> int: ...
 
 
 

@@ -273,9 +273,9 @@ def _mount_args(ops: Sequence[MountOp], symlinks: Sequence[tuple[Path, str]], wr
         cmd.extend(args)
         mounted.append((target, kind is Mount.TMPFS))
         made.add(target)
-    for p, target in symlinks:
+    for p, link_target in symlinks:
         parents(p)
-        cmd += ["--symlink", target, str(p)]
+        cmd += ["--symlink", link_target, str(p)]
     keep = set(writable)
     for target, kind, _ in ops:
         if kind is Mount.TMPFS and target not in keep:

@@ -137,8 +137,8 @@ def _folder_for(
 ) -> str | None:
     """The folder under submitted/ for ``student``, recorded in students.json; None on a collision."""
     record = {"id": printable(student.id), "name": printable(student.name), "format": student.format}
-    for folder, known in records.items():
-        if known.get("id") == record["id"] and (known.get("name", "") == record["name"] or not record["name"]):
+    for folder, entry in records.items():
+        if entry.get("id") == record["id"] and (entry.get("name", "") == record["name"] or not record["name"]):
             return folder
     folder = student.folder()
     known = records.get(folder)

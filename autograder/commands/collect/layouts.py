@@ -80,8 +80,8 @@ def _origin(parts: tuple[str, ...], assignments: set[str], default: str | None, 
     if len(parts) >= 2:
         inbound = _inbound(top, assignments)
         if inbound:
-            student, assignment, stamp = inbound
-            origin = _Origin(_Student(student, format="nbgrader-exchange"), assignment,
+            login, assignment, stamp = inbound
+            origin = _Origin(_Student(login, format="nbgrader-exchange"), assignment,
                              "nbgrader's inbound folder name", (top,))
             when = _parse_time(stamp)
             if when:

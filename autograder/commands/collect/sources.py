@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -70,7 +71,14 @@ def _zip_entries(zf: zipfile.ZipFile, zone: tzinfo, report: CollectReport) -> It
             report.skipped.append(f"{_show(info.filename)}: encrypted in the zip; hand in an unencrypted copy")
             continue
         mtime, origin = _zip_time(info, zone)
-        yield _Entry(parts, mtime, origin, lambda info=info: zf.open(info), info.file_size)
+        yield _Entry(parts, mtime, origin, partial(zf.open, info), info.file_size)
+
+
+def _reader(path: Path) -> Callable[[], IO[bytes]]:
+    """Open ``path`` for binary reading when called (late, so only staged files are opened)."""
+    def open_binary() -> IO[bytes]:
+        return path.open("rb")
+    return open_binary
 
 
 def _folder_entries(root: Path, report: CollectReport) -> Iterator[_Entry]:
@@ -79,8 +87,8 @@ def _folder_entries(root: Path, report: CollectReport) -> Iterator[_Entry]:
         for d in list(dirnames):
             if (here / d).is_symlink():
                 dirnames.remove(d)
-                rel = _show((here / d).relative_to(root))
-                report.skipped.append(f"{rel}: a symbolic link; links are never followed")
+                shown = _show((here / d).relative_to(root))
+                report.skipped.append(f"{shown}: a symbolic link; links are never followed")
         dirnames.sort()
         for name in sorted(filenames):
             path = here / name
@@ -94,7 +102,7 @@ def _folder_entries(root: Path, report: CollectReport) -> Iterator[_Entry]:
                 report.skipped.append(f"{_show(rel)}: cannot be read ({exc.strerror})")
                 continue
             yield _Entry(rel.parts, datetime.fromtimestamp(st.st_mtime, UTC), "the file's modification time",
-                         lambda path=path: path.open("rb"), st.st_size)
+                         _reader(path), st.st_size)
 
 
 def _junk(parts: tuple[str, ...]) -> bool:
