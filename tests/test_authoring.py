@@ -138,18 +138,18 @@ def test_testkit_imports_nothing_from_benchmarks():
 
 
 def test_a_graded_mistake_reads_the_grader_status_as_its_text():
-    """lint-source's mistake grading reads the grader's Status (fields) as one line, so a grader failure
-    is recognised and a normal grading is not (it used to call str methods on the Status)."""
+    """lint-source's mistake grading reads the grader's Status by its fields, so a grader failure is recognised
+    and a normal grading is not (it used to call str methods on the Status)."""
     from autograder.authoring.graded import _graded, _grader_failed
     from autograder.grading.status import Status
     from autograder.grading.worker import CellResult, SubmissionResult
 
     cell = CellResult("nb", "test_a", 1.0, 1.0, "")
     ok = _graded("correct", None, SubmissionResult("s", "a", "", 1.0, 1.0, Status(), [cell]))
-    assert ok.status == "ok" and not _grader_failed(ok)
+    assert ok.status.ok and str(ok.status) == "ok" and not _grader_failed(ok)
     failed = _graded("correct", None, SubmissionResult(
         "s", "a", "", 0.0, 1.0, Status(reasons=["nbgrader could not grade it: boom"]), [cell]))
-    assert failed.status.startswith("nbgrader could not grade it") and _grader_failed(failed)
+    assert str(failed.status).startswith("nbgrader could not grade it") and _grader_failed(failed)
 
 
 def test_a_release_failure_without_a_traceback_shows_nbgraders_last_error_line(tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.nbgrader_log import failure_cause
 from autograder.errors import CourseError
 from autograder.grading.pool import JobFailure, run_pool
+from autograder.grading.status import Status
 from autograder.grading.worker import Job, SubmissionResult, grade_submission
 from autograder.isolation.sandbox import sandbox_available
 from autograder.notebook.cells import answer_cells, grade_id, solution_text
@@ -44,7 +45,7 @@ class Graded:
     label: str
     mutant: Mutant | None
     cells: dict[tuple[str, str], tuple[float, float, str]]
-    status: str
+    status: Status
 
     def lost(self) -> dict[tuple[str, str], str]:
         """The test cells that lost points, with their messages."""
@@ -135,15 +136,15 @@ def _grader_failed(graded: Graded) -> bool:
     Seen when the first submissions start at once in fresh worker processes; such a result says nothing
     about the tests, so it is graded again, alone.
     """
-    return not graded.cells or graded.status.startswith(("nbgrader could not grade it", "the grading process",
-                                                          "stopped after", "the grader failed"))
+    failures = ("nbgrader could not grade it", "the grading process", "stopped after", "the grader failed")
+    return not graded.cells or any(r.startswith(failures) for r in graded.status.all_reasons())
 
 
 def _graded(label: str, mutant: Mutant | None, outcome: SubmissionResult | JobFailure) -> Graded:
     if isinstance(outcome, JobFailure):
-        return Graded(label, mutant, {}, outcome.reason)
+        return Graded(label, mutant, {}, Status(reasons=[outcome.reason]))
     cells = {(c.notebook, c.cell): (c.score, c.max_score, c.message) for c in outcome.cells}
-    return Graded(label, mutant, cells, outcome.status.text())
+    return Graded(label, mutant, cells, outcome.status)
 
 
 def grade_mistakes(
@@ -188,7 +189,7 @@ def grade_mistakes(
         graded = _graded(job.student, by_student[job.student], outcome)
         if _grader_failed(graded) and job not in again:  # not the submission's doing: graded again at the end
             again.append(job)
-            progress(f"[{done}/{len(jobs)}] {job.student}: the grader failed ({graded.status[:200]}); "
+            progress(f"[{done}/{len(jobs)}] {job.student}: the grader failed ({graded.status.text()[:200]}); "
                      "grading it again at the end")
             return
         done += 1
@@ -200,7 +201,7 @@ def grade_mistakes(
             caught = quality.own_tests(graded.mutant) & set(graded.lost())
             verdict = "caught" if caught else "SURVIVED"
             verdict += f" ({graded.mutant.grade_id}, {graded.mutant.kind}: {graded.mutant.description})"
-        status = "" if graded.status.startswith("ok") else f"  [{graded.status[:300]}]"
+        status = "" if graded.status.ok else f"  [{graded.status.text()[:300]}]"
         progress(f"[{done}/{len(jobs)}] {job.student}: {verdict}{status}")
         shutil.rmtree(job.scratch, ignore_errors=True)
 
