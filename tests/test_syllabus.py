@@ -65,3 +65,31 @@ def test_the_table_changes_with_the_metadata(tmp_path):
     nbformat.write(nb, str(copies[2]))
     assert f"| `{IDS[2]}` |" in learner_time.overview_table(copies)
     assert "| 99 |" in learner_time.overview_table(copies) and "| 99 |" not in learner_time.overview_table(PATHS)
+
+
+def test_the_write_command_in_benchmarks_readme_makes_headers_and_table_agree(tmp_path, monkeypatch):
+    """`.venv/bin/python -m benchmarks.learner_time --write`, as benchmarks/README.md prints it, on a copy of the
+    notebooks whose 02 says the wrong points and time (as 00 did before issue 23)."""
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+
+    readme = (Path(__file__).resolve().parents[1] / "benchmarks" / "README.md").read_text()
+    assert "\n.venv/bin/python -m benchmarks.learner_time --write\n" in readme
+    copies = []
+    for path in PATHS:
+        target = tmp_path / path.parent.name / path.name
+        target.parent.mkdir()
+        shutil.copy(path, target)
+        copies.append(target)
+    nb = read(copies[2])
+    nb.cells[0].source = re.sub(r"\*\*Points:\*\* \d+ in total", "**Points:** 14 in total", nb.cells[0].source)
+    nb.metadata[learner_time.SYLLABUS]["minutes"] = 60
+    nbformat.write(nb, str(copies[2]))
+    monkeypatch.setattr(learner_time, "notebook_paths", lambda: copies)
+    learner_time.main(["--write"])
+    for copy, path in zip(copies, PATHS, strict=True):
+        assert read(copy).metadata[learner_time.SYLLABUS] == read(path).metadata[learner_time.SYLLABUS]
+        assert read(copy).cells[0].source == read(path).cells[0].source
+    assert learner_time.overview_table(copies) in read(copies[0]).cells[0].source
