@@ -24,6 +24,10 @@ student's process for the duration of each call, so the isolation is the same in
 
 :func:`hidden_case` names a failing hidden case without showing the hidden test's code or values, and
 :class:`RightGivenYours` lets a check say "your update is right for your gradients; fix Exercise 2.3 first".
+Without references the block's failure becomes one of two verdicts that ``backprop-course check`` reads from the
+cell's error: :class:`OwnCodeRight` (this exercise's code is right for your functions: the grader, which runs it
+with the notes' functions, gives its points) or :class:`NotJudgedYet` (it cannot be judged until the other
+exercise is fixed).
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["REGISTRY_NAME", "RightGivenYours", "hidden_case", "judge_alone", "use_references"]
+__all__ = [
+    "REGISTRY_NAME",
+    "NotJudgedYet",
+    "OwnCodeRight",
+    "RightGivenYours",
+    "hidden_case",
+    "judge_alone",
+    "use_references",
+]
 
 #: The namespace entry in which :func:`use_references` keeps the current test cell's references.
 REGISTRY_NAME = "__course_references__"
@@ -48,6 +60,25 @@ class RightGivenYours(AssertionError):  # named to read as a sentence: "right, g
     values the student's *own* other functions return (for example, the update is right but the gradients
     are not). Inside :func:`judge_alone`, with a wrong dependency, the message then says so: "your update
     is right …; but your grad_w1 (Exercise 2.3) is wrong".
+    """
+
+
+class NotJudgedYet(AssertionError):
+    """:func:`judge_alone`'s verdict without references: this exercise cannot be judged on its own yet.
+
+    Raised in a student's copy (no hidden references) when the block fails while a function it calls is
+    wrong: the failure may be the other exercise's fault. ``backprop-course check`` shows the exercise as
+    "not judged yet", never as 0; the grader, which has the references, judges it.
+    """
+
+
+class OwnCodeRight(AssertionError):
+    """:func:`judge_alone`'s verdict without references: this exercise's own code is right for your functions.
+
+    Raised when a check said :class:`RightGivenYours` while a function the exercise calls is wrong. The cell
+    still fails in the student's copy (so nbgrader's rule, an error scores 0, holds there); ``backprop-course
+    check`` reads the verdict and predicts the grader's score: full points, as the grader runs this code with
+    the notes' own functions.
     """
 
 
@@ -88,7 +119,7 @@ def judge_alone(
     except Exception as exc:
         _restore(namespace, saved)
         saved = {}
-        if isinstance(exc, NotImplementedError):
+        if isinstance(exc, NotImplementedError) and _raised_in(exc, exercise):
             raise  # this exercise is not answered yet: that is the message
         unchecked = [name for name in depends_on if name not in swapped]
         wrong = _wrong_dependencies(depends_on, unchecked)
@@ -96,16 +127,29 @@ def judge_alone(
             raise
         name, where, why = wrong[0]
         others = "".join(f" Your {n} ({w}) is wrong too." for n, w, _ in wrong[1:])
+        verdict: type[AssertionError]
         if isinstance(exc, RightGivenYours):
+            verdict = OwnCodeRight
             head = f"{exercise}: {str(exc).strip().rstrip('.')}; but your {name} ({where}) is wrong: "
         else:  # the block's own message is left out: computed with a wrong dependency, its advice may be false
+            verdict = NotJudgedYet
             head = f"{exercise} cannot be judged on its own yet: it calls your {name} ({where}), which is wrong: "
-        raise AssertionError(
+        raise verdict(
             f"{head}{why.rstrip('.')}.{others} Fix {where} first, then run this check again. (The grader judges "
             f"{exercise} with the notes' own {name}, so that mistake costs points in {where} only.)"
         ) from None
     finally:
         _restore(namespace, saved)
+
+
+def _raised_in(exc: BaseException, function: str) -> bool:
+    """True if ``exc`` was raised in a function named ``function`` (not in one that it calls)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name == function
 
 
 def _restore(namespace: MutableMapping[str, Any], saved: Mapping[str, Any]) -> None:
@@ -124,8 +168,10 @@ def _wrong_dependencies(
         where, self_check = depends_on[name]
         try:
             self_check()
-        except NotImplementedError:
-            wrong.append((name, where, "it is not written yet (it still raises NotImplementedError)"))
+        except NotImplementedError as exc:
+            why = ("it is not written yet (it still raises NotImplementedError)" if _raised_in(exc, name)
+                   else "it calls a function that is not written yet (NotImplementedError)")
+            wrong.append((name, where, why))
         except Exception as exc:  # noqa: BLE001 - the student's function failed its own check (or raised)
             wrong.append((name, where, _first_line(exc)))
     return wrong

@@ -13,7 +13,14 @@ import re
 import nbformat
 import pytest
 
-from course_lib.isolation import REGISTRY_NAME, RightGivenYours, hidden_case, judge_alone, use_references
+from course_lib.isolation import (
+    REGISTRY_NAME,
+    NotJudgedYet,
+    RightGivenYours,
+    hidden_case,
+    judge_alone,
+    use_references,
+)
 from testkit.isolation_cases import GRADED, Mistake, broken_cells, exercise_tests, mistakes, source_path
 from testkit.notebook_helpers import is_answer, is_test, nbgrader_meta, read, run_in_process
 
@@ -95,7 +102,7 @@ def _message(notebook: str, answer: str, test_id: str, *, released: bool = False
 def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_first():
     """A student's own notebook has no references: 2.6's self-check names the wrong gradient's exercise."""
     message = _message("02-sigmoid-chain", "grad-w1-answer", "gd-test", released=True)
-    assert message.startswith("AssertionError: gradient_descent_step: your update w' = w − η·dL/dw is right for the "
+    assert message.startswith("OwnCodeRight: gradient_descent_step: your update w' = w − η·dL/dw is right for the "
                               "gradients your grad_w1, grad_w2 and grad_w3 return; but your grad_w1 (Exercise 2.3) is "
                               "wrong"), message
     assert "Fix Exercise 2.3 first" in message and "costs points in Exercise 2.3 only" in message
@@ -105,7 +112,7 @@ def test_released_self_check_says_the_update_is_right_and_which_exercise_to_fix_
 @pytest.mark.kernel  # runs notebook cells
 def test_released_step_check_in_04_says_the_step_is_right_and_fix_4_1_first():
     message = _message("04-all-parameters", "backward-answer", "step-test", released=True)
-    assert message.startswith("AssertionError: training_step: your step θ' = θ − η·Δθ is right for the gradient "
+    assert message.startswith("OwnCodeRight: training_step: your step θ' = θ − η·Δθ is right for the gradient "
                               "your backward returns; but your backward (Exercise 4.1) is wrong"), message
     assert "subtract" not in message
 
@@ -270,14 +277,36 @@ def test_right_given_yours_is_said_only_with_a_wrong_dependency():
 
 
 def test_an_unanswered_exercise_or_dependency_is_called_so():
-    def blank():
+    def helper():
         raise NotImplementedError()
+
+    def unwritten():
+        raise NotImplementedError()
+
+    def calls_a_blank():
+        return unwritten()
+
+    blank = helper
+
+    def my_step():
+        raise NotImplementedError()
+
+    def step_calling_helper():
+        return ns["helper"]()
 
     ns = {"helper": blank}
     with pytest.raises(NotImplementedError), judge_alone(ns, "my_step", {"helper": ("Exercise 9.1", blank)}):
-        raise NotImplementedError()  # the exercise itself is blank: nbgrader's "not answered yet" stays
+        my_step()  # the exercise itself is blank: nbgrader's "not answered yet" stays
+    # the exercise is written but calls a blank one: not judged yet (before: "not answered", scored 0 by check)
+    with pytest.raises(NotJudgedYet, match=r"it calls your helper \(Exercise 9.1\), which is wrong: it is not "
+                       r"written yet"), judge_alone(ns, "step_calling_helper", {"helper": ("Exercise 9.1", blank)}):
+        step_calling_helper()
     with pytest.raises(AssertionError, match=r"it calls your helper \(Exercise 9.1\), which is wrong: it is not "
                        r"written yet"), judge_alone(ns, "my_step", {"helper": ("Exercise 9.1", blank)}):
+        raise AssertionError("the step is wrong")
+    # the dependency is written but calls a blank one: said so, not "not written yet"
+    with pytest.raises(NotJudgedYet, match=r"which is wrong: it calls a function that is not written yet"), \
+            judge_alone({"helper": calls_a_blank}, "my_step", {"helper": ("Exercise 9.1", calls_a_blank)}):
         raise AssertionError("the step is wrong")
 
 

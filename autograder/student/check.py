@@ -4,6 +4,13 @@ Runs a copy of the notebook top to bottom in a fresh kernel (the file itself is 
 each graded cell the way nbgrader does (``nbgrader.utils.determine_grade``): an error or any stderr output
 scores 0. Needs no gradebook. Hidden tests are not in a student's copy, so a pass here is necessary,
 not sufficient: the grader also checks other points.
+
+The grader judges each exercise on its own: a test cell's hidden part gives it the notes' own versions of
+the functions the exercise calls (``course_lib.isolation``). A student's copy has none, so while an
+earlier exercise is wrong, ``judge_alone`` ends a dependent test cell with one of two verdicts, read here
+from the cell's error: ``OwnCodeRight`` (this exercise's own code is right for your functions, so the
+grader, which runs it with the notes' functions, gives its points) or ``NotJudgedYet`` (it cannot be
+judged before the earlier exercise is fixed: shown as "not judged yet", never as 0).
 """
 
 from __future__ import annotations
@@ -23,17 +30,30 @@ from nbgrader.utils import determine_grade, is_grade
 from autograder.errors import CourseError
 from autograder.notebook.reading import cell_error_text, read_notebook_problem
 
-__all__ = ["CellCheck", "check_notebook", "format_check"]
+__all__ = ["NOT_JUDGED", "OWN_CODE_RIGHT", "CellCheck", "check_notebook", "format_check"]
+
+#: ``course_lib.isolation``'s verdicts, as the error name a test cell's output carries.
+NOT_JUDGED, OWN_CODE_RIGHT = "NotJudgedYet", "OwnCodeRight"
 
 
 @dataclass(frozen=True)
 class CellCheck:
-    """One graded cell's outcome."""
+    """One graded cell's outcome: ``points`` is what the grader is expected to give (None: not judged yet)."""
 
     grade_id: str
-    points: float
+    points: float | None
     max_points: float
     message: str
+
+    @property
+    def judged(self) -> bool:
+        """False while the cell cannot be judged (an earlier exercise it calls is wrong)."""
+        return self.points is not None
+
+    @property
+    def passed(self) -> bool:
+        """True when the cell gets its points."""
+        return self.points is not None and self.points >= self.max_points
 
 
 def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
@@ -62,12 +82,37 @@ def check_notebook(path: Path, timeout: int = 60) -> list[CellCheck]:
             return [CellCheck(c.metadata.nbgrader["grade_id"], 0.0, float(c.metadata.nbgrader.get("points", 0)),
                               "the kernel died (os._exit or a crash): nothing after that point ran")
                     for c in graded]
-    out = []
-    for cell in graded:
-        score, max_score = determine_grade(cell, _SilentLog())
-        message = cell_error_text(cell) if (score or 0) < (max_score or 0) else ""
-        out.append(CellCheck(cell.metadata.nbgrader["grade_id"], float(score or 0), float(max_score or 0), message))
-    return out
+    return [_judge(cell) for cell in graded]
+
+
+def _judge(cell: nbformat.NotebookNode) -> CellCheck:
+    """One executed graded cell as the grader would score it (see the module's docstring for the verdicts)."""
+    score, max_score = determine_grade(cell, _SilentLog())
+    points, best = float(score or 0), float(max_score or 0)
+    message = cell_error_text(cell) if points < best else ""
+    verdict = _verdict(cell)
+    if verdict == NOT_JUDGED:
+        return CellCheck(cell.metadata.nbgrader["grade_id"], None, best, message)
+    if verdict == OWN_CODE_RIGHT:
+        return CellCheck(cell.metadata.nbgrader["grade_id"], best, best, message)
+    return CellCheck(cell.metadata.nbgrader["grade_id"], points, best, message)
+
+
+def _verdict(cell: nbformat.NotebookNode) -> str:
+    """The isolation verdict a cell ended with, if its only failure is one (stderr output still scores 0)."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    stderr = any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in cell.get("outputs", []))
+    if len(errors) == 1 and not stderr and errors[0].get("ename") in (NOT_JUDGED, OWN_CODE_RIGHT):
+        return errors[0]["ename"]
+    return ""
+
+
+def _status(r: CellCheck) -> str:
+    if not r.judged:
+        return "not judged yet"
+    if r.message and r.passed:
+        return "passed (your own code; fix the exercise it calls)"
+    return "passed" if r.passed else "FAILED"
 
 
 class _SilentLog:
@@ -86,10 +131,15 @@ def format_check(results: list[CellCheck], seconds: float | None = None) -> str:
     width = max(len(r.grade_id) for r in results)
     lines = [f"{'graded cell':<{width}}  points  status"]
     for r in results:
-        status = "passed" if r.points >= r.max_points else "FAILED"
-        lines.append(f"{r.grade_id:<{width}}  {r.points:g}/{r.max_points:g}".ljust(width + 10) + f"  {status}")
-    total, best = sum(r.points for r in results), sum(r.max_points for r in results)
-    lines.append(f"total: {total:g}/{best:g} on the visible tests" + (f" ({seconds:.1f} s)" if seconds else ""))
+        points = f"{r.points:g}" if r.judged else "-"
+        lines.append(f"{r.grade_id:<{width}}  {points}/{r.max_points:g}".ljust(width + 10) + f"  {_status(r)}")
+    judged = [r for r in results if r.judged]
+    total, best = sum(r.points or 0 for r in judged), sum(r.max_points for r in judged)
+    lines.append(f"total: {total:g}/{best:g} on the visible tests" + took)
+    waiting = sum(r.max_points for r in results if not r.judged)
+    if waiting:
+        lines.append(f"not judged yet: {waiting:g} more points, in exercises that call a function that is still "
+                     "wrong (fix that one first; the grader judges each exercise on its own)")
     for r in results:
         if r.message:
             lines += ["", f"--- {r.grade_id} ---", r.message]
@@ -103,4 +153,4 @@ def run_check(path: Path) -> int:
     start = time.perf_counter()
     results = check_notebook(path)
     print(format_check(results, time.perf_counter() - start))
-    return 0 if all(r.points >= r.max_points for r in results) else 1
+    return 0 if all(r.passed and not r.message for r in results) else 1
