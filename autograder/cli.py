@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from autograder.coursedir.database import ensure_bin_on_path
 from autograder.errors import CourseError
@@ -29,15 +30,8 @@ def _course_args(p: argparse.ArgumentParser) -> None:
                         "$BPC_GRADEBOOK_URL, else SQLite in the course folder; see docs/database.md)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="backprop-course",
-        description="Run the backpropagation course: release, collect, grade, check, report, demo.",
-    )
-    parser.add_argument("--version", action="version", version=f"backprop-course {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_release(sub: Any) -> None:
+    """The ``release`` subcommand."""
     p = sub.add_parser("release", help="build the student version of every assignment (and one zip each)")
     _course_args(p)
     p.add_argument("--notebooks", type=Path, default=None, metavar="DIR",
@@ -45,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "notebooks/; an installed package has none, e.g. on a hub: see docs/deploy.md)")
     p.set_defaults(run=_release)
 
+
+def _add_collect(sub: Any) -> None:
+    """The ``collect`` subcommand."""
     p = sub.add_parser("collect", help="file a folder or LMS zip of student notebooks under submitted/")
     p.add_argument("source", type=Path, help="a folder or .zip of student notebooks")
     p.add_argument("--assignment", default=None,
@@ -65,11 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     _course_args(p)
     p.set_defaults(run=_collect)
 
+
+def _add_roster(sub: Any) -> None:
+    """The ``roster`` subcommand."""
     p = sub.add_parser("roster", help="write course/roster.csv from Canvas's gradebook export or Moodle's worksheet")
     p.add_argument("file", type=Path, help="the LMS's file (docs/instructor.md)")
     _course_args(p)
     p.set_defaults(run=_roster)
 
+
+def _add_grade(sub: Any) -> None:
+    """The ``grade`` subcommand."""
     p = sub.add_parser("grade", help="autograde every new or changed submission; write grades.csv and feedback")
     _course_args(p)
     p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
@@ -87,20 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
                         "grades.csv and the report mark such grades)")
     p.set_defaults(run=_grade)
 
+
+def _add_check(sub: Any) -> None:
+    """The ``check`` subcommand."""
     p = sub.add_parser("check", help="for students: run your notebook and see each exercise's points")
     p.add_argument("notebook", type=Path, help="your .ipynb file")
     p.set_defaults(run=_check)
 
+
+def _add_solutions(sub: Any) -> None:
+    """The ``solutions`` subcommand."""
     p = sub.add_parser("solutions", help="write each closed assignment's worked derivations and model answers")
     _course_args(p)
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--force", action="store_true", help="release them even before every student's due time")
     p.set_defaults(run=_solutions)
 
+
+def _add_report(sub: Any) -> None:
+    """The ``report`` subcommand."""
     p = sub.add_parser("report", help="per-exercise averages, common mistakes, score histogram")
     _course_args(p)
     p.set_defaults(run=_report)
 
+
+def _add_export(sub: Any) -> None:
+    """The ``export`` subcommand."""
     p = sub.add_parser("export", help="the gradebook's final grades: grades.csv, or a file for Canvas or Moodle")
     _course_args(p)
     p.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
@@ -113,24 +128,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", default=None, help="the one assignment to export (a Moodle worksheet's)")
     p.set_defaults(run=_export)
 
+
+def _add_formgrader(sub: Any) -> None:
+    """The ``formgrader`` subcommand."""
     p = sub.add_parser("formgrader", help="the instructor's JupyterLab on the course folder, opened at Formgrader")
     _course_args(p)
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
                    help="options for jupyter lab (e.g. --port 9000 --no-browser)")
     p.set_defaults(run=_formgrader)
 
+
+def _add_demo(sub: Any) -> None:
+    """The ``demo`` subcommand."""
     p = sub.add_parser("demo", help="release, grade a bundled sample class and print the grade table")
     p.add_argument("--course-dir", type=Path, default=None,
                    help="where to build the demo (default: ./course-demo, unless it holds other work)")
     p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
     p.set_defaults(run=_demo)
 
+
+def _add_train(sub: Any) -> None:
+    """The ``train`` subcommand."""
     p = sub.add_parser("train", help="train the notes' multi-path network and print a gradient table")
     p.add_argument("--steps", type=int, default=300, help="gradient-descent steps (default 300)")
     p.add_argument("--lr", type=float, default=2.0, help="learning rate η (default 2.0)")
     p.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
     p.set_defaults(run=_train)
 
+
+def _add_site(sub: Any) -> None:
+    """The ``site`` subcommand."""
     p = sub.add_parser("site", help="build the course as a static HTML site for self-paced readers")
     p.add_argument("--out", type=Path, default=Path("site"), help="the site folder (default: ./site)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
@@ -139,12 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the self-paced site, which holds the solutions and offers the notebooks)")
     p.set_defaults(run=_site)
 
+
+def _add_lab(sub: Any) -> None:
+    """The ``lab`` subcommand."""
     p = sub.add_parser("lab", help="for students: JupyterLab without nbgrader's instructor tools")
     p.add_argument("folder", type=Path, nargs="?", default=Path("."), help="the folder to open (default: .)")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
                    help="options for jupyter lab, after FOLDER (e.g. course/release --port 9000)")
     p.set_defaults(run=_lab)
 
+
+def _add_lint_source(sub: Any) -> None:
+    """The ``lint-source`` subcommand."""
     p = sub.add_parser("lint-source", help="for authors: check a source notebook's structure and how many "
                        "single mistakes its tests catch, graded for real (docs/authoring.md)")
     p.add_argument("path", type=Path, help="a source notebook (.ipynb) or an assignment folder of them")
@@ -153,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structure-only", action="store_true", help="only the structure (seconds, no grading)")
     p.set_defaults(run=_lint_source)
 
+
+def _add_new_exercise(sub: Any) -> None:
+    """The ``new-exercise`` subcommand."""
     p = sub.add_parser("new-exercise", help="for authors: append a graded exercise with every part in place to a "
                        "source notebook (docs/authoring.md)")
     p.add_argument("notebook", type=Path, help="the source notebook (created if missing)")
@@ -165,6 +201,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uses", action="append", default=[], metavar="FUNCTION",
                    help="a function of an earlier exercise it calls: judged with that exercise's reference")
     p.set_defaults(run=_new_exercise)
+
+
+# The subcommands, in the order --help lists them.
+_SUBCOMMANDS = (
+    _add_release,
+    _add_collect,
+    _add_roster,
+    _add_grade,
+    _add_check,
+    _add_solutions,
+    _add_report,
+    _add_export,
+    _add_formgrader,
+    _add_demo,
+    _add_train,
+    _add_site,
+    _add_lab,
+    _add_lint_source,
+    _add_new_exercise,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="backprop-course",
+        description="Run the backpropagation course: release, collect, grade, check, report, demo.",
+    )
+    parser.add_argument("--version", action="version", version=f"backprop-course {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in _SUBCOMMANDS:
+        add(sub)
     return parser
 
 
