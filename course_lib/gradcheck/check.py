@@ -125,19 +125,47 @@ def check_gradients(
     validate_options(
         method, mode, sample, max_full, n_points, perturbation, seed, n_examples, strict, name, exercise
     )
-    advice = advice_for(resolve_context(context))
     try:
         tolerance = Tolerance(rtol=rtol, atol_rel=atol_rel, atol=atol)
     except ValueError as exc:
         raise GradientInputError(str(exc)) from None
     layout, theta0 = parse_params(params, name)
-    loss = LossFunction(f, layout)
     student = Student(grads, layout, exercise)
     extra = _extra_points(points, layout, name, student.is_function)
     _validate_catalogues(parts, mistakes)
+    return _run_check(
+        LossFunction(f, layout), student, theta0, extra, tolerance,
+        method="central" if method == "richardson" else method, mode=mode, sample=sample, max_full=max_full,
+        n_points=n_points, perturbation=perturbation, seed=seed, parts=parts, mistakes=mistakes,
+        n_examples=n_examples, strict=strict, exercise=exercise, advice=advice_for(resolve_context(context)),
+    )
 
+
+def _run_check(
+    loss: LossFunction,
+    student: Student,
+    theta0: np.ndarray,
+    extra: list[np.ndarray],
+    tolerance: Tolerance,
+    *,
+    method: str,
+    mode: str,
+    sample: int,
+    max_full: int,
+    n_points: int,
+    perturbation: float,
+    seed: int,
+    parts: Mapping[str, Callable[[Any], float]] | None,
+    mistakes: Mapping[str, Any] | None,
+    n_examples: int | None,
+    strict: bool,
+    exercise: str,
+    advice: Any,
+) -> GradientReport:
+    """Judge validated input: choose the method and plan, judge every point, explain the failures."""
+    layout = loss.layout
     rng = np.random.default_rng(seed)
-    resolved, method_note, f0 = choose_method(loss, theta0, "central" if method == "richardson" else method, rng)
+    resolved, method_note, f0 = choose_method(loss, theta0, method, rng)
     notes: list[str] = []
     if parts is not None:
         check_parts_sum(parts, layout, theta0, f0 if f0 is not None else loss.real_at_start(theta0))
