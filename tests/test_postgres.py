@@ -169,16 +169,28 @@ def test_two_graders_write_one_postgres_gradebook_at_once(reference, postgres):
 
 
 
-def test_two_graders_share_one_course_folder_then_a_new_db_gets_every_grade(reference, postgres):
-    """Two `grade` runs started together in one course folder (they race to build the template gradebook),
-    then the same folder pointed at a new database: the grades are recorded there without regrading."""
+def test_two_graders_in_one_course_folder_take_turns_then_a_new_db_gets_every_grade(reference, postgres):
+    """Two `grade` runs started together in one course folder: one grades, the other stops with the lock's
+    error (coursedir/lock.py) and grades once run again; then the same folder pointed at a new database: the
+    grades are recorded there without regrading."""
     url = postgres.create_database("same_folder")
     course = _pg_course(reference, "shared", url)
-    procs = [_start_cli("grade", "--course-dir", str(course.root), "--db", url, "--workers", "1",
-                        "--cell-timeout", "4", "--assignment", a) for a in ASSIGNMENTS]
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode in (0, 1) and f"graded {len(KINDS)}," in out and "Traceback" not in err, out + err
+    args = {a: ["grade", "--course-dir", str(course.root), "--db", url, "--workers", "1", "--cell-timeout", "4",
+                "--assignment", a] for a in ASSIGNMENTS}
+    procs = {a: _start_cli(*args[a]) for a in ASSIGNMENTS}
+    outputs = {a: p.communicate(timeout=600) for a, p in procs.items()}
+    refused = [a for a, p in procs.items() if p.returncode == 2]
+    assert len(refused) == 1, outputs
+    for a, p in procs.items():
+        out, err = outputs[a]
+        if a in refused:
+            assert "another `backprop-course grade` is running on this course" in err, out + err
+            assert str(course.state / "grade.lock") in err and "Traceback" not in err, out + err
+            again = _cli(*args[a], timeout=600)
+            out, err, code = again.stdout, again.stderr, again.returncode
+        else:
+            code = p.returncode
+        assert code in (0, 1) and f"graded {len(KINDS)}," in out and "Traceback" not in err, out + err
     assert _gradebook_scores(url) == _gradebook_scores(reference[2].db_url)
     assert not list(course.root.rglob("*.part")), list(course.root.rglob("*.part"))
     assert len(_rows(course.grades_csv)) == len(KINDS) * len(ASSIGNMENTS)
