@@ -52,17 +52,16 @@ kernel, since RLIMIT_NPROC does not bind root.
 from __future__ import annotations
 
 import enum
-import json
 import os
 import resource
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from autograder.isolation.cgroups import CGROUP_GROUP, SubmissionCgroups, cleanup_cgroups, join_cgroups
+from autograder.isolation.limits import ENV_USER_LIMITS, MIB, Limits, SandboxError
 
 __all__ = [
     "CGROUP_GROUP",
@@ -92,8 +91,6 @@ ENV_READONLY = "BACKPROP_SANDBOX_READONLY"
 ENV_CGROUPS = "BACKPROP_SANDBOX_CGROUPS"
 ENV_LIMITS = "BACKPROP_SANDBOX_LIMITS"
 ENV_MPL_FONTLIST = "BACKPROP_SANDBOX_MPL_FONTLIST"
-ENV_USER_LIMITS = "BPC_SANDBOX_LIMITS"  # the instructor's overrides of the defaults, e.g. "submission_memory=4G"
-MIB = 2**20
 INPUT = Path("/run/sandbox-input")  # inside the sandbox: read-only copy of the notebook folder and HOME seed
 HOME = Path("/tmp/home")  # inside the sandbox, on the /tmp tmpfs
 EMPTY_CWD = Path("/sandbox")  # exec mode outside the notebooks: an empty tmpfs working directory
@@ -110,91 +107,6 @@ SYSTEM_PATHS = (
     "/etc/ca-certificates", "/etc/pki/tls/certs", "/etc/fonts", "/etc/mime.types", "/etc/alternatives",
     "/etc/os-release", "/etc/matplotlibrc",
 )
-
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-
-
-class SandboxError(Exception):
-    """The sandbox cannot be set up as the policy asks; the kernel is not started."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one submission's sandbox.
-
-    Per submission (cgroup, all its processes together): ``submission_memory_bytes``, ``cpu_percent``,
-    ``cpu_weight``, ``processes``. Per filesystem: ``work_bytes``, ``tmp_bytes``. Per process (rlimits, kept
-    as a second line where cgroups work, the only line where they do not): the others.
-    """
-
-    submission_memory_bytes: int = 2 * 2**30  # cgroup memory.max / memory.limit_in_bytes (tmpfs files count)
-    cpu_percent: int = 100  # cgroup cpu.max / cfs_quota: 100 = one core at most; 0 = no cap
-    cpu_weight: int = 100  # cgroup cpu.weight (v1 cpu.shares = weight * 1024 / 100): share under contention
-    processes: int = 256  # cgroup pids.max: processes and threads of the whole submission
-    work_bytes: int = 256 * MIB  # tmpfs of the working folder (the notebook folder's copy)
-    tmp_bytes: int = 256 * MIB  # tmpfs of /tmp (which holds HOME) and of /dev/shm, each
-    memory_bytes: int = 3 * 2**30  # RLIMIT_AS per process
-    cpu_seconds: int = 120  # RLIMIT_CPU per process: SIGXCPU then SIGKILL 2 s later
-    file_bytes: int = 64 * MIB  # RLIMIT_FSIZE: largest file a process can write
-    open_files: int = 1024  # RLIMIT_NOFILE
-    copy_bytes: int = 256 * MIB  # most bytes of the notebook folder copied into the sandbox
-    uid: int = 65534  # user the kernel runs as (root mode: really; rootless: the uid shown inside)
-    gid: int = 65534
-
-    def to_json(self) -> str:
-        """The limits as JSON (what ``BACKPROP_SANDBOX_LIMITS`` holds)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @staticmethod
-    def from_json(text: str | None, environ: Mapping[str, str] | None = None) -> Limits:
-        """Limits from JSON; missing keys keep the defaults (with :data:`ENV_USER_LIMITS`' overrides).
-
-        Unknown keys and negative or non-integer values are an error (:class:`SandboxError`).
-        """
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError as exc:
-            raise SandboxError(f"the sandbox limits are not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise SandboxError("the sandbox limits must be a JSON object")
-        base = Limits.from_user_env(os.environ if environ is None else environ)
-        return Limits._checked({**asdict(base), **data}, "limits")
-
-    @staticmethod
-    def from_user_env(environ: Mapping[str, str] = os.environ) -> Limits:
-        """The defaults with the overrides of ``BPC_SANDBOX_LIMITS`` (``key=value,...``, sizes with K/M/G).
-
-        Keys are the field names, ``_bytes`` may be left out: ``submission_memory=4G,cpu_percent=200``.
-        """
-        text = environ.get(ENV_USER_LIMITS, "").strip()
-        data: dict[str, int] = {}
-        for item in filter(None, (part.strip() for part in text.split(","))):
-            key, eq, value = item.partition("=")
-            key, value = key.strip().replace("-", "_"), value.strip().upper().removesuffix("B").removesuffix("I")
-            if not eq or not value:
-                raise SandboxError(f"{ENV_USER_LIMITS}: '{item}' is not key=value (e.g. submission_memory=4G)")
-            known = {f.name for f in fields(Limits)}
-            if key not in known and f"{key}_bytes" in known:
-                key = f"{key}_bytes"
-            unit = value[-1] if value[-1] in _UNITS else ""
-            try:
-                number = float(value[: len(value) - len(unit)])
-            except ValueError:
-                raise SandboxError(f"{ENV_USER_LIMITS}: '{item}': {value!r} is not a number") from None
-            data[key] = int(number * _UNITS[unit])
-        return Limits._checked({**asdict(Limits()), **data}, ENV_USER_LIMITS)
-
-    @staticmethod
-    def _checked(data: dict, where: str) -> Limits:
-        known = {f.name for f in fields(Limits)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SandboxError(f"unknown limits in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        bad = sorted(k for k, v in data.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0)
-        if bad:
-            raise SandboxError(f"limits must be non-negative integers: {', '.join(bad)}")
-        return Limits(**data)
-
 
 def _paths(value: str | None) -> list[Path]:
     return [Path(p) for p in (value or "").split(os.pathsep) if p]
@@ -443,17 +355,7 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
     """
     connection_file, rest = _parse_args(argv)
     limits = Limits.from_json(environ.get(ENV_LIMITS), environ)
-    work = Path(environ.get(ENV_WORK, ""))
-    notebooks = Path(environ.get(ENV_NOTEBOOKS, ""))
-    if not environ.get(ENV_WORK) or not work.is_absolute() or not work.is_dir():
-        raise SandboxError(f"{ENV_WORK} must name an existing absolute folder")
-    if not environ.get(ENV_NOTEBOOKS) or not notebooks.is_absolute():
-        raise SandboxError(f"{ENV_NOTEBOOKS} must name an absolute folder")
-    work = work.resolve()
-    cwd = Path(os.getcwd()).resolve()
-    in_notebooks = _inside(cwd, notebooks.resolve())
-    if connection_file is not None and not in_notebooks:
-        raise SandboxError(f"refusing to run a kernel in {cwd}: not inside {ENV_NOTEBOOKS}={notebooks}")
+    work, cwd, in_notebooks = _folders(environ, kernel=connection_file is not None)
     bwrap = shutil.which("bwrap")
     if not bwrap:
         raise SandboxError("bubblewrap (bwrap) is not installed")
@@ -471,32 +373,15 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
 
     box = Path(tempfile.mkdtemp(prefix="box-", dir=work.parent))  # 0700, ours: nothing can race us in it
     given = box / "input"
-    (given / "home" / ".matplotlib").mkdir(parents=True)
-    fontlist = environ.get(ENV_MPL_FONTLIST)
-    if fontlist and Path(fontlist).is_file():
-        shutil.copy(fontlist, given / "home" / ".matplotlib" / Path(fontlist).name)
-    if in_notebooks:
-        _copy_folder(cwd, given / "cwd", limits.copy_bytes)
-    else:
-        (given / "cwd").mkdir()
-        cwd = EMPTY_CWD
-    name = "sandbox"
-    (box / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                                f"{name}:x:{limits.uid}:{limits.gid}:{name}:{HOME}:/usr/sbin/nologin\n")
-    (box / "group").write_text(f"root:x:0:\n{name}:x:{limits.gid}:\n")
-    python = sys.executable
-    if connection_file is not None:
-        connection = given / "connection.json"
-        connection.write_bytes(connection_file.read_bytes())
-        connection.chmod(0o600)
-        command = [python, "-m", "ipykernel_launcher", "-f", str(INPUT / "connection.json"), *rest]
-    else:
-        command = rest
+    cwd = _fill_input(given, environ, cwd if in_notebooks else None, limits)
+    command = _command(given, connection_file, rest)
+    _write_accounts(box, limits)
     if drop:
         _chown_tree(given, limits.uid, limits.gid)
     for p in (box, box / "passwd", box / "group"):
         p.chmod(0o755 if p.is_dir() else 0o644)  # bwrap (root without CAP_DAC_OVERRIDE) reads them
 
+    python = sys.executable
     cmd = build_bwrap_command(
         bwrap=bwrap, kernel=command, cwd=cwd, input_dir=given, work=work if connection_file else None,
         readonly=readonly, limits=limits, rootless=rootless, setpriv=setpriv, python_bin=Path(python).parent,
@@ -510,6 +395,55 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
                            "the kernel as root without a process limit (use an unprivileged Limits.uid)")
     _set_limits(limits, nproc=not has_pids)
     return cmd
+
+
+def _folders(environ: Mapping[str, str], kernel: bool) -> tuple[Path, Path, bool]:
+    """The work folder, the working directory, and whether it lies in the notebooks folder (checked)."""
+    work = Path(environ.get(ENV_WORK, ""))
+    notebooks = Path(environ.get(ENV_NOTEBOOKS, ""))
+    if not environ.get(ENV_WORK) or not work.is_absolute() or not work.is_dir():
+        raise SandboxError(f"{ENV_WORK} must name an existing absolute folder")
+    if not environ.get(ENV_NOTEBOOKS) or not notebooks.is_absolute():
+        raise SandboxError(f"{ENV_NOTEBOOKS} must name an absolute folder")
+    cwd = Path(os.getcwd()).resolve()
+    in_notebooks = _inside(cwd, notebooks.resolve())
+    if kernel and not in_notebooks:
+        raise SandboxError(f"refusing to run a kernel in {cwd}: not inside {ENV_NOTEBOOKS}={notebooks}")
+    return work.resolve(), cwd, in_notebooks
+
+
+def _fill_input(given: Path, environ: Mapping[str, str], notebook_cwd: Path | None, limits: Limits) -> Path:
+    """Fill the sandbox's input folder (home, matplotlib's font list, a copy of the notebook folder).
+
+    Returns the working directory inside the sandbox: the notebook folder's path, else :data:`EMPTY_CWD`.
+    """
+    (given / "home" / ".matplotlib").mkdir(parents=True)
+    fontlist = environ.get(ENV_MPL_FONTLIST)
+    if fontlist and Path(fontlist).is_file():
+        shutil.copy(fontlist, given / "home" / ".matplotlib" / Path(fontlist).name)
+    if notebook_cwd is not None:
+        _copy_folder(notebook_cwd, given / "cwd", limits.copy_bytes)
+        return notebook_cwd
+    (given / "cwd").mkdir()
+    return EMPTY_CWD
+
+
+def _command(given: Path, connection_file: Path | None, rest: list[str]) -> list[str]:
+    """The command run inside: the kernel with its connection file (copied in), or the exec command."""
+    if connection_file is None:
+        return list(rest)
+    connection = given / "connection.json"
+    connection.write_bytes(connection_file.read_bytes())
+    connection.chmod(0o600)
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", str(INPUT / "connection.json"), *rest]
+
+
+def _write_accounts(box: Path, limits: Limits) -> None:
+    """``/etc/passwd`` and ``/etc/group`` for the sandbox: root and the sandbox user only."""
+    name = "sandbox"
+    (box / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                                f"{name}:x:{limits.uid}:{limits.gid}:{name}:{HOME}:/usr/sbin/nologin\n")
+    (box / "group").write_text(f"root:x:0:\n{name}:x:{limits.gid}:\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
