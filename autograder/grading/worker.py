@@ -84,6 +84,7 @@ class SubmissionResult:
     gradebook: str = ""  # the gradebook (URL, password hidden) the scores were written into
     # per test cell, the grader's verdict as plain data (see _verdict_records); kept with the grading record
     verdicts: list[dict] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of this submission's grading
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -159,6 +160,14 @@ def _verdict_records(job: Job, result: SubmissionResult, runs: dict[str, dict]) 
     return records
 
 
+def _add_phases(result: SubmissionResult, runs: dict[str, dict], autograde: float) -> None:
+    """Seconds per phase: the session's (sandbox start, student cells, checks) and nbgrader's bookkeeping."""
+    for run in runs.values():
+        for phase, seconds in (run.get("seconds") or {}).items():
+            result.phases[phase] = round(result.phases.get(phase, 0.0) + float(seconds), 3)
+    result.phases["record"] = round(autograde - sum(result.phases.values()), 3)  # nbgrader: restore, save grades
+
+
 def _exercises(source: Path) -> dict[str, str]:
     """For each test cell of ``source``, the grade_id of the last answer cell above it."""
     out, answer = {}, ""
@@ -185,6 +194,7 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         extra = {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
                  "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
     api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
+    started = time.perf_counter()
     if any(sub.glob("*.ipynb")):
         outcome = api.autograde(job.assignment, job.student, force=True, create=True)
     else:  # nothing nbgrader could run: every notebook is missing or unreadable (reported above)
@@ -227,9 +237,11 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         if (sub / f"{name}.ipynb").exists():
             result.flags += [str(f) for f in scan_notebook(nbformat.read(str(sub / f"{name}.ipynb"), as_version=4))]
     runs = {name: run for name in job.notebooks if (run := load_results(results, name))}
+    _add_phases(result, runs, time.perf_counter() - started)
     for name, run in runs.items():
         if run.get("problem"):
-            problems.append(f"{name}: {for_terminal(str(run['problem'])[:300])}; the test cells not judged scored 0")
+            problems.append(f"{name}: the student's process ended or stopped answering "
+                            f"({for_terminal(str(run['problem'])[:300])}); the test cells not judged scored 0")
     unverified = sorted(g for run in runs.values() for g, v in run.get("verdicts", {}).items() if v.get("unverifiable"))
     if unverified:
         problems.append(f"the grader could not check {', '.join(unverified)} automatically (scored 0 there): "
@@ -244,7 +256,9 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         _feedback_verdicts(job, result, runs, scratch / "feedback-verdicts.json")
         api = nbgrader_api(course, cell_timeout=job.cell_timeout,
                            extra={**extra, "HideHiddenTests.verdicts": str(scratch / "feedback-verdicts.json")})
+        mark = time.perf_counter()
         fb = api.generate_feedback(job.assignment, job.student, force=True)
+        result.phases["feedback"] = round(time.perf_counter() - mark, 3)
         if fb["success"]:
             result.feedback = str(scratch / "feedback" / job.student / job.assignment)
 

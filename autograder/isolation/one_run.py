@@ -96,6 +96,7 @@ class OneRun(NbGraderPreprocessor):
                 "visible": {g: asdict(v) for g, v in session.visible.items()},
                 "verdicts": {g: asdict(v) for g, v in session.verdicts.items()},
                 "problem": session.problem,
+                "seconds": session.seconds,
             }))
         return nb, resources
 

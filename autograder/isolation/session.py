@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class Session:
     skipped: list[int] = field(default_factory=list)  # locked cells no later cell needs (not run)
     printed: dict[str, str] = field(default_factory=dict)  # per test cell: what its full run printed (grader side)
     problem: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time: "sandbox start", "student cells", "checks"
 
 
 def graph_class(source: nbformat.NotebookNode) -> str:
@@ -192,28 +194,38 @@ def run_session(source_path: Path, submission: nbformat.NotebookNode, host_comma
         return session
     program, indices, session.skipped = host_cells(submission, set(tests))
     command = host_command or [sys.executable, "-m", "autograder.isolation.student_host"]
+    start = time.perf_counter()
     host = Host(command, host_env, cell_timeout)
     waiting = cell_timeout * (len(program) + 1) + 30
     reached: list[str] = []
+    checks = 0.0
     try:
         host.send({"op": "run", "cells": program, "names": graded_names(source), "graph": graph_class(source),
                    "cell_timeout": cell_timeout})
+        if host.receive(waiting).get("op") != "started":
+            raise HostFailure("the submission's process did not start properly")
+        session.seconds["sandbox start"] = time.perf_counter() - start
         visible = _Judge(source, host, visible_only=True)
         while True:
             message = host.receive(waiting)
             if message.get("op") == "outputs":
                 break
+            mark = time.perf_counter()
             verdict, _ = _serve_one(host, visible, message, waiting)
+            checks += time.perf_counter() - mark
             session.visible[verdict.grade_id] = verdict
             reached.append(verdict.grade_id)
         outputs = _check_outputs(message.get("outputs"), len(program))
         code_at = [k for k, item in enumerate(program) if "code" in item]
         session.outputs = {i: outputs[k] for i, k in zip(indices, code_at, strict=True)}
+        session.seconds["student cells"] = time.perf_counter() - start - session.seconds["sandbox start"] - checks
         full = _Judge(source, host, visible_only=False)
+        mark = time.perf_counter()
         for test in reached:
             host.send({"op": "hidden", "test": test})
             verdict, session.printed[test] = _serve_one(host, full, host.receive(waiting), waiting)
             session.verdicts[test] = verdict
+        session.seconds["checks"] = checks + time.perf_counter() - mark
     except HostFailure as exc:
         session.problem = str(exc)
     finally:

@@ -125,8 +125,12 @@ def _make_callable(fd_in: int, fd_out: int, graph: GraphCodec | None) -> Any:
                        "kwargs": encode(kw, None, 0, graph)}
             if graph is not None:
                 message["graph"] = graph.section()
-            write_frame(fd_out, message)
-            reply = read_frame(fd_in)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # a time-out never cuts a frame in two
+            try:
+                write_frame(fd_out, message)
+                reply = read_frame(fd_in)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
             if graph is not None and "graph" in reply:
                 graph.absorb(reply["graph"])
             if reply.get("op") == "raise":
@@ -244,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
+    write_frame(fd_out, {"op": "started"})
     shell.showtraceback = lambda *a, **k: None  # errors become outputs (_error), not printed text
     shell.showsyntaxerror = lambda *a, **k: None
     shell.displayhook.write_output_prompt = lambda: None

@@ -44,7 +44,7 @@ __all__ = ["CALLBACK_NUMBERS", "CALLBACK_SECONDS", "HOST_FRAME", "CellVerdict", 
 
 CALLBACK_NUMBERS = 5_000  # numbers (array entries, scalars, graph nodes) one reference call may carry
 CALLBACK_SECONDS = 5.0  # grader CPU seconds the reference calls of one test cell may use
-HOST_FRAME = 24 * 2**20  # the largest message the grader reads from a student's process
+HOST_FRAME = 12 * 2**20  # the largest message the grader reads from a student's process
 
 
 class HostFailure(RuntimeError):
