@@ -43,7 +43,7 @@ from autograder.isolation.verify import (
     trusted_source,
 )
 from autograder.notebook.cells import grade_id, is_answer, is_test, meta
-from autograder.notebook.dependencies import needed_cells
+from autograder.notebook.dependencies import needed_parts
 
 __all__ = ["Session", "graph_class", "host_cells", "run_session", "verify_notebook", "visible_messages"]
 
@@ -70,12 +70,14 @@ def host_cells(nb: nbformat.NotebookNode, tests: set[str]) -> tuple[list[dict], 
     """The host's program: ``{"code"}`` per cell that runs, ``{"test"}`` at each test cell's place.
 
     Returns it, the index of each ``{"code"}`` entry's cell, and the locked cells skipped because no later
-    cell reads what they define (drawings, widgets). Cells a student can edit or added always run.
+    cell reads what they define (drawings, widgets); of the other locked cells only the statements some
+    later cell needs run (:func:`~autograder.notebook.dependencies.needed_parts`). Cells a student can
+    edit or added always run, whole.
     """
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     runnable = [(i, c) for i, c in code if not is_test(c)]
-    keep = needed_cells([(not meta(c).get("locked"), c.get("source", "")) for _, c in runnable])
-    kept = {i for (i, _), k in zip(runnable, keep, strict=True) if k}
+    parts = needed_parts([(not meta(c).get("locked"), c.get("source", "")) for _, c in runnable])
+    kept = {i: part for (i, _), part in zip(runnable, parts, strict=True) if part is not None}
     program, indices, seen = [], [], set()
     for i, cell in code:
         gid = grade_id(cell)
@@ -84,9 +86,9 @@ def host_cells(nb: nbformat.NotebookNode, tests: set[str]) -> tuple[list[dict], 
                 seen.add(gid)
                 program.append({"test": gid})
         elif i in kept:
-            program.append({"code": cell.get("source", "")})
+            program.append({"code": kept[i]})
             indices.append(i)
-    return program, indices, sorted({i for i, _ in runnable} - kept)
+    return program, indices, sorted({i for i, _ in runnable} - set(kept))
 
 
 class _Judge:
@@ -100,8 +102,8 @@ class _Judge:
         trusted = [c for i, c in enumerate(source.cells) if i <= last_test and c.cell_type == "code"
                    and not is_answer(c)]
         code = [trusted_source(c, visible_only) for c in trusted]
-        keep = needed_cells([(is_test(c), src) for c, src in zip(trusted, code, strict=True)])
-        self.cells = [(c, src) for c, src, k in zip(trusted, code, keep, strict=True) if k]
+        parts = needed_parts([(is_test(c), src) for c, src in zip(trusted, code, strict=True)])
+        self.cells = [(c, part) for c, part in zip(trusted, parts, strict=True) if part is not None]
         self.done = 0
         self.ns: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
 
