@@ -160,6 +160,29 @@ def _verdict_records(job: Job, result: SubmissionResult, runs: dict[str, dict]) 
     return records
 
 
+def _execution_config(job: Job, extra: dict, results: Path) -> dict:
+    """nbgrader's config for running the submission: the one run (default), or nbgrader's own execution."""
+    if job.verify:  # the student's code runs once, in the student host; every test cell is judged here
+        return {**extra, "Autograde.autograde_preprocessors": list(ONE_RUN_PREPROCESSORS),
+                "OneRun.source_dir": str(Path(job.source)), "OneRun.results_dir": str(results),
+                "OneRun.host_command": list(job.host_command), "OneRun.timeout": float(job.cell_timeout)}
+    # nbgrader's own execution in a (sandboxed) kernel: output budgets, only the cells grading needs
+    return {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
+            "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
+
+
+def _run_problems(runs: dict[str, dict]) -> list[str]:
+    """What needs the instructor's attention in the one run: a process that died, cells not judged."""
+    problems = [f"{name}: the student's process ended or stopped answering "
+                f"({for_terminal(str(run['problem'])[:300])}); the test cells not judged scored 0"
+                for name, run in runs.items() if run.get("problem")]
+    unverified = sorted(g for run in runs.values() for g, v in run.get("verdicts", {}).items() if v.get("unverifiable"))
+    if unverified:
+        problems.append(f"the grader could not check {', '.join(unverified)} automatically (scored 0 there): "
+                        "check these cells by hand and give points in Formgrader if earned")
+    return problems
+
+
 def _add_phases(result: SubmissionResult, runs: dict[str, dict], autograde: float) -> None:
     """Seconds per phase: the session's (sandbox start, student cells, checks) and nbgrader's bookkeeping."""
     for run in runs.values():
@@ -179,20 +202,39 @@ def _exercises(source: Path) -> dict[str, str]:
     return out
 
 
+def _collect_cells(job: Job, course: CourseDir, autograded: Path, success: bool, result: SubmissionResult,
+                   problems: list[str], notes: list[str]) -> None:
+    """Each graded cell's score from the scratch gradebook (0 when nbgrader failed), with its message."""
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(course.db_url) as gb:
+        for name in job.notebooks:
+            messages, answer_problems, answer_notes = _messages(autograded, name)
+            problems += answer_problems
+            notes += answer_notes
+            try:
+                nb = gb.find_submission_notebook(name, job.assignment, job.student)
+                grades = [g.to_dict() for g in nb.grades]
+            except MissingEntry:
+                grades = [
+                    {"name": cell.name, "max_score": cell.max_score, "auto_score": 0.0}
+                    for cell in gb.find_notebook(name, job.assignment).grade_cells
+                ]
+            for g in sorted(grades, key=lambda g: g["name"]):
+                score = float(g.get("auto_score") or 0.0) if success else 0.0
+                manual = bool(success) and g.get("auto_score") is None
+                msg = messages.get(g["name"], "") if score < float(g["max_score"]) and not manual else ""
+                result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg, manual))
+
+
 def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
                extra: dict, notes: list[str] | None = None) -> None:
-    """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
+    """nbgrader's autograde (the one run), the scan and the feedback, filling ``result``."""
 
     course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
     notes = list(notes or [])
     results = scratch / "one-run"
-    if job.verify:  # the student's code runs once, in the student host; every test cell is judged here
-        extra = {**extra, "Autograde.autograde_preprocessors": list(ONE_RUN_PREPROCESSORS),
-                 "OneRun.source_dir": str(Path(job.source)), "OneRun.results_dir": str(results),
-                 "OneRun.host_command": list(job.host_command), "OneRun.timeout": float(job.cell_timeout)}
-    else:  # nbgrader's own execution in a (sandboxed) kernel: output budgets, only the cells grading needs
-        extra = {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
-                 "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
+    extra = _execution_config(job, extra, results)
     api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
     started = time.perf_counter()
     if any(sub.glob("*.ipynb")):
@@ -208,28 +250,8 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
             last = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
             problems.append(f"nbgrader could not grade it: {last[0][:300]}")
 
-    from nbgrader.api import MissingEntry
-
-
     autograded = scratch / "autograded" / job.student / job.assignment
-    with open_gradebook(course.db_url) as gb:
-        for name in job.notebooks:
-            messages, answer_problems, answer_notes = _messages(autograded, name)
-            problems += answer_problems
-            notes += answer_notes
-            try:
-                nb = gb.find_submission_notebook(name, job.assignment, job.student)
-                grades = [g.to_dict() for g in nb.grades]
-            except MissingEntry:
-                grades = [
-                    {"name": cell.name, "max_score": cell.max_score, "auto_score": 0.0}
-                    for cell in gb.find_notebook(name, job.assignment).grade_cells
-                ]
-            for g in sorted(grades, key=lambda g: g["name"]):
-                score = float(g.get("auto_score") or 0.0) if outcome["success"] else 0.0
-                manual = bool(outcome["success"]) and g.get("auto_score") is None
-                msg = messages.get(g["name"], "") if score < float(g["max_score"]) and not manual else ""
-                result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg, manual))
+    _collect_cells(job, course, autograded, bool(outcome["success"]), result, problems, notes)
     timeouts = sorted({c.cell for c in result.cells if c.message.startswith("timed out")})
     if timeouts:
         problems.append(f"test cells timed out after {job.cell_timeout} s: {', '.join(timeouts)}")
@@ -238,14 +260,7 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
             result.flags += [str(f) for f in scan_notebook(nbformat.read(str(sub / f"{name}.ipynb"), as_version=4))]
     runs = {name: run for name in job.notebooks if (run := load_results(results, name))}
     _add_phases(result, runs, time.perf_counter() - started)
-    for name, run in runs.items():
-        if run.get("problem"):
-            problems.append(f"{name}: the student's process ended or stopped answering "
-                            f"({for_terminal(str(run['problem'])[:300])}); the test cells not judged scored 0")
-    unverified = sorted(g for run in runs.values() for g, v in run.get("verdicts", {}).items() if v.get("unverifiable"))
-    if unverified:
-        problems.append(f"the grader could not check {', '.join(unverified)} automatically (scored 0 there): "
-                        "check these cells by hand and give points in Formgrader if earned")
+    problems += _run_problems(runs)
     result.verdicts = _verdict_records(job, result, runs)
     result.score = round(sum(c.score for c in result.cells), 6)
     result.max_score = round(sum(c.max_score for c in result.cells), 6)
