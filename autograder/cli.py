@@ -83,8 +83,9 @@ def _add_grade(sub: Any) -> None:
     p.add_argument("--submission-timeout", type=float, default=600,
                    help="seconds one submission may take in all (default 600)")
     p.add_argument("--no-verify", action="store_true",
-                   help="skip the independent re-check of test cells outside the student's process (faster, "
-                        "but a submission that patches numpy or the checker can then raise its own score)")
+                   help="let nbgrader run the test cells in the student's kernel instead of judging them outside "
+                        "the student's process (a submission that patches numpy or the checker can then raise "
+                        "its own score)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run students' code without the bubblewrap sandbox (where none can be had; "
                         "grades.csv and the report mark such grades)")

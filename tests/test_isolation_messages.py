@@ -341,7 +341,7 @@ def test_hidden_case_shows_the_likely_mistake_but_not_the_hidden_values():
 def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_path):
     """A student function calling another by name uses the test's reference in the re-check too, for the
     duration of the call only."""
-    from autograder.isolation.verify import verify_notebook
+    from autograder.isolation.session import verify_notebook
 
     def cell(source, **meta):
         c = nbformat.v4.new_code_cell(source)
@@ -378,7 +378,7 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
 @pytest.mark.kernel  # runs notebook cells
 def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_path):
     """The student's process may call a test's reference only while the call that brought it runs."""
-    from autograder.isolation.verify import verify_notebook
+    from autograder.isolation.session import verify_notebook
 
     def cell(source, **meta):
         c = nbformat.v4.new_code_cell(source)
@@ -401,8 +401,13 @@ def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_pat
     nbformat.write(source, str(tmp_path / "source.ipynb"))
     nbformat.write(submission, str(tmp_path / "submission.ipynb"))
     verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
-    assert verdicts["t2"].score == 1.0
-    assert verdicts["t1"].score == 0.0 and "never given" in problem
+    assert verdicts["t2"].score == 1.0  # each test cell's process is forked afresh: KEPT is empty in t1's
+    assert verdicts["t1"].score == 0.0 and problem == ""
+    # kept and called again within the same test cell, after the call that brought it: refused
+    source.cells[3].source += "assert double(5) == 10\n"
+    nbformat.write(source, str(tmp_path / "source.ipynb"))
+    verdicts, problem = verify_notebook(tmp_path / "source.ipynb", tmp_path / "submission.ipynb")
+    assert verdicts["t2"].score == 0.0 and "never given" in problem
 
 
 # ------------------------------------------------------------------------------------ 05: write the engine

@@ -23,9 +23,9 @@ from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import open_gradebook
 from autograder.grading.scan import scan_notebook
 from autograder.grading.status import Status
+from autograder.isolation.one_run import ONE_RUN_PREPROCESSORS, load_results
 from autograder.isolation.sandbox import AUTOGRADE_PREPROCESSORS, Limits, sandbox_command, sandboxed
-from autograder.isolation.verify import CellVerdict, not_rechecked, verify_notebook, visible_messages
-from autograder.notebook.cells import grade_id, is_answer, is_graded, is_test, meta
+from autograder.notebook.cells import grade_id, is_answer, is_graded, is_test
 from autograder.notebook.reading import cell_error_text, drop_foreign_metadata, read_notebook
 from autograder.untrusted import for_terminal
 
@@ -45,7 +45,7 @@ class Job:
     notebooks: tuple[str, ...]  # the assignment's notebook names
     cell_timeout: int = 30
     digest: str = ""
-    verify: bool = True  # run the independent re-check (autograder.isolation.verify)
+    verify: bool = True  # judge every test cell outside the student's process (autograder.isolation.one_run)
     sandbox: bool = True  # run the student's code under bubblewrap with limits (autograder.isolation.sandbox)
     skip_unneeded: bool = True  # skip locked cells no test needs (drawings, widgets): notebook.dependencies
     limits: str = ""  # the sandbox's resource limits as JSON (autograder.isolation.sandbox.Limits); "" = defaults
@@ -83,6 +83,9 @@ class SubmissionResult:
     feedback: str = ""  # scratch folder with the feedback HTML
     timestamp: str = ""
     gradebook: str = ""  # the gradebook (URL, password hidden) the scores were written into
+    # per test cell, the grader's verdict as plain data (see _verdict_records); kept with the grading record
+    verdicts: list[dict] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of this submission's grading
 
     def __post_init__(self) -> None:
         self.status = Status.from_json(self.status)  # a status given as its text reads as fields
@@ -124,123 +127,90 @@ def _messages(autograded: Path, notebook: str) -> tuple[dict[str, str], list[str
     return messages, problems, notes
 
 
-def _recheck(job: Job, autograded: Path, result: SubmissionResult, problems: list[str]) -> dict[str, dict]:
-    """Run the independent re-check and make each test cell's score the re-check's.
-
-    A cell the re-check failed scores its verdict's score (lower than nbgrader's: reported as suspicious);
-    a cell it could not check, or did not reach, scores 0 and needs the instructor's attention; a cell
-    nbgrader scored below the re-check (an error or stderr in the notebook) keeps nbgrader's 0. Returns the
-    verdicts per notebook (for feedback).
-    """
-    suspicious, unverified = [], []
-    host_command = list(job.host_command) or None
-    out: dict[str, dict] = {}
-    for name in job.notebooks:
-        path = autograded / f"{name}.ipynb"
-        if not path.exists():
-            continue
-        source = Path(job.source) / job.assignment / f"{name}.ipynb"
-        why = not_rechecked(source)
-        if why:  # the instructor's declared exception: nbgrader's scores stand, and the instructor is told
-            result.flags.append(f"not re-checked outside the student's process ({name}): {why}")
-            continue
-        verdicts, _problem = verify_notebook(source, path, host_command=host_command, host_env=job.host_env or None,
-                                             cell_timeout=job.cell_timeout)
-        tests = {meta(c).get("grade_id") for c in nbformat.read(str(source), as_version=4).cells if is_test(c)}
-        out[name] = verdicts
-        for cell in (c for c in result.cells if c.notebook == name and c.cell in tests):
-            verdict = verdicts.get(cell.cell)
-            if verdict is None or verdict.unverifiable:
-                unverified.append(cell.cell)
-                cell.score = 0.0
-                cell.message = verdict.message if verdict else "not reached by the grader's re-check"
-            elif verdict.score < cell.score - 1e-9:
-                suspicious.append(cell.cell)
-                cell.score = verdict.score
-                cell.message = ("passed inside the notebook but failed the grader's independent re-check: "
-                                + (verdict.message or "wrong result"))
-            elif cell.score < verdict.score - 1e-9:
-                cell.score = 0.0  # failed in the notebook: nbgrader's rule (no in-kernel fraction is kept)
-    if suspicious:
-        problems.append("tests passed inside the notebook but failed the grader's independent re-check in "
-                        f"{', '.join(suspicious)}: scored 0 there; review this submission")
-    if unverified:
-        problems.append(f"the grader's re-check could not check {', '.join(unverified)} (scored 0 there): "
-                        "check these cells by hand and give points in Formgrader if earned")
-    return {name: {gid: asdict(v) for gid, v in verdicts.items()} for name, verdicts in out.items()}
-
-
-def _feedback_verdicts(job: Job, result: SubmissionResult, visible: dict[str, dict[str, CellVerdict]],
-                       verified: dict[str, dict], path: Path) -> None:
+def _feedback_verdicts(job: Job, result: SubmissionResult, runs: dict[str, dict], path: Path) -> None:
     """Write what feedback may show per test cell (:mod:`autograder.grading.feedback`) to ``path``."""
     notebooks: dict[str, dict] = {}
     for cell in result.cells:
-        seen = visible.get(cell.notebook, {}).get(cell.cell)
+        run = runs.get(cell.notebook, {})
         notebooks.setdefault(cell.notebook, {})[cell.cell] = {
             "score": cell.score, "max_score": cell.max_score,
-            "visible": asdict(seen) if seen else None,
-            "verified": verified.get(cell.notebook, {}).get(cell.cell),
+            "visible": run.get("visible", {}).get(cell.cell),
+            "verified": run.get("verdicts", {}).get(cell.cell),
         }
     path.write_text(json.dumps({"rechecked": job.verify, "notebooks": notebooks}))
 
 
-def _store_scores(course: CourseDir, job: Job, result: SubmissionResult) -> None:
-    """Write ``result``'s cell scores into the scratch gradebook, so feedback shows the final scores."""
+def _verdict_records(job: Job, result: SubmissionResult, runs: dict[str, dict]) -> list[dict]:
+    """Per test cell: notebook, cell id, exercise, points, score, the visible message, hidden passed/failed.
 
-    scores = {(c.notebook, c.cell): c.score for c in result.cells}
-    with open_gradebook(course.db_url) as gb:
-        for name in job.notebooks:
-            nb = gb.find_submission_notebook(name, job.assignment, job.student)
-            for grade in nb.grades:
-                if (name, grade.name) in scores:
-                    grade.auto_score = scores[(name, grade.name)]
-        gb.db.commit()
-
-
-def _visible(job: Job, sub: Path) -> dict[str, dict[str, CellVerdict]]:
-    """The visible checks' verdicts per notebook, for feedback, before anything runs a hidden test."""
-    out: dict[str, dict[str, CellVerdict]] = {}
+    Plain JSON-able data, decided in the grader: the diagnosis a regenerated feedback page shows. ``exercise``
+    is the answer cell the test follows (its grade_id), ``visible`` the message of the cell's visible checks
+    ('' when they passed), ``hidden`` "passed"/"failed" for the whole test (``None``: not judged).
+    """
+    records = []
     for name in job.notebooks:
-        if (sub / f"{name}.ipynb").exists():
-            out[name], _ = visible_messages(Path(job.source) / job.assignment / f"{name}.ipynb", sub / f"{name}.ipynb",
-                                            host_command=list(job.host_command) or None,
-                                            host_env=job.host_env or None, cell_timeout=job.cell_timeout)
+        run = runs.get(name)
+        if run is None:
+            continue
+        exercises = _exercises(Path(job.source) / job.assignment / f"{name}.ipynb")
+        for cell in (c for c in result.cells if c.notebook == name and c.cell in run.get("verdicts", {})):
+            verdict, visible = run["verdicts"][cell.cell], run.get("visible", {}).get(cell.cell) or {}
+            records.append({
+                "notebook": name, "cell": cell.cell, "exercise": exercises.get(cell.cell, ""),
+                "points": cell.max_score, "score": cell.score, "visible": str(visible.get("message", "")),
+                "hidden": "passed" if float(verdict.get("score", 0)) >= cell.max_score else "failed",
+                "unverifiable": bool(verdict.get("unverifiable")),
+            })
+    return records
+
+
+def _execution_config(job: Job, extra: dict, results: Path) -> dict:
+    """nbgrader's config for running the submission: the one run (default), or nbgrader's own execution."""
+    if job.verify:  # the student's code runs once, in the student host; every test cell is judged here
+        return {**extra, "Autograde.autograde_preprocessors": list(ONE_RUN_PREPROCESSORS),
+                "OneRun.source_dir": str(Path(job.source)), "OneRun.results_dir": str(results),
+                "OneRun.host_command": list(job.host_command), "OneRun.timeout": float(job.cell_timeout)}
+    # nbgrader's own execution in a (sandboxed) kernel: output budgets, only the cells grading needs
+    return {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
+            "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
+
+
+def _run_problems(runs: dict[str, dict]) -> list[str]:
+    """What needs the instructor's attention in the one run: a process that died, cells not judged."""
+    problems = [f"{name}: the student's process ended or stopped answering "
+                f"({for_terminal(str(run['problem'])[:300])}); the test cells not judged scored 0"
+                for name, run in runs.items() if run.get("problem")]
+    unverified = sorted(g for run in runs.values() for g, v in run.get("verdicts", {}).items() if v.get("unverifiable"))
+    if unverified:
+        problems.append(f"the grader could not check {', '.join(unverified)} automatically (scored 0 there): "
+                        "check these cells by hand and give points in Formgrader if earned")
+    return problems
+
+
+def _add_phases(result: SubmissionResult, runs: dict[str, dict], autograde: float) -> None:
+    """Seconds per phase: the session's (sandbox start, student cells, checks) and nbgrader's bookkeeping."""
+    for run in runs.values():
+        for phase, seconds in (run.get("seconds") or {}).items():
+            result.phases[phase] = round(result.phases.get(phase, 0.0) + float(seconds), 3)
+    result.phases["record"] = round(autograde - sum(result.phases.values()), 3)  # nbgrader: restore, save grades
+
+
+def _exercises(source: Path) -> dict[str, str]:
+    """For each test cell of ``source``, the grade_id of the last answer cell above it."""
+    out, answer = {}, ""
+    for cell in nbformat.read(str(source), as_version=4).cells:
+        if is_answer(cell):
+            answer = grade_id(cell)
+        elif is_test(cell):
+            out[grade_id(cell)] = answer
     return out
 
 
-def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
-               extra: dict, notes: list[str] | None = None) -> None:
-    """nbgrader's autograde, the scan, the re-check and the feedback, filling ``result``."""
-
-    course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
-    notes = list(notes or [])
-    # first of all (no process has run a hidden test yet): what feedback may show of the visible checks
-    try:
-        visible = _visible(job, sub) if job.verify else {}
-    except Exception as exc:  # noqa: BLE001 - feedback then shows scores without the checks' messages
-        visible = {}
-        notes.append(f"feedback without the checks' messages ({type(exc).__name__})")
-    # nbgrader's autograde with our Execute: output budgets, and only the cells grading needs are run
-    extra = {"Autograde.autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS),
-             "CappedExecute.skip_unneeded": job.skip_unneeded, **extra}
-    api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
-    if any(sub.glob("*.ipynb")):
-        outcome = api.autograde(job.assignment, job.student, force=True, create=True)
-    else:  # nothing nbgrader could run: every notebook is missing or unreadable (reported above)
-        outcome = {"success": False, "log": "", "error": ""}
-    log = (outcome.get("log") or "") + (outcome.get("error") or "")
-    if not outcome["success"] and log:
-        if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
-            problems.append("the kernel died while running the notebook (os._exit, a crash or running out of "
-                            "memory); no cell could be scored")
-        else:
-            last = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
-            problems.append(f"nbgrader could not grade it: {last[0][:300]}")
-
+def _collect_cells(job: Job, course: CourseDir, autograded: Path, success: bool, result: SubmissionResult,
+                   problems: list[str], notes: list[str]) -> None:
+    """Each graded cell's score from the scratch gradebook (0 when nbgrader failed), with its message."""
     from nbgrader.api import MissingEntry
 
-
-    autograded = scratch / "autograded" / job.student / job.assignment
     with open_gradebook(course.db_url) as gb:
         for name in job.notebooks:
             messages, answer_problems, answer_notes = _messages(autograded, name)
@@ -255,29 +225,58 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
                     for cell in gb.find_notebook(name, job.assignment).grade_cells
                 ]
             for g in sorted(grades, key=lambda g: g["name"]):
-                score = float(g.get("auto_score") or 0.0) if outcome["success"] else 0.0
-                manual = bool(outcome["success"]) and g.get("auto_score") is None
+                score = float(g.get("auto_score") or 0.0) if success else 0.0
+                manual = bool(success) and g.get("auto_score") is None
                 msg = messages.get(g["name"], "") if score < float(g["max_score"]) and not manual else ""
                 result.cells.append(CellResult(name, g["name"], score, float(g["max_score"]), msg, manual))
+
+
+def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, problems: list[str],
+               extra: dict, notes: list[str] | None = None) -> None:
+    """nbgrader's autograde (the one run), the scan and the feedback, filling ``result``."""
+
+    course = CourseDir(scratch, f"sqlite:///{scratch / 'gradebook.db'}")
+    notes = list(notes or [])
+    results = scratch / "one-run"
+    extra = _execution_config(job, extra, results)
+    api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
+    started = time.perf_counter()
+    if any(sub.glob("*.ipynb")):
+        outcome = api.autograde(job.assignment, job.student, force=True, create=True)
+    else:  # nothing nbgrader could run: every notebook is missing or unreadable (reported above)
+        outcome = {"success": False, "log": "", "error": ""}
+    log = (outcome.get("log") or "") + (outcome.get("error") or "")
+    if not outcome["success"] and log:
+        if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
+            problems.append("the kernel died while running the notebook (os._exit, a crash or running out of "
+                            "memory); no cell could be scored")
+        else:
+            last = [ln for ln in log.strip().splitlines() if ln.strip()][-1:] or ["unknown error"]
+            problems.append(f"nbgrader could not grade it: {last[0][:300]}")
+
+    autograded = scratch / "autograded" / job.student / job.assignment
+    _collect_cells(job, course, autograded, bool(outcome["success"]), result, problems, notes)
     timeouts = sorted({c.cell for c in result.cells if c.message.startswith("timed out")})
     if timeouts:
         problems.append(f"test cells timed out after {job.cell_timeout} s: {', '.join(timeouts)}")
     for name in job.notebooks:
         if (sub / f"{name}.ipynb").exists():
             result.flags += [str(f) for f in scan_notebook(nbformat.read(str(sub / f"{name}.ipynb"), as_version=4))]
-    verified: dict[str, dict] = {}
-    if outcome.get("success") and job.verify:
-        verified = _recheck(job, autograded, result, problems)
-        _store_scores(course, job, result)
+    runs = {name: run for name in job.notebooks if (run := load_results(results, name))}
+    _add_phases(result, runs, time.perf_counter() - started)
+    problems += _run_problems(runs)
+    result.verdicts = _verdict_records(job, result, runs)
     result.score = round(sum(c.score for c in result.cells), 6)
     result.max_score = round(sum(c.max_score for c in result.cells), 6)
     result.status = Status(reasons=problems, notes=notes)  # no reasons: graded normally
     if outcome.get("success") and autograded.exists():
         result.autograded = str(autograded)
-        _feedback_verdicts(job, result, visible, verified, scratch / "feedback-verdicts.json")
+        _feedback_verdicts(job, result, runs, scratch / "feedback-verdicts.json")
         api = nbgrader_api(course, cell_timeout=job.cell_timeout,
                            extra={**extra, "HideHiddenTests.verdicts": str(scratch / "feedback-verdicts.json")})
+        mark = time.perf_counter()
         fb = api.generate_feedback(job.assignment, job.student, force=True)
+        result.phases["feedback"] = round(time.perf_counter() - mark, 3)
         if fb["success"]:
             result.feedback = str(scratch / "feedback" / job.student / job.assignment)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-__all__ = ["cell_names", "imported_modules", "needed_cells", "strip_magics"]
+__all__ = ["cell_names", "imported_modules", "needed_cells", "needed_parts", "strip_magics"]
 
 
 def strip_magics(code: str) -> str:
@@ -111,3 +111,51 @@ def needed_cells(cells: list[tuple[bool, str]]) -> list[bool]:
             if names is not None:
                 needed |= names[1]
     return keep
+
+
+def _statements(code: str) -> list[str] | None:
+    """``code``'s top-level statements as source text, in order; None if it cannot be split safely."""
+    if any(line.lstrip().startswith(("%", "!")) for line in code.split("\n")):
+        return None
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    parts = [ast.get_source_segment(code, node) for node in tree.body]
+    return None if any(p is None for p in parts) else [p for p in parts if p is not None]
+
+
+_OUTPUT_ONLY = {"display", "print"}
+
+
+def _has_effects(statement: str) -> bool:
+    """Whether a statement must run although it defines no name a later cell reads: a bare call such as
+    ``start("general")`` may change settings; only ``display(...)``/``print(...)`` are known to just show."""
+    names = cell_names(statement)
+    if names is None:
+        return True
+    if names[0]:
+        return False  # it defines something: needed exactly when that is read later
+    node = ast.parse(statement).body[0]
+    return not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in _OUTPUT_ONLY)
+
+
+def needed_parts(cells: list[tuple[bool, str]]) -> list[str | None]:
+    """Like :func:`needed_cells`, statement by statement inside the prunable cells.
+
+    ``cells`` are (always keep, code) in order. Returns per cell the code to run: the whole cell when it
+    is always kept (or cannot be split), only its needed top-level statements otherwise (``fig = draw(...)``
+    and ``display(fig)`` of a figure no later cell reads are dropped while ``chain = ...`` above them is
+    kept; a bare call that may change settings, such as ``start(...)``, always runs), None when none is.
+    """
+    units: list[tuple[int, bool, str]] = []
+    for i, (always, code) in enumerate(cells):
+        parts = None if always else _statements(code)
+        units += [(i, always, code)] if parts is None else [(i, _has_effects(part), part) for part in parts]
+    keep = needed_cells([(always, code) for _, always, code in units])
+    out: list[list[str]] = [[] for _ in cells]
+    for (i, _, code), k in zip(units, keep, strict=True):
+        if k:
+            out[i].append(code)
+    return ["\n".join(parts) if parts else None for parts in out]
