@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
+from autograder.fsutil import atomic_write_text
 from autograder.settings import default_course_dir
 
 __all__ = ["changed_since_release", "folder_digest", "record_release", "release_command"]
@@ -43,9 +43,7 @@ def record_release(course: CourseDir, notebooks: Path, assignments: list[str]) -
             "assignments": {name: folder_digest(Path(notebooks) / name) for name in assignments}}
     path = _record_path(course)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def changed_since_release(course: CourseDir, assignments: list[str]) -> tuple[Path | None, list[str]]:

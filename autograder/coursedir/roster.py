@@ -20,7 +20,6 @@ import csv
 import difflib
 import io
 import json
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from autograder.coursedir.lms_files import (
 )
 from autograder.coursedir.students import STUDENTS_FILE, student_records
 from autograder.errors import CourseError
+from autograder.fsutil import atomic_write_text
 from autograder.untrusted import for_csv, for_filename, printable
 
 __all__ = [
@@ -144,9 +144,7 @@ def write_roster(course: CourseDir, roster: Roster) -> Path:
     for s in sorted(roster.students, key=lambda s: (s.name.casefold(), s.id)):
         writer.writerow([for_csv(getattr(s, k)) for k in names])
     path = course.root / ROSTER_FILE
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, buf.getvalue())
     return path
 
 
@@ -181,9 +179,7 @@ def roster_from_file(path: Path) -> Roster:
 def save_records(course: CourseDir, records: dict[str, dict[str, str]]) -> None:
     """Write ``students.json`` (atomically)."""
     path = course.root / STUDENTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(dict(sorted(records.items())), indent=1, ensure_ascii=False) + "\n")
 
 
 def folders_by_id(course: CourseDir) -> dict[str, str]:

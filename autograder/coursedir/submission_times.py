@@ -9,10 +9,10 @@ penalty is computed for it) and lists it under "needs your attention" (:func:`mi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from autograder.coursedir.course import CourseDir
+from autograder.fsutil import atomic_write_text
 
 __all__ = ["TIMES_FILE", "missing_time_reason", "record_time"]
 
@@ -32,9 +32,7 @@ def record_time(course: CourseDir, folder: str, assignment: str, source: str, re
     path = course.root / TIMES_FILE
     data = _read(path)
     data.setdefault(folder, {})[assignment] = {"source": source, "missing": reason}
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def missing_time_reason(course: CourseDir, folder: str, assignment: str) -> str:

@@ -14,11 +14,11 @@ preprocessor the same verdicts with the record's current scores, so the page kee
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from autograder.coursedir.course import CourseDir
+from autograder.fsutil import atomic_write_text
 
 __all__ = ["WORKER_FILE", "load_verdicts", "page_verdicts", "save_verdicts", "verdicts_path", "worker_verdicts"]
 
@@ -49,9 +49,7 @@ def save_verdicts(course: CourseDir, student: str, assignment: str, data: dict |
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def load_verdicts(course: CourseDir, student: str, assignment: str) -> dict | None:
