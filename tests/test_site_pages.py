@@ -45,7 +45,7 @@ def test_points_and_times_come_from_metadata_else_from_the_header():
     header = nb.cells[0].source
     assert f"**Points:** {notebook_points(nb):g} in total" in header  # the header's own statement
     assert f"**Estimated time:** {estimated_minutes(nb)} minutes" in header
-    nb.metadata["backprop_course"] = {"points": 16, "minutes": 100}
+    nb.metadata["syllabus"] = {"points": 16, "minutes": 100}
     assert notebook_points(nb) == 16 and estimated_minutes(nb) == 100
 
 

@@ -7,7 +7,7 @@ site's MathJax, and ``templates/start.html.j2`` is ``index.html``. They ship ins
 (``pyproject.toml``'s package data).
 
 What the start page says of each notebook (points, estimated time) comes from the notebook's metadata
-(``metadata.backprop_course.points`` and ``.minutes``) where it has them, else from what its header states:
+(``metadata.syllabus.points`` and ``.minutes``, as the notebooks store them) where it has them, else from what its header states:
 the points of its graded cells and its "Estimated time".
 """
 
@@ -43,7 +43,7 @@ MATHJAX_DIR = "mathjax"
 #: The MathJax configuration the site loads (the files jupyter-server-mathjax ships).
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 #: Where a notebook's own facts live in its metadata (written by the course's authors).
-META_KEY = "backprop_course"
+META_KEY = "syllabus"
 TITLE = "Backpropagation, from the chain rule up"
 
 
