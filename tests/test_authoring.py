@@ -135,3 +135,11 @@ def test_testkit_imports_nothing_from_benchmarks():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
                 node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n == "benchmarks" or n.startswith("benchmarks.") for n in names), path.name
+
+
+def test_a_worked_derivation_with_nbgrader_metadata_is_named_with_its_fix(cubes):
+    _edit(cubes, "d_cube-test", lambda c, nb: nb.cells[nb.cells.index(c) + 1].metadata.update(
+        nbgrader={"grade": False, "grade_id": "worked", "locked": True, "schema_version": 3, "solution": False}))
+    [problem] = check_structure(cubes)
+    assert (problem.where, problem.what) == ("cell 6 (worked)", "is tagged 'worked-solution' but has nbgrader metadata")
+    assert problem.fix.startswith("remove it (a worked derivation is left out of the release")
