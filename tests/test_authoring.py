@@ -166,3 +166,11 @@ def test_a_release_failure_without_a_traceback_shows_nbgraders_last_error_line(t
     with pytest.raises(CourseError) as err:
         graded.release_in_scratch(folder, tmp_path / "scratch")
     assert str(err.value).endswith("ps1:\n  ValueError: no cell metadata")
+
+
+def test_a_worked_derivation_with_nbgrader_metadata_is_named_with_its_fix(cubes):
+    _edit(cubes, "d_cube-test", lambda c, nb: nb.cells[nb.cells.index(c) + 1].metadata.update(
+        nbgrader={"grade": False, "grade_id": "worked", "locked": True, "schema_version": 3, "solution": False}))
+    [problem] = check_structure(cubes)
+    assert (problem.where, problem.what) == ("cell 6 (worked)", "is tagged 'worked-solution' but has nbgrader metadata")
+    assert problem.fix.startswith("remove it (a worked derivation is left out of the release")

@@ -134,9 +134,9 @@ def _folded_problems(nb: Any, name: str) -> list[Problem]:
         if is_worked(cell):
             try:
                 check_worked_cell(cell, where)
-            except CourseError as exc:
-                out.append(Problem("error", name, where, str(exc).split(": ", 1)[-1].split(":")[0],
-                                   str(exc).rsplit(": ", 1)[-1]))
+            except CourseError as exc:  # "<where> is tagged … but …: <the fix>"
+                what, _, fix = str(exc).removeprefix(f"{where} ").partition(": ")
+                out.append(Problem("error", name, where, what, fix))
         elif cell.cell_type == "markdown" and source.lstrip().startswith("<details>"):
             if before_tests:
                 out.append(Problem("error", name, where, "is a folded cell the release keeps, between a graded "
