@@ -7,8 +7,8 @@ site's MathJax, and ``templates/start.html.j2`` is ``index.html``. They ship ins
 (``pyproject.toml``'s package data).
 
 What the start page says of each notebook (points, estimated time) comes from the notebook's metadata
-(``metadata.syllabus.points`` and ``.minutes``, as the notebooks store them) where it has them, else from what its header states:
-the points of its graded cells and its "Estimated time".
+(``metadata.syllabus.points`` and ``.minutes``, as the notebooks store them) where it has them, else from
+what its header states: the points of its graded cells and its "Estimated time".
 """
 
 from __future__ import annotations
