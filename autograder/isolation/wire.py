@@ -73,6 +73,33 @@ def _number(data: Any, what: str) -> int | float:
     return data
 
 
+def _decode_array(data: dict) -> Any:
+    """A numeric numpy array from its tagged form (see :func:`encode`)."""
+    if not isinstance(data["dtype"], str) or not isinstance(data["shape"], list):
+        raise WireError("malformed array")
+    try:
+        dtype = np.dtype(data["dtype"])
+    except TypeError:
+        raise WireError("malformed array dtype") from None
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise WireError("malformed array dtype")
+    shape = data["shape"]
+    if len(shape) > 32 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise WireError("malformed array shape")
+    flat = data["__ndarray__"]
+    if not isinstance(flat, list):
+        raise WireError("malformed array")
+    values = [complex(_number(v["__complex__"][0], "array"), _number(v["__complex__"][1], "array"))
+              if isinstance(v, dict) and set(v) == {"__complex__"} and isinstance(v["__complex__"], list)
+              and len(v["__complex__"]) == 2 else _number(v, "array entry") for v in flat]
+    if math.prod(shape) != len(values):
+        raise WireError("array shape does not match its data")
+    try:
+        return np.array(values, dtype=dtype).reshape(shape)
+    except (TypeError, ValueError, OverflowError):
+        raise WireError("malformed array data") from None
+
+
 def decode(data: Any, make_callable: Any = None, depth: int = 0, graph: GraphCodec | None = None) -> Any:
     """The inverse of :func:`encode`; ``make_callable(handle, name)`` builds a stand-in for a handle.
 
@@ -103,29 +130,7 @@ def decode(data: Any, make_callable: Any = None, depth: int = 0, graph: GraphCod
             raise WireError("malformed complex number")
         return complex(_number(parts[0], "complex number"), _number(parts[1], "complex number"))
     if keys == {"__ndarray__", "dtype", "shape"}:
-        if not isinstance(data["dtype"], str) or not isinstance(data["shape"], list):
-            raise WireError("malformed array")
-        try:
-            dtype = np.dtype(data["dtype"])
-        except TypeError:
-            raise WireError("malformed array dtype") from None
-        if dtype.kind not in _NUMERIC_KINDS:
-            raise WireError("malformed array dtype")
-        shape = data["shape"]
-        if len(shape) > 32 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-            raise WireError("malformed array shape")
-        flat = data["__ndarray__"]
-        if not isinstance(flat, list):
-            raise WireError("malformed array")
-        values = [complex(_number(v["__complex__"][0], "array"), _number(v["__complex__"][1], "array"))
-                  if isinstance(v, dict) and set(v) == {"__complex__"} and isinstance(v["__complex__"], list)
-                  and len(v["__complex__"]) == 2 else _number(v, "array entry") for v in flat]
-        if math.prod(shape) != len(values):
-            raise WireError("array shape does not match its data")
-        try:
-            return np.array(values, dtype=dtype).reshape(shape)
-        except (TypeError, ValueError, OverflowError):
-            raise WireError("malformed array data") from None
+        return _decode_array(data)
     if keys == {"__tuple__"} and isinstance(data["__tuple__"], list):
         return tuple(decode(v, make_callable, depth + 1, graph) for v in data["__tuple__"])
     if keys == {"__dict__"} and isinstance(data["__dict__"], list):
