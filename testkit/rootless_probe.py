@@ -2,12 +2,14 @@
 
 ``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead.
 For tests that need a rootless grader (tests/test_rootless.py runs it as uid 65534 with ``setpriv``). Prints one
-line ``RESULT <json>``: each cell's stdout text, and the error that stopped the run, if any.
+line ``RESULT <json>``: each cell's stdout text, the error that stopped the run, if any, and the log file
+that stood in for the grader's ``workers.log`` (the kernels' stdout and stderr).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +53,10 @@ def main(folder: str, cells_file: str) -> int:
     work = scratch / "autograded" / "s" / "a"
     work.mkdir(parents=True, exist_ok=True)
     nb = new_notebook(cells=[new_code_cell(c) for c in json.loads(Path(cells_file).read_text())])
+    result_fd = os.dup(1)  # as a grading worker does (autograder.grading.pool): kernels' chatter to a log file
+    log = os.open(tmp / "workers.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
     error = ""
     with sandboxed(scratch, tmp / "course") as extra:
         cfg = Config()
@@ -64,7 +70,9 @@ def main(folder: str, cells_file: str) -> int:
             error = f"{type(exc).__name__}: {exc}"[:500]
         cgroups = extra.cgroups
     outputs = ["".join(o.get("text", "") or str(o.get("evalue", "")) for o in c.outputs) for c in nb.cells]
-    print("RESULT " + json.dumps({"outputs": outputs, "error": error, "cgroups": cgroups}))
+    with os.fdopen(result_fd, "w") as out:
+        out.write("RESULT " + json.dumps({"outputs": outputs, "error": error, "cgroups": cgroups,
+                                          "log": (tmp / "workers.log").read_text(errors="replace")}) + "\n")
     return 0
 
 

@@ -55,6 +55,7 @@ import enum
 import os
 import resource
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -461,14 +462,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _detach_stdio() -> None:
-    """Point fds 0-2 at /dev/null: the sandbox's pid 1 (bwrap) and the kernel hold no host file or terminal.
+    """Point fds 0-2 at /dev/null unless they are pipes or sockets: the sandbox's pid 1 (bwrap) and the kernel
+    hold no host file or terminal (a kernel could otherwise write to ``/proc/1/fd/1``, the grader's log).
 
-    (The kernel's results travel over its ipc sockets; the re-check's host over the pipes it is given.)
-    A kernel could otherwise write to ``/proc/1/fd/1``, the grader's log.
+    A pipe is kept: whoever started the command reads it (``sandbox_command`` with captured output); the
+    kernel's results travel over its ipc sockets, the re-check's host's over the pipes it is given.
     """
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
-        os.dup2(null, fd)
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            mode = 0
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            os.dup2(null, fd)
     if null > 2:
         os.close(null)
 
