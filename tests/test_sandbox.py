@@ -2,7 +2,7 @@
 
 Every attack runs inside a real sandboxed kernel: through the worker's ``grade_submission`` (nbgrader's
 autograde, as ``backprop-course grade`` runs it, with :func:`autograder.isolation.sandbox.sandboxed`'s config) or
-through nbclient with :class:`autograder.isolation.sandbox.CappedExecute` and the same config.
+through nbclient with :class:`autograder.isolation.capped_execute.CappedExecute` and the same config.
 """
 
 from __future__ import annotations
@@ -427,7 +427,7 @@ def test_sandbox_config_for_the_worker(tmp_path):
     assert settings.config["Execute.kernel_name"] == KERNEL_NAME
     assert settings.config["KernelManager.transport"] == "ipc"
     assert settings.config["Autograde.autograde_preprocessors"] == AUTOGRADE_PREPROCESSORS
-    assert AUTOGRADE_PREPROCESSORS[0] == "autograder.isolation.sandbox.CappedExecute"
+    assert AUTOGRADE_PREPROCESSORS[0] == "autograder.isolation.capped_execute.CappedExecute"
     assert len(AUTOGRADE_PREPROCESSORS) == 7
     hidden = settings.env["BACKPROP_SANDBOX_HIDE"].split(os.pathsep)
     assert str(root.resolve()) in hidden and str(REPO_ROOT) in hidden and "/root" in hidden

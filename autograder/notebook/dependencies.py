@@ -6,7 +6,7 @@ the side of running a cell: assignments, ``del``, imports, ``def``/``class``, it
 assignment and method calls (``rng.normal()``, ``lst.append()``) all count as changing the name at their
 root, and a cell that cannot be parsed is always needed. Used by the independent re-check
 (:mod:`autograder.isolation.verify`) and by the grader's execution of a submission
-(:class:`autograder.isolation.sandbox.CappedExecute`).
+(:class:`autograder.isolation.capped_execute.CappedExecute`).
 """
 
 from __future__ import annotations
