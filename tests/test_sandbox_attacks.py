@@ -3,7 +3,8 @@ per submission, and the sandbox runs without root.
 
 Each attack runs student code in a real sandboxed kernel (``run_sandboxed`` from tests/test_sandbox.py:
 nbclient with :class:`autograder.isolation.capped_execute.CappedExecute` and
-:func:`~autograder.isolation.sandbox.sandboxed`'s config). Figures (memory reached, bytes written, another submission's time) are printed, never timed asserts.
+:func:`~autograder.isolation.sandbox.sandboxed`'s config). Figures (memory reached, bytes written, another
+submission's time) are printed, never timed asserts.
 """
 
 from __future__ import annotations
