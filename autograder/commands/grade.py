@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.coursedir.course import CourseDir, nbgrader_api
 from autograder.coursedir.database import ensure_gradebook, open_gradebook, run_with_retries, safe_url
@@ -284,66 +285,113 @@ def grade(
     _check_gradebook(course, chosen)
     _check_released(course, chosen)
     if sandbox:
-        ok, why = sandbox_available()
-        if not ok:
-            raise SandboxUnavailable(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
-                              "(apt-get install bubblewrap) and grade as root or where unprivileged user "
-                              "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
-                              "and the report then mark those grades).")
-        summary = sandbox_summary()
-        if (workers is None or workers > 1) and not parallel_bounded():
-            workers = 1  # per-process limits only: side by side, submissions would share (and break) them
-            summary += ("; grading ONE submission at a time: without per-submission cgroups, submissions side by "
-                        "side could together exceed the memory limit or starve each other of processes")
-        progress(summary)
+        workers = _sandbox_workers(workers, progress)
     template = _template_db(course, known)
+    settings = f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|{course_lib_digest()}|"
+    jobs, unchanged, remerge = _plan(course, _student_dirs(course, students), chosen, settings, force,
+                                     {"template_db": str(template), "cell_timeout": cell_timeout, "verify": verify,
+                                      "sandbox": sandbox})
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {unchanged} unchanged since last "
+             f"graded (use --force to regrade them)")
+    _remerge(course, remerge, progress)
+    try:
+        course.state.mkdir(parents=True, exist_ok=True)
+        run_pool(grade_submission, jobs, n_workers, submission_timeout, _on_result(course, len(jobs), progress),
+                 log=str(course.state / "workers.log"))
+    finally:
+        finals = update_record(course, progress)
+    late = late_lines(finals)
+    if late:
+        progress(f"late: {len(late)} submission(s) (penalty from nbgrader's late-submission plugin; see "
+                 "deadlines.toml and nbgrader_config.py)")
+        for line in late:
+            progress(for_terminal(line))
+    attention = [f.result for f in finals if not f.result.status.ok]
+    return GradeSummary(len(jobs), unchanged, attention, time.perf_counter() - start)
 
-    jobs: list[Job] = []
-    skipped = 0
-    remerge: list[SubmissionResult] = []
-    gradebook = safe_url(course.db_url)
-    student_dirs = sorted(p for p in course.submitted.glob("*") if p.is_dir()) if course.submitted.exists() else []
+
+def _sandbox_workers(workers: int | None, progress: Callable[[str], None]) -> int | None:
+    """Check the sandbox can be had, say which limits hold, and return the workers it allows."""
+    ok, why = sandbox_available()
+    if not ok:
+        raise SandboxUnavailable(f"cannot sandbox the students' code here: {why}. Install bubblewrap "
+                                 "(apt-get install bubblewrap) and grade as root or where unprivileged user "
+                                 "namespaces are allowed, or pass --no-sandbox to grade without it (grades.csv "
+                                 "and the report then mark those grades).")
+    summary = sandbox_summary()
+    if (workers is None or workers > 1) and not parallel_bounded():
+        workers = 1  # per-process limits only: side by side, submissions would share (and break) them
+        summary += ("; grading ONE submission at a time: without per-submission cgroups, submissions side by "
+                    "side could together exceed the memory limit or starve each other of processes")
+    progress(summary)
+    return workers
+
+
+def _student_dirs(course: CourseDir, students: Sequence[str] | None) -> list[Path]:
+    """The students' folders under ``submitted/`` (only ``students`` when given; an unknown one is an error)."""
+    dirs = sorted(p for p in course.submitted.glob("*") if p.is_dir()) if course.submitted.exists() else []
     if students:
-        missing = sorted(set(students) - {p.name for p in student_dirs})
+        missing = sorted(set(students) - {p.name for p in dirs})
         if missing:
             raise CourseError(f"no submissions from {', '.join(missing)} in {course.submitted}")
-        student_dirs = [p for p in student_dirs if p.name in set(students)]
-    checkers = course_lib_digest()  # the checkers' code decides grades too: a fix regrades
+        dirs = [p for p in dirs if p.name in set(students)]
+    return dirs
+
+
+def _plan(
+    course: CourseDir, student_dirs: list[Path], chosen: list[str], settings: str, force: bool, fields: dict[str, Any]
+) -> tuple[list[Job], int, list[SubmissionResult]]:
+    """The jobs to grade, how many submissions are unchanged, and the unchanged ones not yet in this gradebook.
+
+    A submission is unchanged when the digest of the settings, its assignment's source (tests) and its own
+    files equals the one saved when it was last graded; ``settings`` holds course_lib's digest too. ``fields``
+    are the :class:`Job` fields every job shares (the template gradebook, the cell timeout, the mode).
+    """
+    jobs: list[Job] = []
+    unchanged = 0
+    remerge: list[SubmissionResult] = []
+    gradebook = safe_url(course.db_url)
     for student_dir in student_dirs:
         for assignment in chosen:
             folder = student_dir / assignment
             if not folder.is_dir():
                 continue
-            h = hashlib.sha256(f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|{checkers}|".encode())
+            h = hashlib.sha256(settings.encode())
             _digest_folder(course.source / assignment, h)
             digest = _digest_folder(folder, h)
-            saved = _result_path(course, student_dir.name, assignment)
-            if not force and saved.exists():
-                try:
-                    data = json.loads(saved.read_text())
-                    if data.get("digest") == digest:
-                        skipped += 1
-                        if data.get("gradebook") != gradebook:  # graded, but not yet in this --db
-                            remerge.append(SubmissionResult.from_json(data))
-                        continue
-                except (ValueError, TypeError):
-                    pass
+            saved = _saved_if_unchanged(_result_path(course, student_dir.name, assignment), digest, force)
+            if saved is not None:
+                unchanged += 1
+                if saved.get("gradebook") != gradebook:  # graded, but not yet in this --db
+                    remerge.append(SubmissionResult.from_json(saved))
+                continue
             jobs.append(Job(
                 student=student_dir.name,
                 assignment=assignment,
                 submission=str(folder),
                 source=str(course.source),
-                template_db=str(template),
                 scratch=str(course.state / "work" / f"{student_dir.name}__{assignment}"),
                 notebooks=tuple(sorted(p.stem for p in (course.source / assignment).glob("*.ipynb"))),
-                cell_timeout=cell_timeout,
                 digest=digest,
-                verify=verify,
-                sandbox=sandbox,
+                **fields,
             ))
-    n_workers = max(1, workers or os.cpu_count() or 1)
-    progress(f"grading {len(jobs)} submission(s) with {n_workers} worker(s); {skipped} unchanged since last "
-             f"graded (use --force to regrade them)")
+    return jobs, unchanged, remerge
+
+
+def _saved_if_unchanged(saved: Path, digest: str, force: bool) -> dict | None:
+    """The saved result when it was graded from exactly ``digest`` (and ``force`` is off), else None."""
+    if force or not saved.exists():
+        return None
+    try:
+        data = json.loads(saved.read_text())
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) and data.get("digest") == digest else None
+
+
+def _remerge(course: CourseDir, remerge: list[SubmissionResult], progress: Callable[[str], None]) -> None:
+    """Record already graded submissions in a gradebook that lacks them (a new ``--db``)."""
     for result in remerge:
         try:
             _record(course, result, restore=True)  # its files are in place since it was first graded
@@ -352,7 +400,13 @@ def grade(
             _not_recorded(result, exc)
         _write_atomic(_result_path(course, result.student, result.assignment), json.dumps(result.to_json(), indent=1))
     if remerge:
-        progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {gradebook}")
+        progress(f"recorded {len(remerge)} already graded submission(s) in the gradebook {safe_url(course.db_url)}")
+
+
+def _on_result(
+    course: CourseDir, total: int, progress: Callable[[str], None]
+) -> Callable[[Job, SubmissionResult | JobFailure], None]:
+    """What the pool calls with each submission's outcome: record it on its own, save it, say it."""
     done = 0
 
     def on_result(job: Job, outcome: SubmissionResult | JobFailure) -> None:
@@ -370,23 +424,10 @@ def grade(
         shutil.rmtree(job.scratch, ignore_errors=True)
         done += 1
         flag = "" if outcome.status.ok else f"  NEEDS ATTENTION: {outcome.status}"
-        progress(for_terminal(f"{_bar(done, len(jobs))} {job.student}/{job.assignment}: "
+        progress(for_terminal(f"{_bar(done, total)} {job.student}/{job.assignment}: "
                               f"{outcome.score:g}/{outcome.max_score:g} ({outcome.seconds:.1f} s){flag}"))
 
-    try:
-        course.state.mkdir(parents=True, exist_ok=True)
-        log = str(course.state / "workers.log")
-        run_pool(grade_submission, jobs, n_workers, submission_timeout, on_result, log=log)
-    finally:
-        finals = update_record(course, progress)
-    late = late_lines(finals)
-    if late:
-        progress(f"late: {len(late)} submission(s) (penalty from nbgrader's late-submission plugin; see "
-                 "deadlines.toml and nbgrader_config.py)")
-        for line in late:
-            progress(for_terminal(line))
-    attention = [f.result for f in finals if not f.result.status.ok]
-    return GradeSummary(len(jobs), skipped, attention, time.perf_counter() - start)
+    return on_result
 
 
 def _unparsable_needs_attention(result: SubmissionResult) -> None:
