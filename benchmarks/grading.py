@@ -96,8 +96,8 @@ def main() -> int:
             results = load_results(course)
             if options.get("verify"):
                 for r in results:
-                    if not r.status.startswith("ok"):
-                        print(f"  needs attention: {r.student} {r.assignment}: {r.status[:300]}", flush=True)
+                    if not r.status.ok:
+                        print(f"  needs attention: {r.student} {r.assignment}: {str(r.status)[:300]}", flush=True)
                     for phase, value in (r.phases or {}).items():
                         phases.setdefault(phase, []).append(value)
             return seconds, {(r.student, r.assignment): round(r.score, 6) for r in results}

@@ -39,7 +39,7 @@ def grade_one(folder: str) -> int:
         nbformat.write(solved(rel, src), str(course.submitted / student / "01-double" / "double.ipynb"))
     printed: list[str] = []
     grade(course, workers=2, assignments=["01-double"], progress=printed.append)
-    results = [{"student": r.student, "status": r.status, "score": r.score, "feedback": r.feedback,
+    results = [{"student": r.student, "status": str(r.status), "score": r.score, "feedback": r.feedback,
                 "pages": sorted(p.name for p in Path(r.feedback).glob("*.html")) if r.feedback else []}
                for r in load_results(course)]
     print("RESULT " + json.dumps({"printed": printed, "results": results}))
