@@ -76,7 +76,7 @@ EXPECTED = {  # kind: (score per assignment, status starts with)
     "blank": (0, "ok (unanswered"),
     "invalid-json": (0, "double.ipynb is not valid JSON"),
     "syntax-error": (0, "SyntaxError"),
-    "kernel-death": (0, "the kernel died"),
+    "kernel-death": (0, "the student's process died"),
     "deleted-test": (3, "ok"),
     "renamed": (3, "ok"),
     "stray-file": (3, "ok"),
@@ -200,7 +200,7 @@ def test_report_and_export(course_setup, capsys):
     _, course, _, _, _ = course_setup
     assert main(["report", "--course-dir", str(course.root)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"(?m)^  double\s+\d", out) and "Needs your attention" in out and "the kernel died" in out
+    assert re.search(r"(?m)^  double\s+\d", out) and "Needs your attention" in out and "process died" in out
     assert (course.root / "report.png").stat().st_size > 1000
     assert (course.root / "report-exercises.png").stat().st_size > 1000
     assert "80-100%" in (course.root / "report.txt").read_text()
@@ -263,4 +263,4 @@ def test_the_demo_grade_table(course_setup):
     assert lines[0].split() == ["student", "01-double", "02-square", "total"]
     correct = next(ln for ln in lines if ln.startswith("s01-correct"))
     assert correct.split()[1:] == ["3/3", "3/3", "6/6"]
-    assert "! needs attention:" in table and "s05-kernel-death/01-double: the kernel died" in table
+    assert "! needs attention:" in table and "s05-kernel-death/01-double: the student's process died" in table

@@ -184,7 +184,7 @@ def test_no_network_and_no_privileges(probe):
 @needs_sandbox
 def test_kernel_death_fails_the_submission_not_the_grader(course):
     result, _ = grade_in_sandbox(course, "s03-exit", _submission(course, "import os\nos._exit(1)"))
-    assert result.score == 0 and "kernel died" in str(result.status), result.status
+    assert result.score == 0 and "process died" in str(result.status), result.status
     assert not list(Path(result.feedback or "/nonexistent").glob("*.html"))  # the grader returned normally
 
 
@@ -202,7 +202,7 @@ def test_huge_output_is_truncated_and_the_saved_notebook_stays_small(course):
     assert result.score == 3, result
     saved = Path(result.autograded) / "double.ipynb"
     assert saved.stat().st_size < 3 * 2**20, saved.stat().st_size
-    assert "output truncated by the grader after 1 MB" in saved.read_text()
+    assert "output truncated by the grader" in saved.read_text()
 
 
 @needs_sandbox

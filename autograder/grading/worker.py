@@ -177,7 +177,7 @@ def _execution_config(job: Job, extra: dict, results: Path) -> dict:
 
 def _run_problems(runs: dict[str, dict]) -> list[str]:
     """What needs the instructor's attention in the one run: a process that died, cells not judged."""
-    problems = [f"{name}: the student's process ended or stopped answering "
+    problems = [f"the student's process died or stopped answering in {name} "
                 f"({for_terminal(str(run['problem'])[:300])}); the test cells not judged scored 0"
                 for name, run in runs.items() if run.get("problem")]
     unverified = sorted(g for run in runs.values() for g, v in run.get("verdicts", {}).items() if v.get("unverifiable"))
