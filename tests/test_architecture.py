@@ -152,3 +152,36 @@ def test_course_lib_never_imports_the_grader():
     bad = {n: sorted(m for m in deps if m.startswith("autograder")) for n, deps in _graph().items()
            if n.startswith("course_lib")}
     assert not any(bad.values()), bad
+
+
+# Small modules, short functions (issue 24): a newcomer reads one screen at a time.
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60  # the body, not counting the signature and the docstring
+
+
+def _sources() -> list[Path]:
+    return sorted(p for pkg in ("autograder", "course_lib") for p in (ROOT / pkg).rglob("*.py"))
+
+
+def test_every_module_is_under_500_lines():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in _sources()}
+    long = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not long, f"split these along a seam (one responsibility per module): {long}"
+
+
+def _body_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = fn.body
+    first = body[0]
+    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+            and len(body) > 1):
+        first = body[1]
+    return (fn.end_lineno or fn.lineno) - first.lineno + 1
+
+
+def test_every_function_body_is_under_60_lines():
+    long = {}
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _body_lines(node) > MAX_FUNCTION_LINES:
+                long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = _body_lines(node)
+    assert not long, f"split these into named steps: {long}"

@@ -90,17 +90,7 @@ def as_float_array(value: object, what: str, *, shape_hint: tuple[int, ...] | No
     if isinstance(value, bool | np.bool_):
         raise GradientTypeError(f"{what} is the boolean {value!r}, not a number. Expected {want}.")
     if _is_sympy(value):
-        free = getattr(value, "free_symbols", set())
-        if free:
-            names = ", ".join(sorted(str(s) for s in free))
-            raise GradientTypeError(
-                f"{what} is the sympy expression {value} that still contains the symbol(s) {names}: "
-                "substitute numbers (expr.subs(...)) or turn it into a numpy function with sympy.lambdify, "
-                f"and return {want}."
-            )
-        raise GradientTypeError(
-            f"{what} is a sympy number ({value}), not a float: convert it with float(...) and return {want}."
-        )
+        raise _sympy_error(value, what, want)
     if isinstance(value, list | tuple):
         kind = type(value).__name__
         raise GradientTypeError(
@@ -111,31 +101,7 @@ def as_float_array(value: object, what: str, *, shape_hint: tuple[int, ...] | No
     if isinstance(value, complex | np.complexfloating):
         raise GradientTypeError(f"{what} is the complex number {value!r}; a gradient of a real loss is real.")
     if isinstance(value, np.ndarray):
-        kind = value.dtype.kind
-        if kind == "f":
-            if value.dtype != np.float64:
-                raise GradientTypeError(
-                    f"{what} has dtype {value.dtype}; the course computes in float64 "
-                    "(use .astype(np.float64) and keep float64 throughout the computation)."
-                )
-            return np.array(value, dtype=np.float64, copy=True)
-        if kind in "iu":
-            return value.astype(np.float64)
-        if kind == "b":
-            raise GradientTypeError(f"{what} is a boolean array, not numbers. Expected {want}.")
-        if kind == "c":
-            raise GradientTypeError(f"{what} is a complex array; a gradient of a real loss is real.")
-        if kind == "O":
-            if any(_is_sympy(v) for v in value.flat):
-                raise GradientTypeError(
-                    f"{what} is an array of sympy objects: evaluate them to floats "
-                    "(np.array(expr_array, dtype=float) after substituting numbers) before returning."
-                )
-            raise GradientTypeError(
-                f"{what} is an array of Python objects (dtype object): build it with np.array(..., "
-                "dtype=float)."
-            )
-        raise GradientTypeError(f"{what} is an array of dtype {value.dtype}, not float64 numbers.")
+        return _float64_array(value, what, want)
     if isinstance(value, np.floating):
         if value.dtype != np.float64:
             raise GradientTypeError(
@@ -147,6 +113,50 @@ def as_float_array(value: object, what: str, *, shape_hint: tuple[int, ...] | No
     raise GradientTypeError(
         f"{what} is a {type(value).__module__}.{type(value).__qualname__}, not a number. Expected {want}."
     )
+
+
+def _sympy_error(value: object, what: str, want: str) -> GradientTypeError:
+    """The error for a sympy expression or number where a float was expected."""
+    free = getattr(value, "free_symbols", set())
+    if free:
+        names = ", ".join(sorted(str(s) for s in free))
+        return GradientTypeError(
+            f"{what} is the sympy expression {value} that still contains the symbol(s) {names}: "
+            "substitute numbers (expr.subs(...)) or turn it into a numpy function with sympy.lambdify, "
+            f"and return {want}."
+        )
+    return GradientTypeError(
+        f"{what} is a sympy number ({value}), not a float: convert it with float(...) and return {want}."
+    )
+
+
+def _float64_array(value: np.ndarray, what: str, want: str) -> np.ndarray:
+    """A float64 copy of ``value`` (integers converted), or the error that says what its dtype is instead."""
+    kind = value.dtype.kind
+    if kind == "f":
+        if value.dtype != np.float64:
+            raise GradientTypeError(
+                f"{what} has dtype {value.dtype}; the course computes in float64 "
+                "(use .astype(np.float64) and keep float64 throughout the computation)."
+            )
+        return np.array(value, dtype=np.float64, copy=True)
+    if kind in "iu":
+        return value.astype(np.float64)
+    if kind == "b":
+        raise GradientTypeError(f"{what} is a boolean array, not numbers. Expected {want}.")
+    if kind == "c":
+        raise GradientTypeError(f"{what} is a complex array; a gradient of a real loss is real.")
+    if kind == "O":
+        if any(_is_sympy(v) for v in value.flat):
+            raise GradientTypeError(
+                f"{what} is an array of sympy objects: evaluate them to floats "
+                "(np.array(expr_array, dtype=float) after substituting numbers) before returning."
+            )
+        raise GradientTypeError(
+            f"{what} is an array of Python objects (dtype object): build it with np.array(..., "
+            "dtype=float)."
+        )
+    raise GradientTypeError(f"{what} is an array of dtype {value.dtype}, not float64 numbers.")
 
 
 def _is_scalar(value: object) -> bool:
