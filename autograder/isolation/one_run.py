@@ -32,8 +32,14 @@ ONE_RUN_PREPROCESSORS = ["autograder.isolation.one_run.OneRun" if p.endswith("Ca
 _MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/svg+xml")
 
 
+TRUNCATED = "\n[output truncated by the grader]\n"
+
+
 def _text(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    """``value`` if it is text within ``limit`` characters; longer text is cut, with a note that says so."""
+    if not isinstance(value, str):
+        return ""
+    return value if len(value) <= limit else value[:max(limit - len(TRUNCATED), 0)] + TRUNCATED
 
 
 def _clean(out: Any, limit: int) -> NotebookNode | None:

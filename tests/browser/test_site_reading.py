@@ -196,7 +196,8 @@ def test_fixture_folds_open_on_click_with_math(guarded_page: tuple[Any, OutsideG
     assert display_math.count() == 1 and not display_math.first.is_visible()
     worked.locator("summary").click()
     _math_settled(page)
-    assert worked.evaluate("d => d.open") and display_math.first.is_visible()
+    assert worked.evaluate("d => d.open")
+    display_math.first.wait_for(state="visible", timeout=20_000)  # a loaded machine lays it out late
     box = display_math.first.locator(".MathJax").bounding_box()
     assert box and box["width"] > 60 and box["height"] > 15, box  # typeset, with a real size once opened
     assert "\\frac" not in worked.inner_text() and worked.locator(".MathJax_Error").count() == 0
