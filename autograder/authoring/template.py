@@ -74,7 +74,7 @@ def _test_source(function: str, expression: str, uses: list[tuple[str, str, str]
     lines = [f"# Self-check: {function} against a numerical derivative of {expression} at two points."]
     if not uses:
         lines += [visible, f'print("✓ {function}")', "### BEGIN HIDDEN TESTS",
-                  'with hidden_case("three more points u, large and small, positive and negative"):',
+                  'with hidden_case("points u the visible check does not try: large, small and negative"):',
                   f"    {hidden}", "### END HIDDEN TESTS"]
         return "\n".join(lines)
     lines += ["# Judged on its own: the grader runs it with the notes' own " + ", ".join(u for u, _, _ in uses) + ".",
@@ -87,8 +87,8 @@ def _test_source(function: str, expression: str, uses: list[tuple[str, str, str]
     lines += [f'    "{u}": ("{where}", lambda: None),' for u, _, where in uses]
     lines += ["}", f'with judge_alone(globals(), "{function}", USES):', f"    {visible}", f'print("✓ {function}")',
               "### BEGIN HIDDEN TESTS",
-              f'with judge_alone(globals(), "{function}", USES), hidden_case("three more points u, large and small, '
-              'positive and negative"):', f"    {hidden}", "### END HIDDEN TESTS"]
+              f'with judge_alone(globals(), "{function}", USES), hidden_case("points u the visible check does not '
+              'try: large, small and negative"):', f"    {hidden}", "### END HIDDEN TESTS"]
     return "\n".join(lines)
 
 
