@@ -372,7 +372,7 @@ def _new_exercise(args: argparse.Namespace) -> int:
 
     path = new_exercise(args.notebook, number=args.number, title=args.title, function=args.function,
                         expression=args.expression, derivative=args.derivative, points=args.points, uses=args.uses)
-    print(f"added Exercise {args.number} to {path}: rewrite its TODO texts, then run "
+    print(f"added Exercise {args.number} to {path}: rewrite its AUTHOR texts, then run "
           f"`backprop-course lint-source {path}`")
     return 0
 

@@ -102,21 +102,21 @@ def _cells(number: str, title: str, function: str, expression: str, derivative: 
             ### END SOLUTION''')
     worked = new_markdown_cell(
         "<details>\n<summary>Worked derivation (open after you have tried)</summary>\n\n"
-        f"TODO: derive $\\frac{{d}}{{du}}\\left({expression}\\right)$ step by step, and name the most likely slip."
+        f"AUTHOR: derive $\\frac{{d}}{{du}}\\left({expression}\\right)$ step by step, and name the most likely slip."
         f"\n\nResult: `{derivative}`.\n</details>", metadata={"tags": [WORKED_TAG]})
     return [
         new_markdown_cell(f"## Exercise {number} — {title} ({points:g} points)\n\nDerive the derivative of "
-                          f"$f(u) = {expression}$ on paper first (TODO: the questions that guide the derivation), "
+                          f"$f(u) = {expression}$ on paper first (AUTHOR: the questions that guide the derivation), "
                           f"then write it as `{function}(u)`.", metadata=_nbgrader(f"{function}-text")),
         new_code_cell(answer, metadata=_nbgrader(f"{function}-answer", solution=True)),
         new_code_cell(_test_source(function, expression, uses),
                       metadata=_nbgrader(f"{function}-test", grade=True, points=points)),
         worked,
-        new_markdown_cell(f"**Your turn (not graded).** TODO: a question about `{function}` to think about "
+        new_markdown_cell(f"**Your turn (not graded).** AUTHOR: a question about `{function}` to think about "
                           "(for example: where is it zero, and why?).", metadata=_nbgrader(f"{function}-your-turn")),
         new_code_cell(f"# Your turn (not graded): try {function} here.\n", metadata={"tags": ["demo"]}),
         new_markdown_cell("<details>\n<summary>Model answer (open after you have tried)</summary>\n\n"
-                          "TODO: the model answer to the question above.\n</details>",
+                          "AUTHOR: the model answer to the question above.\n</details>",
                           metadata=_nbgrader(f"{function}-model-answer")),
     ]
 
@@ -137,7 +137,7 @@ def new_exercise(notebook: Path, *, number: str, title: str, function: str, expr
         notebook.parent.mkdir(parents=True, exist_ok=True)
         nb = new_notebook(metadata={"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                                    "name": "python3"}, "language_info": {"name": "python"}})
-        nb.cells = [new_markdown_cell(f"# {notebook.stem}\n\nTODO: what this notebook teaches.",
+        nb.cells = [new_markdown_cell(f"# {notebook.stem}\n\nAUTHOR: what this notebook teaches.",
                                       metadata=_nbgrader("text-title")),
                     new_code_cell(SETUP, metadata=_nbgrader("setup"))]
     refs = [(u, *_reference(nb, u)) for u in uses]
