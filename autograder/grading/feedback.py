@@ -10,7 +10,7 @@ rebuilds what a student sees:
 
 * **test cells**: the source without its ``### BEGIN HIDDEN TESTS`` regions, and one output the grader
   wrote (:func:`verdict_text`): the message of the cell's *visible* checks as the grader's own re-run gave it
-  (:func:`autograder.isolation.verify.visible_messages`, run before anything ran a hidden test), and for the
+  (:func:`autograder.isolation.session.visible_messages`, run before anything ran a hidden test), and for the
   hidden part only a verdict, never its code, inputs, expected values or messages;
 * **answer cells**: no kernel output; a note the grader computes from the cell's source (a syntax error,
   or "not answered yet");

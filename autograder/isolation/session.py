@@ -238,12 +238,18 @@ def run_session(source_path: Path, submission: nbformat.NotebookNode, host_comma
     return session
 
 
+def _session_of(source_path: Path, submission_path: Path, host_command: list[str] | None,
+                host_env: dict[str, str] | None, cell_timeout: float) -> Session:
+    """The one run of the notebook file ``submission_path`` against the tests of ``source_path``."""
+    return run_session(source_path, nbformat.read(str(submission_path), as_version=4), host_command, host_env,
+                       cell_timeout)
+
+
 def verify_notebook(source_path: Path, submission_path: Path, host_command: list[str] | None = None,
                     host_env: dict[str, str] | None = None,
                     cell_timeout: float = 30.0) -> tuple[dict[str, CellVerdict], str]:
     """The verdict per test cell of ``source_path`` for the notebook file ``submission_path``, and the problem."""
-    session = run_session(source_path, nbformat.read(str(submission_path), as_version=4), host_command, host_env,
-                          cell_timeout)
+    session = _session_of(source_path, submission_path, host_command, host_env, cell_timeout)
     return session.verdicts, session.problem
 
 
@@ -251,6 +257,5 @@ def visible_messages(source_path: Path, submission_path: Path, host_command: lis
                      host_env: dict[str, str] | None = None,
                      cell_timeout: float = 30.0) -> tuple[dict[str, CellVerdict], str]:
     """The verdicts of the *visible* part of each test cell reached (what feedback may show), and the problem."""
-    session = run_session(source_path, nbformat.read(str(submission_path), as_version=4), host_command, host_env,
-                          cell_timeout)
+    session = _session_of(source_path, submission_path, host_command, host_env, cell_timeout)
     return session.visible, session.problem
