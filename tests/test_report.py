@@ -91,3 +91,18 @@ def test_the_per_exercise_chart_has_its_text_alternative(tmp_path):
     with Image.open(path) as image:
         assert image.info["Description"] == "Mean points per exercise; see report.txt"
         assert image.size[0] >= 600
+
+
+def test_the_first_line_counts_missing_rows_apart_from_graded_ones():
+    from autograder.commands.report import headline
+    from autograder.grading.missing import MISSING
+
+    finals = [_final("ann", {"d-square-test": (1, 1, "")}), _final("ben", {"d-square-test": (0, 1, SIGN)})]
+    assert headline(finals) == "Course report: 2 graded submission(s) from 2 student(s)"
+    absent = _final("cid", {})
+    from autograder.grading.status import Status
+
+    absent.result.status = Status(reasons=[f"{MISSING} (left blank)"])
+    line = headline([*finals, absent])
+    assert line.startswith("Course report: 2 graded submission(s) from 2 student(s); ")
+    assert "1 expected submission(s) missing" in line

@@ -230,6 +230,19 @@ def _review_lines(finals: list[Final]) -> list[str]:
     return lines
 
 
+def headline(finals: list[Final]) -> str:
+    """The report's first line: submissions graded and students who handed in, apart from the missing rows.
+
+    A roster student with no submission has a row of the record (:mod:`autograder.grading.missing`), but it
+    is neither a graded submission nor a student who handed something in.
+    """
+    graded = [f for f in finals if not is_missing(f.result)]
+    line = (f"Course report: {len(graded)} graded submission(s) from "
+            f"{len({f.result.student for f in graded})} student(s)")
+    missing = len(finals) - len(graded)
+    return line + (f"; {missing} expected submission(s) missing (listed under attention)" if missing else "")
+
+
 def make_report(course: CourseDir) -> str:
     """Write ``report.txt``, ``report.png`` and ``report-exercises.png`` in the course folder; return the text.
 
@@ -243,8 +256,7 @@ def make_report(course: CourseDir) -> str:
     for f in finals:
         if not is_missing(f.result):  # no submission: listed under attention, not in the means
             by_assignment[f.result.assignment].append(f)
-    lines = [f"Course report: {len(finals)} graded submission(s) from {len({f.result.student for f in finals})} "
-             "student(s)", HOW_CHECKED, ""]
+    lines = [headline(finals), HOW_CHECKED, ""]
     percentages: dict[str, list[float]] = {}
     chart: list[tuple[str, _Row]] = []
     order = {name: i for i, name in enumerate(course.assignments())}
