@@ -37,6 +37,7 @@ __all__ = [
     "aggregate",
     "as_node",
     "exp",
+    "forward_order",
     "log",
     "neg_log_likelihood",
     "reciprocal",
@@ -259,7 +260,7 @@ class Node:
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0.0 on this node and every node it depends on."""
-        for node in _topological_order(self):
+        for node in forward_order(self):
             node.grad = 0.0
 
 
@@ -271,22 +272,24 @@ def as_node(x: Node | Number) -> Node:
 
 
 def topological_order(root: Node) -> list[Node]:
-    """All nodes ``root`` depends on, parents before children, ``root`` last (see :func:`_topological_order`).
+    """All nodes ``root`` depends on, parents before children, ``root`` last (see :func:`forward_order`).
 
     Switched off while graded code runs (:mod:`course_lib.guard`): writing it is Exercise 5.1 of the course.
     """
     guard.ensure_allowed("course_lib.graph.topological_order()")
-    return _topological_order(root)
+    return forward_order(root)
 
 
-def _topological_order(root: Node) -> list[Node]:
-    """All nodes ``root`` depends on, parents before children, ``root`` last (:mod:`course_lib.answers.engine`).
+def forward_order(root: Node) -> list[Node]:
+    """All nodes ``root`` depends on in the order of the forward computation, ``root`` last: course_lib's own order.
 
-    course_lib's own drawings, traces, path sums and ``backward`` use this unguarded form: they may run
-    while a graded function runs (a drawing of the student's forward pass, say) and each guards itself.
-    The nodes are listed in creation order, the order of the forward computation, the same on every run.
-    Not available while a notebook is graded (:class:`course_lib.guard.AnswerUnavailable`): it is
-    Exercise 5.1's answer.
+    The order course_lib's drawings (:mod:`course_lib.drawing.layout`), traces (:mod:`course_lib.trace`),
+    path sums (:mod:`course_lib.paths`), widgets and :meth:`Node.zero_grad` walk a graph in. Unlike
+    :func:`topological_order` (the graded one) it is not switched off by :func:`course_lib.guard.hand_written_only`:
+    those tools may run while a graded function runs (a drawing of the student's forward pass, say) and each
+    guards itself. The nodes are listed in creation order, the same on every run. Its code is
+    :mod:`course_lib.answers.engine` (Exercise 5.1's answer), so it is not available while a notebook is
+    graded (:class:`course_lib.guard.AnswerUnavailable`).
 
     Raises:
         GraphCycleError: if following parents leads back to a node on the current path.

@@ -1,4 +1,4 @@
-r"""The notes' names for the network's parameters, and held-out test points for the self-checks.
+r"""The notes' names for the network's parameters: ``w_131`` as an entry of the network's arrays.
 
 The lecture notes call the weight of layer ``l`` into unit ``i`` from input ``j`` $w_{lij}$ and the bias of
 unit ``i`` in layer ``l`` $b_{li}$ (1-based). In the arrays of :mod:`course_lib.models` that is
@@ -8,20 +8,18 @@ unit ``i`` in layer ``l`` $b_{li}$ (1-based). In the arrays of :mod:`course_lib.
     entry(params, "w_131")         # float(params["W1"][2, 0])
     with_entry(params, "b_21", v)  # a copy of params with b2[0] = v
 
-These are plumbing for notebook 03's checks (which parameter to nudge, where to find it); none of them
-computes a gradient or any other graded answer.
+Notebook 03's answer cells and checks use them (which parameter to nudge, where to find it); none of them
+computes a gradient or any other graded answer. Held-out test points are in :mod:`course_lib.checks`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
-from course_lib.models import init_params
-
-__all__ = ["entry", "parse_name", "random_example", "with_entry"]
+__all__ = ["entry", "parse_name", "with_entry"]
 
 _NAME = re.compile(r"^(?P<kind>[wb])_(?P<digits>\d+)$")
 
@@ -74,14 +72,3 @@ def with_entry(params: Mapping[str, np.ndarray], name: str, value: float) -> dic
     new[key][index] = value
     return new
 
-
-def random_example(
-    rng: np.random.Generator, sizes: Sequence[int] = (2, 3, 2)
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """A held-out test point for a self-check: ``(params, x, y)``.
-
-    Random parameters (:func:`course_lib.models.init_params` with a seed drawn from ``rng``), an input
-    ``x`` uniform in [−2, 2] and 0/1 targets ``y``, for a network of ``sizes = (n_in, n_hidden, n_out)``.
-    """
-    params = init_params(seed=int(rng.integers(100, 10_000)), sizes=sizes)
-    return params, rng.uniform(-2, 2, sizes[0]), rng.integers(0, 2, sizes[2]).astype(np.float64)

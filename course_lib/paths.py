@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from course_lib import guard
-from course_lib.graph import Node, _topological_order  # unguarded: see its docstring
+from course_lib.graph import Node, forward_order  # unguarded: see its docstring
 from course_lib.models import layered_chain
 
 __all__ = [
@@ -96,7 +96,7 @@ def enumerate_paths(source: Node, target: Node, limit: int = 100_000) -> list[Pa
         NotConnectedError: if ``source`` does not reach ``target``.
         ValueError: if there are more than ``limit`` paths (use :func:`path_cost` to count them).
     """
-    order = _topological_order(target)
+    order = forward_order(target)
     downstream = _check_reaches(source, target, order)
     n = count_paths(source, target)
     if n > limit:
@@ -142,7 +142,7 @@ def path_cost(source: Node, target: Node) -> PathCost:
     Raises:
         NotConnectedError: if ``source`` does not reach ``target``.
     """
-    order = _topological_order(target)
+    order = forward_order(target)
     _check_reaches(source, target, order)
     count: dict[int, int] = {id(source): 1}
     edges: dict[int, int] = {id(source): 0}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from course_lib.graph import Node, _topological_order  # unguarded: see its docstring
+from course_lib.graph import Node, forward_order  # unguarded: see its docstring
 
 __all__ = ["TraceRow", "format_trace", "trace"]
 
@@ -43,7 +43,7 @@ def trace(root: Node, include_constants: bool = False) -> list[TraceRow]:
     is named by its operation and its position in the table (``exp#3``), so the same computation always
     gives the same table.
     """
-    order = _topological_order(root)
+    order = forward_order(root)
     names = {id(n): n.label or (n.name if n.op == "const" else f"{n.op}#{i}") for i, n in enumerate(order)}
     return [
         TraceRow(names[id(n)], n.op, n.value, tuple(names[id(p)] for p in n.parents), n.local_grads, n.grad)

@@ -30,7 +30,7 @@ import ipywidgets as widgets
 from course_lib import guard
 from course_lib.drawing import draw_graph, figure_to_png
 from course_lib.drawing.figures import short_alt_text
-from course_lib.graph import Node, _topological_order  # unguarded: see its docstring
+from course_lib.graph import Node, forward_order  # unguarded: see its docstring
 from course_lib.paths import Path, enumerate_paths
 from course_lib.trace import format_trace
 
@@ -208,7 +208,7 @@ class BackwardStepper(widgets.VBox):
         root.backward()  # calls guard.ensure_allowed: refuses inside hand_written_only
         self.root = root
         self._figsize, self._dpi, self._digits = figsize, dpi, digits
-        forward = [n for n in _topological_order(root) if n.op != "const" or n is root]
+        forward = [n for n in forward_order(root) if n.op != "const" or n is root]
         self.grads: dict[Node, float] = {n: n.grad for n in forward}
         self.order: list[Node] = forward[::-1]
         # children edges of each node, in the order backward() visits them (reverse topological order)

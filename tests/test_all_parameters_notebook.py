@@ -82,7 +82,7 @@ def test_the_learning_rate_experiment_draws_three_runs_with_text(cells):
 def test_setup_is_three_lines_and_the_helpers_are_folded_just_before_exercise_4_1(cells):
     setup = cells[_index(cells, "setup")].source
     assert [line for line in setup.splitlines() if line.strip()] == [
-        "import numpy as np", "from course_lib.notebook import start",
+        "import numpy as np", "from course_lib.lesson import start",
         'start("all-parameters")  # run this cell first (Shift+Enter): it loads the course\'s tools']
     helpers = _index(cells, "check-helpers")
     assert cells[helpers].metadata["jupyter"] == {"source_hidden": True}

@@ -185,3 +185,54 @@ def test_every_function_body_is_under_60_lines():
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _body_lines(node) > MAX_FUNCTION_LINES:
                 long[f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"] = _body_lines(node)
     assert not long, f"split these into named steps: {long}"
+
+
+# course_lib grouped by who calls it (issue 24): a module path says which package it means, and modules meet
+# only through public names.
+def _top_level_names(package: str) -> set[str]:
+    """The modules and packages directly inside ``package`` (``autograder``: ``cli``, ``isolation``, ...)."""
+    root = ROOT / package
+    modules = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+    return modules | {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+
+
+def test_no_course_lib_module_shares_a_name_with_one_of_the_graders():
+    assert {"isolation", "notebook", "grading", "cli"} <= _top_level_names("autograder")  # the check sees them
+    assert {"checks", "gradcheck", "graph", "answers"} <= _top_level_names("course_lib")
+    shared = sorted(_top_level_names("course_lib") & _top_level_names("autograder"))
+    assert not shared, (f"course_lib.{shared[0]} and autograder.{shared[0]} would mean different things: rename "
+                        "the course_lib one after who calls it (test cells' helpers belong in course_lib/checks/)")
+
+
+def _private_imports(path: Path, name: str) -> list[str]:
+    """``from x import _y`` in ``path`` where ``x`` is another module: ``"x._y (line n)"`` for each."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        base = node.module or ""
+        if node.level:
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+        found += [f"{base}.{a.name} (line {node.lineno})" for a in node.names
+                  if a.name.startswith("_") and not a.name.startswith("__") and base != name]
+    return found
+
+
+def test_the_private_import_finder_finds_one(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from course_lib.graph import Node, _hidden\nfrom . import _sibling\nfrom x import __version__\n")
+    assert _private_imports(module, "course_lib.m") == ["course_lib.graph._hidden (line 1)",
+                                                         "course_lib._sibling (line 2)"]
+
+
+def test_no_module_imports_another_modules_private_name():
+    """A name with a leading underscore is its module's own; what another module needs gets a public name.
+
+    Covers the shipped packages and testkit; a test may still reach the private helper of the module it tests.
+    """
+    modules = dict(_project_modules())
+    modules.update({_module_name(p): p for p in sorted((ROOT / "testkit").rglob("*.py"))})
+    found = {name: hits for name, path in modules.items() if (hits := _private_imports(path, name))}
+    assert not found, f"give these a public, documented name in their own module: {found}"

@@ -1,4 +1,4 @@
-"""course_lib.chain_checks: the generic self-check helpers of notebook 02 (issue 16), and the plot's axis name."""
+"""course_lib.checks.chain: the generic self-check helpers of notebook 02 (issue 16), and the plot's axis name."""
 
 import math
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from course_lib import models
-from course_lib.chain_checks import (
+from course_lib.checks import (
+    RightGivenYours,
     check_entries,
     check_update,
     check_weight,
@@ -20,7 +21,6 @@ from course_lib.chain_checks import (
 from course_lib.drawing import draw_function_and_derivative
 from course_lib.gradcheck import numerical_gradient
 from course_lib.guard import AutodiffDisabledError
-from course_lib.isolation import RightGivenYours
 from testkit.gradcheck_cases import chain_grads, chain_slip
 
 X, W = 0.8, {"w1": 0.5, "w2": -1.2, "w3": 0.8}
@@ -202,7 +202,7 @@ def test_a_doubled_factor_is_named_too():
 
 
 def test_factor_sentence_names_a_path_by_its_nodes_and_the_missing_edge():
-    from course_lib.chain_checks import factor_sentence, path_factors, path_route
+    from course_lib.checks import factor_sentence, path_factors, path_route
     from course_lib.paths import enumerate_paths
 
     g = models.network_graph(models.init_params(seed=1), np.array([0.8, -0.5]), np.array([1.0, 0.0]))

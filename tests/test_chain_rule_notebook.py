@@ -110,7 +110,7 @@ def test_setup_is_the_three_line_start_and_the_helpers_wait_collapsed_before_exe
     nb = read(SOURCE)
     setup = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "setup")
     lines = [line for line in setup.source.splitlines() if line.strip()]
-    assert lines == ["import numpy as np", "from course_lib.notebook import expect_close, start",
+    assert lines == ["import numpy as np", "from course_lib.lesson import start",
                      'start("chain-rule")'], lines
     assert "sys.path" not in "\n".join(c.source for c in nb.cells)
     index = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == "check-helpers")

@@ -1,4 +1,4 @@
-"""`backprop-course check` reads course_lib.isolation's verdicts from a test cell's error (no kernel needed)."""
+"""`backprop-course check` reads course_lib.checks' verdicts from a test cell's error (no kernel needed)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Each exercise is judged on its own, its hidden tests are self-contained, and its messages say so (issue 12).
 
 In-process (``exec`` of the source notebooks' cells, no kernel): fast checks of what
-``tests/test_isolation.py`` then confirms with the real grader. Also the pieces: ``course_lib.isolation``
+``tests/test_isolation.py`` then confirms with the real grader. Also the pieces: ``course_lib.checks.judging``
 and the re-check's forwarding of a test's references into the student's process.
 """
 
@@ -13,7 +13,7 @@ import re
 import nbformat
 import pytest
 
-from course_lib.isolation import (
+from course_lib.checks.judging import (
     REGISTRY_NAME,
     NotJudgedYet,
     RightGivenYours,
@@ -231,7 +231,7 @@ def test_a_failing_hidden_case_is_named_without_its_code():
     assert "-0.6" not in message and "1.08" not in message  # no hidden values (the point, the expected slope)
 
 
-# ------------------------------------------------------------------------------------ course_lib.isolation
+# ----------------------------------------------------------------------------- course_lib.checks.judging
 def test_judge_alone_swaps_and_restores_even_after_a_failure():
     def mine():
         return "mine"
@@ -350,7 +350,7 @@ def test_the_recheck_forwards_a_tests_references_into_the_students_process(tmp_p
         return c
 
     source = nbformat.v4.new_notebook(cells=[
-        cell("from course_lib.isolation import judge_alone, use_references", grade_id="setup"),
+        cell("from course_lib.checks import judge_alone, use_references", grade_id="setup"),
         cell("def double(x):\n    return 2 * x", grade_id="a1", solution=True),
         cell("def quadruple(x):\n    return double(double(x))", grade_id="a2", solution=True),
         cell("assert double(3) == 6", grade_id="t1", grade=True, points=1),
@@ -387,7 +387,7 @@ def test_a_reference_kept_by_the_students_code_is_useless_after_the_call(tmp_pat
         return c
 
     source = nbformat.v4.new_notebook(cells=[
-        cell("from course_lib.isolation import judge_alone, use_references", grade_id="setup"),
+        cell("from course_lib.checks import judge_alone, use_references", grade_id="setup"),
         cell("def double(x):\n    return 2 * x", grade_id="a1", solution=True),
         cell("def quadruple(x):\n    return double(double(x))", grade_id="a2", solution=True),
         cell("use_references(globals(), double=lambda x: 2 * x)\n"

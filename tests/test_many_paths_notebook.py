@@ -32,12 +32,12 @@ def _released_text() -> str:
     return "\n".join(hidden.sub("", c.source) for c in CELLS if not is_worked(c))
 
 
-def test_the_setup_cell_is_three_statements_of_course_lib_notebook():
+def test_the_setup_cell_is_three_statements_of_course_lib_lesson():
     setup = CELLS[_index("setup")]
     statements = ast.parse(setup.source).body
     assert len([line for line in setup.source.splitlines() if line.strip()]) <= 4, setup.source
     assert [ast.unparse(s) for s in statements] == [
-        "import numpy as np", "from course_lib.notebook import expect_close, start", "start('many-paths')"]
+        "import numpy as np", "from course_lib.lesson import start", "start('many-paths')"]
     imports = CELLS[_index("imports")].source
     assert "def " not in imports and "from course_lib.params import" in imports
 

@@ -1,4 +1,4 @@
-"""course_lib.notebook: the setup cell's start() and the test helper expect_close()."""
+"""course_lib.lesson's start() (a setup cell's) and course_lib.checks' expect_close() (a test cell's)."""
 
 import math
 import warnings
@@ -6,7 +6,8 @@ import warnings
 import pytest
 
 from course_lib import gradcheck
-from course_lib.notebook import expect_close, start
+from course_lib.checks import expect_close
+from course_lib.lesson import start
 
 
 def test_start_sets_the_checkers_context_and_quiets_expected_warnings():

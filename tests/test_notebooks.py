@@ -131,7 +131,7 @@ def test_notebook_opens_with_prose_and_a_short_setup_cell(path):
     assert len(setup) == 1, "one setup cell"
     lines = [line for line in setup[0].source.splitlines() if line.strip()]
     assert len(lines) <= 8, f"the setup cell has {len(lines)} lines: move helpers into course_lib"
-    assert "course_lib.notebook" in setup[0].source and "sys.path" not in setup[0].source
+    assert "course_lib.lesson" in setup[0].source and "sys.path" not in setup[0].source
     first_exercise = next((i for i, c in enumerate(nb.cells)
                            if c.cell_type == "markdown" and c.source.startswith("## Exercise")), len(nb.cells))
     for index, cell in enumerate(nb.cells):

@@ -138,7 +138,7 @@ def _tiny_course(tmp_path: Path, answer: str, test: str) -> tuple[Path, nbformat
         return c
 
     source = nbformat.v4.new_notebook(cells=[
-        cell("import numpy as np\nfrom course_lib.isolation import judge_alone, use_references", grade_id="setup"),
+        cell("import numpy as np\nfrom course_lib.checks import judge_alone, use_references", grade_id="setup"),
         cell("def double(x):\n    return 2 * np.asarray(x)", grade_id="a1", solution=True),
         cell("def quadruple(x):\n    return double(double(x))", grade_id="a2", solution=True),
         cell("CALLS = []\ndef _ref(x):\n    CALLS.append(1)\n    return 2 * np.asarray(x)\n"

@@ -1,10 +1,9 @@
-"""course_lib.param_checks: the comparisons behind notebook 04's self-checks, and their messages."""
+"""course_lib.checks.param_dicts: the comparisons behind notebook 04's self-checks, and their messages."""
 
 import numpy as np
 import pytest
 
-from course_lib.models import flatten, init_params, loss, make_dataset, param_names
-from course_lib.param_checks import (
+from course_lib.checks import (
     assert_param_shapes,
     assert_params_close,
     assert_same_params,
@@ -12,6 +11,7 @@ from course_lib.param_checks import (
     copy_params,
     loss_by_output,
 )
+from course_lib.models import flatten, init_params, loss, make_dataset, param_names
 
 PARAMS = init_params(seed=4)
 

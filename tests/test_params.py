@@ -1,10 +1,11 @@
-"""course_lib.params: the notes' parameter names in the network's arrays, and held-out test points."""
+"""course_lib.params: the notes' parameter names in the network's arrays; course_lib.checks' held-out test points."""
 
 import numpy as np
 import pytest
 
 from course_lib import models
-from course_lib.params import entry, parse_name, random_example, with_entry
+from course_lib.checks import random_example
+from course_lib.params import entry, parse_name, with_entry
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ CALLS = {
     "training_step: models.sgd_step": "models.sgd_step({'W1': 1.0}, {'W1': 1.0}, 0.5)",
     "training_step: training.train": "training.train(models.init_params(0), *models.make_dataset(4), steps=1)",
     "topological_order: graph.topological_order": "graph.topological_order(models.exp_exp_chain(0.5)['y'])",
-    "topological_order: graph._topological_order": "graph._topological_order(models.exp_exp_chain(0.5)['y'])",
+    "topological_order: graph.forward_order": "graph.forward_order(models.exp_exp_chain(0.5)['y'])",
     "backward (5.2): Node.zero_grad's order": "models.exp_exp_chain(0.5)['y'].zero_grad()",
 }
 

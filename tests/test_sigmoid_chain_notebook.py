@@ -79,7 +79,7 @@ def test_every_question_has_a_locked_model_answer_after_it():
 def test_setup_is_three_statements_and_the_check_helpers_sit_folded_before_the_first_exercise():
     setup = _by_id("setup").source
     assert [line for line in setup.splitlines() if line] == [
-        "import numpy as np", "from course_lib.notebook import start", 'start("sigmoid-chain")']
+        "import numpy as np", "from course_lib.lesson import start", 'start("sigmoid-chain")']
     helpers = _index("check-helpers")
     assert CELLS[helpers].metadata["jupyter"] == {"source_hidden": True}
     first_exercise = next(i for i, c in enumerate(CELLS) if c.cell_type == "markdown"

@@ -7,10 +7,10 @@ source notebook (created with a title and a locked setup cell if it does not exi
 1. the heading ``## Exercise N.M — title (P points)`` and what to derive;
 2. the answer cell (``### BEGIN SOLUTION`` … ``### END SOLUTION`` around the model solution);
 3. the test cell (locked, P points): the visible self-check with course_lib's checker, then a hidden part
-   with a named :func:`~course_lib.isolation.hidden_case`; for each ``--uses`` function, its reference
+   with a named :func:`~course_lib.checks.hidden_case`; for each ``--uses`` function, its reference
    (the notebook's own solution, copied into the hidden part) registered with
-   :func:`~course_lib.isolation.use_references`, and the checks run inside
-   :func:`~course_lib.isolation.judge_alone`, so a mistake there costs points in its own exercise only;
+   :func:`~course_lib.checks.use_references`, and the checks run inside
+   :func:`~course_lib.checks.judge_alone`, so a mistake there costs points in its own exercise only;
 4. the worked derivation (a folded markdown cell tagged ``worked-solution``: dropped from the release);
 5. an ungraded "Your turn" question and its model answer (a locked folded cell the release keeps).
 
@@ -38,7 +38,7 @@ SETUP = """import math
 import numpy as np
 
 from course_lib.gradcheck import check_derivative
-from course_lib.isolation import hidden_case, judge_alone, use_references"""
+from course_lib.checks import hidden_case, judge_alone, use_references"""
 
 
 def _nbgrader(gid: str, *, solution: bool = False, grade: bool = False, points: float | None = None) -> dict:

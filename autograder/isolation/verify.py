@@ -16,7 +16,7 @@ cross as data (:class:`autograder.isolation.wire.GraphCodec`). A test that hands
 that cannot travel as data is ``unverifiable``: it scores 0 and the instructor is asked to look.
 
 Work the host starts in the verifier is bounded: a reference a test put in place of another graded
-function (``course_lib.isolation``) runs here when the student's code calls it, so each such call may carry
+function (``course_lib.checks``) runs here when the student's code calls it, so each such call may carry
 at most :data:`CALLBACK_NUMBERS` numbers and the calls of one test cell at most :data:`CALLBACK_SECONDS` of
 the grader's CPU; past either, the call is refused and the test fails with a message saying so.
 :mod:`autograder.isolation.session` drives one submission's run.
@@ -228,7 +228,7 @@ class Remote:
     """A stand-in for the student's function ``name``: calls it in the host with plain data.
 
     A test cell may replace other graded functions in its namespace by reference implementations
-    (``course_lib.isolation.judge_alone``); such replacements are forwarded with the call, so that the
+    (``course_lib.checks.judge_alone``); such replacements are forwarded with the call, so that the
     student's function calls the references by name in the host too, for the duration of this call.
     ``node_class`` is the notebook's graph node class (05's ``Value``), whose objects cross as data.
     """

@@ -6,7 +6,7 @@ scores 0. Needs no gradebook. Hidden tests are not in a student's copy, so a pas
 not sufficient: the grader also checks other points.
 
 The grader judges each exercise on its own: a test cell's hidden part gives it the notes' own versions of
-the functions the exercise calls (``course_lib.isolation``). A student's copy has none, so while an
+the functions the exercise calls (``course_lib.checks``). A student's copy has none, so while an
 earlier exercise is wrong, ``judge_alone`` ends a dependent test cell with one of two verdicts, read here
 from the cell's error: ``OwnCodeRight`` (this exercise's own code is right for your functions, so the
 grader, which runs it with the notes' functions, gives its points) or ``NotJudgedYet`` (it cannot be
@@ -32,7 +32,7 @@ from autograder.notebook.reading import cell_error_text, read_notebook_problem
 
 __all__ = ["NOT_JUDGED", "OWN_CODE_RIGHT", "CellCheck", "check_notebook", "format_check"]
 
-#: ``course_lib.isolation``'s verdicts, as the error name a test cell's output carries.
+#: ``course_lib.checks``' verdicts, as the error name a test cell's output carries.
 NOT_JUDGED, OWN_CODE_RIGHT = "NotJudgedYet", "OwnCodeRight"
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from course_lib.drawing.figures import PALETTE, finish, new_figure
-from course_lib.drawing.plots import _sample_indices, _sample_table
+from course_lib.drawing.plots import sample_indices, sample_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,11 +92,11 @@ def draw_loss_curves(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     ax.margins(x=0.12)
-    idx = _sample_indices(n, 7)
+    idx = sample_indices(n, 7)
     fig.alt_text = (
         f"Loss over {n} {xlabel}s for {len(runs)} runs"
         + (" (log scale)" if log_y and positive else "") + ".\n"
         + "\n".join(_describe_run(label, y, xlabel) for label, y in runs.items())
-        + "\n\n" + _sample_table((xlabel, *runs), [steps[idx], *(y[idx] for y in runs.values())])
+        + "\n\n" + sample_table((xlabel, *runs), [steps[idx], *(y[idx] for y in runs.values())])
     )
     return finish(fig)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from course_lib.drawing.figures import CHAR_EM, LINE_EM
-from course_lib.graph import Node, _topological_order  # unguarded: see its docstring
+from course_lib.graph import Node, forward_order  # unguarded: see its docstring
 
 __all__ = ["layered_layout"]
 
@@ -22,7 +22,7 @@ _Ids = dict[int, list[Node]]  # id(node) -> its parents or children among the dr
 
 def visible_nodes(root: Node, include_constants: bool) -> list[Node]:
     """The nodes ``root`` depends on, in forward order; constants left out unless ``include_constants``."""
-    return [n for n in _topological_order(root) if include_constants or n.op != "const" or n is root]
+    return [n for n in forward_order(root) if include_constants or n.op != "const" or n is root]
 
 
 # ============================================================================ the layered layout

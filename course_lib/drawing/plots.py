@@ -69,7 +69,7 @@ def draw_path_cost(
     return finish(fig)
 
 
-def _sample_table(header: Sequence[str], columns: Sequence[Sequence[float]], digits: int = 4) -> str:
+def sample_table(header: Sequence[str], columns: Sequence[Sequence[float]], digits: int = 4) -> str:
     """Columns of numbers as an aligned text table under ``header`` (``digits`` significant digits)."""
     body = [[f"{c[i]:.{digits}g}" for c in columns] for i in range(len(columns[0]))]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
@@ -78,7 +78,7 @@ def _sample_table(header: Sequence[str], columns: Sequence[Sequence[float]], dig
     return "\n".join(lines)
 
 
-def _sample_indices(n: int, k: int) -> list[int]:
+def sample_indices(n: int, k: int) -> list[int]:
     """At most ``k`` indices spread evenly over ``range(n)``, first and last included."""
     if n <= k:
         return list(range(n))
@@ -121,12 +121,12 @@ def draw_function_and_derivative(
         ax.legend(loc="best", fontsize=9)
     bottom.set_xlabel(v)
     top.set_title(title or f"{name} and its derivative {name}′", fontsize=11)
-    idx = _sample_indices(len(x), n_samples)
+    idx = sample_indices(len(x), n_samples)
     fig.alt_text = (
         f"Two panels over {v} from {x[0]:.4g} to {x[-1]:.4g}: {name}({v}) on top (solid line), ranging from "
         f"{fx.min():.4g} to {fx.max():.4g}; its derivative {name}′({v}) below (dashed line), ranging from "
         f"{dfx.min():.4g} to {dfx.max():.4g}. Sample points:\n\n"
-        + _sample_table((v, f"{name}({v})", f"{name}'({v})"), [x[idx], fx[idx], dfx[idx]])
+        + sample_table((v, f"{name}({v})", f"{name}'({v})"), [x[idx], fx[idx], dfx[idx]])
     )
     return finish(fig)
 
@@ -165,11 +165,11 @@ def draw_loss_curve(
     ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right", fontsize=9)
-    idx = _sample_indices(y.size, 6)
+    idx = sample_indices(y.size, 6)
     change = "fell" if y[-1] < y[0] else "rose" if y[-1] > y[0] else "did not change"
     fig.alt_text = (
         f"Loss over {y.size} {xlabel}s: it {change} from {y[0]:.4g} to {y[-1]:.4g}; the smallest value "
-        f"{y[best]:.4g} is at {xlabel} {best}.\n\n" + _sample_table((xlabel, "loss"), [steps[idx], y[idx]])
+        f"{y[best]:.4g} is at {xlabel} {best}.\n\n" + sample_table((xlabel, "loss"), [steps[idx], y[idx]])
     )
     return finish(fig)
 

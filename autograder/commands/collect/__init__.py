@@ -55,10 +55,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autograder.commands.collect.filing import (
-    _Candidate,
-    _file_submission,
-    _folder_for,
-    _identify_all,
+    Candidate,
+    file_submission,
+    folder_for,
+    identify_all,
     notebook_fingerprints,
 )
 from autograder.commands.collect.identity import (
@@ -69,17 +69,17 @@ from autograder.commands.collect.identity import (
     trusted_time,
 )
 from autograder.commands.collect.layouts import (
-    _MOODLE_FOLDER,
-    _OLDEST,
     FOLDER_NAME_LENGTH,
-    _inbound,
-    _is_wrapper,
-    _named_assignment,
-    _Origin,
-    _origin,
-    _Student,
+    MOODLE_FOLDER,
+    OLDEST,
+    Origin,
+    Submitter,
+    is_wrapper,
+    named_assignment,
+    origin_of,
+    parse_inbound,
 )
-from autograder.commands.collect.sources import MIB, _Entry, _junk, _open_entries, _stage, _TooBig
+from autograder.commands.collect.sources import MIB, SourceEntry, TooBig, is_junk, open_entries, stage_entry
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
@@ -150,16 +150,16 @@ def collect(
     accepted = _accepted(accept_mismatch)
     lms = load_lms_records(course, canvas_submissions, moodle_worksheet, zone, submitted_at)
     if student is not None:
-        resolve(_Student(student), lms)  # an unknown or ambiguous name stops here, before anything is read
+        resolve(Submitter(student), lms)  # an unknown or ambiguous name stops here, before anything is read
     records = student_records(course)
     report = CollectReport()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        entries = [e for e in _open_entries(source, zone, report, stack, student) if not _junk(e.parts)]
+        entries = [e for e in open_entries(source, zone, report, stack, student) if not is_junk(e.parts)]
         base, default, default_how = _layout(entries, source, prints, assignment)
         root = source if source.is_dir() else None
         candidates = _read_entries(entries, _Where(base, {a for a, _ in prints}, default, default_how, root, lms),
                                    max_notebook_bytes, Path(tmp), report)
-        chosen = _identify_all(candidates, prints, accepted, report)
+        chosen = identify_all(candidates, prints, accepted, report)
         _file_all(course, chosen, lms, records, report)
         save_records(course, records)
     return report
@@ -193,7 +193,7 @@ class _Where:
 
 
 def _layout(
-    entries: list[_Entry], source: Path, prints: dict[tuple[str, str], set[str]], assignment: str | None
+    entries: list[SourceEntry], source: Path, prints: dict[tuple[str, str], set[str]], assignment: str | None
 ) -> tuple[int, str | None, str]:
     """How many leading path parts are a wrapper folder, and the default slot with how it was known."""
     assignments = {a for a, _ in prints}
@@ -203,35 +203,35 @@ def _layout(
     if len(tops) == 1 and all(len(e.parts) > 1 for e in entries):
         top = next(iter(tops))
         notebooks = {nb for _, nb in prints}
-        own = _MOODLE_FOLDER.match(top) or _inbound(top, assignments)  # one student's LMS folder
-        if not own and _is_wrapper([e.parts[1:] for e in entries], assignments, notebooks):
+        own = MOODLE_FOLDER.match(top) or parse_inbound(top, assignments)  # one student's LMS folder
+        if not own and is_wrapper([e.parts[1:] for e in entries], assignments, notebooks):
             base = 1
-            if default is None and (named := _named_assignment(top, assignments)):
+            if default is None and (named := named_assignment(top, assignments)):
                 default, default_how = named, f"the folder name {_show(top)}"
-    if default is None and source.is_file() and (named := _named_assignment(source.stem, assignments)):
+    if default is None and source.is_file() and (named := named_assignment(source.stem, assignments)):
         default, default_how = named, f"the zip's name {_show(source.name)}"
     return base, default, default_how
 
 
 def _file_all(
     course: CourseDir,
-    chosen: list[_Candidate],
+    chosen: list[Candidate],
     lms: LmsRecords,
     records: dict[str, dict[str, str]],
     report: CollectReport,
 ) -> None:
     """File each student's notebooks of one assignment together, as one submission, with its LMS time."""
-    by_submission: dict[tuple[_Student, str], list[_Candidate]] = {}
+    by_submission: dict[tuple[Submitter, str], list[Candidate]] = {}
     for cand in chosen:
         by_submission.setdefault((cand.origin.student, cand.assignment), []).append(cand)
     for (student, assignment_id), files in sorted(by_submission.items(), key=lambda kv: (kv[0][0].id, kv[0][1])):
-        folder = _folder_for(student, records, course, report, files)
+        folder = folder_for(student, records, course, report, files)
         if folder is None:
             continue
-        newest = max(files, key=lambda c: c.origin.seen or _OLDEST).origin
+        newest = max(files, key=lambda c: c.origin.seen or OLDEST).origin
         when, how, missing = trusted_time(newest, newest.raw or student, lms)
         try:
-            _file_submission(course, folder, student, assignment_id, files, when, how or missing, report)
+            file_submission(course, folder, student, assignment_id, files, when, how or missing, report)
         except OSError as exc:
             report.skipped.append(f"{_show(student.label)}/{assignment_id}: could not be written "
                                   f"({exc.strerror or exc}); nothing of it was changed")
@@ -241,9 +241,11 @@ def _file_all(
         record_time(course, folder, assignment_id, how, missing)
 
 
-def _read_entries(entries: list[_Entry], where: _Where, cap: int, tmp: Path, report: CollectReport) -> list[_Candidate]:
+def _read_entries(
+    entries: list[SourceEntry], where: _Where, cap: int, tmp: Path, report: CollectReport
+) -> list[Candidate]:
     """Stage every notebook (streamed, capped) of a known student; skip the rest with a reason."""
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     budget = cap * _MAX_TOTAL_FACTOR
     for n, entry in enumerate(entries):
         parts = entry.parts[where.base:]
@@ -265,8 +267,8 @@ def _read_entries(entries: list[_Entry], where: _Where, cap: int, tmp: Path, rep
             continue
         staged = tmp / f"{n}.ipynb"
         try:
-            digest = _stage(entry, staged, min(cap, budget))
-        except _TooBig:
+            digest = stage_entry(entry, staged, min(cap, budget))
+        except TooBig:
             staged.unlink(missing_ok=True)
             report.skipped.append(f"{_show(rel)}: {total}" if budget < cap else
                                   f"{_show(rel)}: larger than {cap / MIB:g} MiB once unpacked (refused after "
@@ -277,15 +279,15 @@ def _read_entries(entries: list[_Entry], where: _Where, cap: int, tmp: Path, rep
             report.skipped.append(f"{_show(rel)}: cannot be unpacked ({_show(exc, 120)}); ask for it again")
             continue
         budget -= staged.stat().st_size
-        candidates.append(_Candidate(rel, origin, staged, digest))
+        candidates.append(Candidate(rel, origin, staged, digest))
     return candidates
 
 
-def _place(entry: _Entry, where: _Where, report: CollectReport) -> _Origin | None:
+def _place(entry: SourceEntry, where: _Where, report: CollectReport) -> Origin | None:
     """The origin of a notebook entry, its student looked up as a person; None (and why) when there is none."""
     parts = entry.parts[where.base:]
     rel = "/".join(entry.parts)
-    origin = _origin(parts, where.assignments, where.default, where.default_how)
+    origin = origin_of(parts, where.assignments, where.default, where.default_how)
     if origin is None:
         report.skipped.append(f"{_show(rel)}: no student id (use <student>/<file>.ipynb or "
                               "<student>_<file>.ipynb, or the LMS's download as it is)")

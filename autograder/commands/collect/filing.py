@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograder.commands.collect.layouts import _OLDEST, _Origin, _Student
-from autograder.commands.collect.sources import _CHUNK
+from autograder.commands.collect.layouts import OLDEST, Origin, Submitter
+from autograder.commands.collect.sources import CHUNK
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
 from autograder.coursedir.course import CourseDir
@@ -46,9 +46,9 @@ def _grade_ids(path: Path) -> set[str]:
     return ids
 
 @dataclass
-class _Candidate:
+class Candidate:
     rel: str  # the entry's path in SOURCE, for messages
-    origin: _Origin
+    origin: Origin
     staged: Path
     digest: str
     assignment: str = ""
@@ -56,21 +56,21 @@ class _Candidate:
     how: str = ""
 
 
-def _identify_all(
-    candidates: list[_Candidate],
+def identify_all(
+    candidates: list[Candidate],
     prints: dict[tuple[str, str], set[str]],
     accepted: set[tuple[str, str]],
     report: CollectReport,
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """The assignment and notebook of each candidate; one per (student, assignment, notebook), newest kept."""
-    chosen: dict[tuple[_Student, str, str], _Candidate] = {}
+    chosen: dict[tuple[Submitter, str, str], Candidate] = {}
     for cand in candidates:
         if not _identify(cand, prints, accepted, report):
             continue
         slot = (cand.origin.student, cand.assignment, cand.notebook)
         if slot in chosen:
             earlier = chosen[slot]
-            t_new, t_old = cand.origin.seen or _OLDEST, earlier.origin.seen or _OLDEST
+            t_new, t_old = cand.origin.seen or OLDEST, earlier.origin.seen or OLDEST
             keep, drop = (cand, earlier) if t_new >= t_old else (earlier, cand)
             report.skipped.append(f"{_show(drop.rel)}: a second copy of {_show(cand.origin.student.label)}'s "
                                   f"{cand.notebook}; kept the newer {_show(keep.rel)}")
@@ -81,7 +81,7 @@ def _identify_all(
 
 
 def _identify(
-    cand: _Candidate,
+    cand: Candidate,
     prints: dict[tuple[str, str], set[str]],
     accepted: set[tuple[str, str]],
     report: CollectReport,
@@ -128,12 +128,12 @@ def _identify(
     return True
 
 
-def _folder_for(
-    student: _Student,
+def folder_for(
+    student: Submitter,
     records: dict[str, dict[str, str]],
     course: CourseDir,
     report: CollectReport,
-    files: list[_Candidate],
+    files: list[Candidate],
 ) -> str | None:
     """The folder under submitted/ for ``student``, recorded in students.json; None on a collision."""
     record = {"id": printable(student.id), "name": printable(student.name), "format": student.format}
@@ -156,17 +156,17 @@ def _folder_for(
 def _digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
+        while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _file_submission(
+def file_submission(
     course: CourseDir,
     folder: str,
-    student: _Student,
+    student: Submitter,
     assignment: str,
-    files: list[_Candidate],
+    files: list[Candidate],
     when: datetime | None,
     when_how: str,
     report: CollectReport,

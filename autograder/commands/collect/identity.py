@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from autograder.commands.collect.layouts import _Origin, _Student
+from autograder.commands.collect.layouts import Origin, Submitter
 from autograder.coursedir.course import CourseDir
 from autograder.coursedir.deadlines import parse_time
 from autograder.coursedir.lms_files import (
@@ -45,7 +45,7 @@ class LmsRecords:
     moodle: dict[str, dict[str, str]] | None = None  # participant id -> worksheet row
     zone: tzinfo = UTC  # Moodle's worksheet times are in the downloading user's zone
     submitted_at: datetime | None = None  # the instructor's --submitted-at
-    people: dict[_Student, _Student] = field(default_factory=dict)  # cache: LMS name -> roster person
+    people: dict[Submitter, Submitter] = field(default_factory=dict)  # cache: LMS name -> roster person
 
 
 def load_lms_records(
@@ -68,7 +68,7 @@ def load_lms_records(
     return lms
 
 
-def resolve(raw: _Student, lms: LmsRecords) -> _Student:
+def resolve(raw: Submitter, lms: LmsRecords) -> Submitter:
     """The person ``raw`` (a name in the download) is: a roster student, or the LMS's stable id.
 
     A CourseError says why when the roster does not know the name or knows it twice.
@@ -83,15 +83,15 @@ def resolve(raw: _Student, lms: LmsRecords) -> _Student:
                               "worksheet of this assignment again")
         key, name = row.get("Email address", "").strip() or raw.id, row.get("Full name", "").strip() or raw.name
     if lms.roster is None:
-        person = _Student(key, name, raw.format)
+        person = Submitter(key, name, raw.format)
     else:
         found = _find(lms.roster, key, name, raw, what)
-        person = _Student(found.id, found.name, raw.format)
+        person = Submitter(found.id, found.name, raw.format)
     lms.people[raw] = person
     return person
 
 
-def _find(roster: Roster, key: str, name: str, raw: _Student, what: str):
+def _find(roster: Roster, key: str, name: str, raw: Submitter, what: str):
     try:
         return roster.find(key, what)
     except CourseError:
@@ -100,7 +100,7 @@ def _find(roster: Roster, key: str, name: str, raw: _Student, what: str):
         raise
 
 
-def trusted_time(origin: _Origin, raw: _Student, lms: LmsRecords) -> tuple[datetime | None, str, str]:
+def trusted_time(origin: Origin, raw: Submitter, lms: LmsRecords) -> tuple[datetime | None, str, str]:
     """``(time, where it comes from, why there is none)`` for the upload at ``origin`` by ``raw``."""
     if lms.submitted_at is not None:
         return lms.submitted_at, "the instructor (--submitted-at)", ""
@@ -121,7 +121,7 @@ def trusted_time(origin: _Origin, raw: _Student, lms: LmsRecords) -> tuple[datet
     return None, "", _NO_TIME
 
 
-def _canvas_time(origin: _Origin, raw: _Student, lms: LmsRecords) -> tuple[datetime | None, str, str]:
+def _canvas_time(origin: Origin, raw: Submitter, lms: LmsRecords) -> tuple[datetime | None, str, str]:
     if lms.canvas is not None:
         record = lms.canvas.get(raw.id)
         if record is not None and record.when is not None:

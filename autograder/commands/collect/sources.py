@@ -20,11 +20,11 @@ from autograder.commands.collect.summary import show as _show
 from autograder.errors import CourseError
 
 MIB = 1024 * 1024
-_CHUNK = 64 * 1024
+CHUNK = 64 * 1024
 
 
 @dataclass
-class _Entry:
+class SourceEntry:
     parts: tuple[str, ...]
     mtime: datetime | None
     time_origin: str
@@ -32,7 +32,7 @@ class _Entry:
     size: int
 
 
-class _TooBig(Exception):
+class TooBig(Exception):
     pass
 
 
@@ -57,7 +57,7 @@ def _split(name: str) -> tuple[str, ...]:
     return tuple(p for p in re.split(r"[/\\]+", name) if p not in ("", "."))
 
 
-def _zip_entries(zf: zipfile.ZipFile, zone: tzinfo, report: CollectReport) -> Iterator[_Entry]:
+def _zip_entries(zf: zipfile.ZipFile, zone: tzinfo, report: CollectReport) -> Iterator[SourceEntry]:
     for info in zf.infolist():
         if info.is_dir():
             continue
@@ -71,7 +71,7 @@ def _zip_entries(zf: zipfile.ZipFile, zone: tzinfo, report: CollectReport) -> It
             report.skipped.append(f"{_show(info.filename)}: encrypted in the zip; hand in an unencrypted copy")
             continue
         mtime, origin = _zip_time(info, zone)
-        yield _Entry(parts, mtime, origin, partial(zf.open, info), info.file_size)
+        yield SourceEntry(parts, mtime, origin, partial(zf.open, info), info.file_size)
 
 
 def _reader(path: Path) -> Callable[[], IO[bytes]]:
@@ -81,7 +81,7 @@ def _reader(path: Path) -> Callable[[], IO[bytes]]:
     return open_binary
 
 
-def _folder_entries(root: Path, report: CollectReport) -> Iterator[_Entry]:
+def _folder_entries(root: Path, report: CollectReport) -> Iterator[SourceEntry]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=None, followlinks=False):
         here = Path(dirpath)
         for d in list(dirnames):
@@ -101,38 +101,38 @@ def _folder_entries(root: Path, report: CollectReport) -> Iterator[_Entry]:
             except OSError as exc:
                 report.skipped.append(f"{_show(rel)}: cannot be read ({exc.strerror})")
                 continue
-            yield _Entry(rel.parts, datetime.fromtimestamp(st.st_mtime, UTC), "the file's modification time",
+            yield SourceEntry(rel.parts, datetime.fromtimestamp(st.st_mtime, UTC), "the file's modification time",
                          _reader(path), st.st_size)
 
 
-def _junk(parts: tuple[str, ...]) -> bool:
+def is_junk(parts: tuple[str, ...]) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def _stage(entry: _Entry, dest: Path, cap: int) -> str:
+def stage_entry(entry: SourceEntry, dest: Path, cap: int) -> str:
     """Stream ``entry`` into ``dest``, never more than ``cap`` decompressed bytes; return its sha256."""
     digest = hashlib.sha256()
     written = 0
     with entry.opener() as src, dest.open("wb") as out:
-        while chunk := src.read(_CHUNK):
+        while chunk := src.read(CHUNK):
             written += len(chunk)
             if written > cap:
-                raise _TooBig
+                raise TooBig
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
 
 
-def _open_entries(
+def open_entries(
     source: Path, zone: tzinfo, report: CollectReport, stack: ExitStack, student: str | None = None
-) -> list[_Entry]:
+) -> list[SourceEntry]:
     """The entries of the folder or zip ``source`` (the zip stays open in ``stack``).
 
     One notebook (``student`` says whose) is one entry ``<student>/<notebook>``.
     """
     if student is not None:
         st = source.stat()
-        return [_Entry((student, source.name), datetime.fromtimestamp(st.st_mtime, UTC), "",
+        return [SourceEntry((student, source.name), datetime.fromtimestamp(st.st_mtime, UTC), "",
                        lambda: source.open("rb"), st.st_size)]
     if source.is_dir():
         return list(_folder_entries(source, report))

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.checks.values import expect_close
 from course_lib.gradcheck import check_derivative, numerical_gradient
 from course_lib.guard import hand_written_only
-from course_lib.notebook import expect_close
 
 __all__ = ["check_entries", "check_update", "check_weight", "complex_sigmoid", "factor_sentence", "factor_slips",
            "path_factors", "path_route", "sigma_slips"]
@@ -215,7 +215,7 @@ def check_update(
     ``step_fn`` is the student's gradient-descent step (run with course_lib's gradients switched off, see
     :func:`course_lib.guard.hand_written_only`); ``loss(w, x)`` is the model's loss, whose numerical gradient
     gives the expected step. ``on_mismatch(new)`` runs before the per-weight messages when the step is wrong:
-    a notebook uses it to raise :class:`course_lib.isolation.RightGivenYours` when the update is right for the
+    a notebook uses it to raise :class:`course_lib.checks.RightGivenYours` when the update is right for the
     student's own (wrong) gradients. ``hint`` is the likely mistake shown with a wrong weight.
     """
     name = getattr(step_fn, "__name__", "the step")
