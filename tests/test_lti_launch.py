@@ -218,6 +218,22 @@ def test_a_launch_without_the_id_claim_is_refused_not_filed_under_sub(lti_hub):
     assert lti_hub.user(NO_ID.sub) == 404
 
 
+def test_behind_https_the_logins_cookies_come_back_with_the_lms_cross_site_post(lti_hub):
+    # as a TLS reverse proxy in front of the hub says; the LMS's form POST is cross-site, so browsers send the
+    # login's state and nonce cookies with it only if they are SameSite=None (which needs Secure)
+    initiation = lti_hub.platform.login_initiation(BEN, f"{lti_hub.url}/hub/")
+    r = requests.post(lti_hub.login_url, data=initiation, headers={"X-Forwarded-Proto": "https"},
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and "redirect_uri=https%3A%2F%2F" in r.headers["Location"]
+    cookies = [c for c in r.raw.headers.getlist("Set-Cookie") if c.startswith("lti13authenticator-")]
+    assert len(cookies) == 2, r.raw.headers.getlist("Set-Cookie")
+    for cookie in cookies:
+        attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
+        assert {"samesite=none", "secure", "httponly"} <= attributes, cookie
+    plain = requests.post(lti_hub.login_url, data=initiation, allow_redirects=False, timeout=30)
+    assert all("samesite=none" not in c.lower() for c in plain.raw.headers.getlist("Set-Cookie"))
+
+
 def test_the_hub_has_no_login_page_of_its_own(lti_hub):
     r = requests.get(lti_hub.login_url, timeout=30)
     _refused(r, 400, "open the course from the LMS")

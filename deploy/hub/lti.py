@@ -10,6 +10,8 @@ unset, the hub logs in as before (PAM or the shared password). The authenticator
 * a launch's nonce is accepted once (the library ties it to a cookie only: a launch captured together with
   its cookies could be replayed until it expires);
 * a refused launch gets a page that says what is wrong and what to do, not the library's bare reason;
+* over HTTPS the login's cookies are ``SameSite=None; Secure``, so that browsers send them with the LMS's
+  cross-site POST of the launch (without it, a browser enforcing ``SameSite=Lax`` loses the login);
 * someone not in ``BPC_STUDENTS``/``BPC_INSTRUCTORS`` (when those are given) is told so.
 
 Settings (environment variables, plain ``NAME=value`` lines like the others; see docs/deploy.md):
@@ -182,7 +184,12 @@ class CourseLaunchHandler(LTI13CallbackHandler):
 
 
 class CourseLoginInitHandler(LTI13LoginInitHandler):
-    """The library's login initiation; a visit without the LMS's parameters is told where to start."""
+    """The library's login initiation; its cookies survive the LMS's cross-site POST; a bare visit is told where
+    to start.
+
+    The login's state and nonce cookies must come back with the LMS's form POST to the launch URL, a cross-site
+    request: browsers send a cookie with it only if it says ``SameSite=None`` (and so ``Secure``, HTTPS only).
+    """
 
     def post(self) -> None:
         if not self.get_argument("iss", "") and not self.get_argument("login_hint", ""):
@@ -191,6 +198,12 @@ class CourseLoginInitHandler(LTI13LoginInitHandler):
         super().post()
 
     get = post
+
+    def _set_oauth_cookie(self, key: str, value: Any) -> None:
+        if self.authenticator.get_uri_scheme(self.request) != "https":  # plain HTTP: a trial on one machine
+            super()._set_oauth_cookie(key, value)
+            return
+        self._set_cookie(key, value, expires_days=1, httponly=True, encrypted=True, secure=True, samesite="None")
 
 
 class CourseLTI13Authenticator(LTI13Authenticator):
