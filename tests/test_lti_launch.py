@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 HUB_DIR = ROOT / "deploy" / "hub"
 PROXY = HUB_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
 BIN = Path(sys.executable).parent
-CLAIM = "custom_canvas_user_id"  # the guide's Canvas setting: the custom field canvas_user_id=$Canvas.user.id
+CLAIM = "custom_lms_user_id"  # the guide's Canvas setting: the tool config's custom field lms_user_id=$User.id
 ANNA = LtiUser(sub="a6d5c443-1f51-4783-ba1a-7686ffe3b54a", name="Anna Müller", email="anna.mueller@uni.example",
-               custom={"canvas_user_id": "4711"})
+               custom={"lms_user_id": "4711"})
 BEN = LtiUser(sub="0b6f1d2e-93aa-4c1e-8f4d-52d7e0c2a9b1", name="Ben Okafor", email="ben.okafor@uni.example",
-              custom={"canvas_user_id": "4712"})
+              custom={"lms_user_id": "4712"})
 LTI_CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 GOOD = {"BPC_LTI_ISSUER": "https://canvas.instructure.com", "BPC_LTI_CLIENT_IDS": "10000000000042",
         "BPC_LTI_AUTHORIZE_URL": "https://sso.canvaslms.com/api/lti/authorize_redirect",
@@ -234,6 +236,13 @@ def test_behind_https_the_logins_cookies_come_back_with_the_lms_cross_site_post(
     assert all("samesite=none" not in c.lower() for c in plain.raw.headers.getlist("Set-Cookie"))
 
 
+def test_the_tool_configuration_canvas_reads_asks_for_the_id_the_hub_logs_in_under(lti_hub):
+    config = requests.get(f"{lti_hub.url}/hub/lti13/config", timeout=30).json()
+    assert config["custom_fields"]["lms_user_id"] == "$User.id"  # Canvas's user id: the roster's id
+    assert CLAIM == "custom_" + "lms_user_id"
+    assert config["oidc_initiation_url"] == lti_hub.login_url
+
+
 def test_the_hub_has_no_login_page_of_its_own(lti_hub):
     r = requests.get(lti_hub.login_url, timeout=30)
     _refused(r, 400, "open the course from the LMS")
@@ -241,9 +250,9 @@ def test_the_hub_has_no_login_page_of_its_own(lti_hub):
 
 # ---- the rules of deploy/hub/lti.py the launches rely on (no hub needed, but JupyterHub's import is slow)
 def test_the_username_is_the_configured_claim_never_sub_by_fallback():
-    auth = CourseLTI13Authenticator(username_key="custom_canvas_user_id")
-    assert auth.get_username({"sub": "opaque", LTI_CUSTOM: {"canvas_user_id": 4711}}) == "4711"
-    with pytest.raises(LoginError, match="carries no 'custom_canvas_user_id'"):
+    auth = CourseLTI13Authenticator(username_key="custom_lms_user_id")
+    assert auth.get_username({"sub": "opaque", LTI_CUSTOM: {"lms_user_id": 4711}}) == "4711"
+    with pytest.raises(LoginError, match="carries no 'custom_lms_user_id'"):
         auth.get_username({"sub": "opaque", LTI_CUSTOM: {}})
     assert CourseLTI13Authenticator(username_key="email").get_username({"email": "Lee@X.example"}) == "lee@x.example"
     with pytest.raises(LoginError, match="cannot be a student id"):
@@ -273,3 +282,27 @@ def test_lti_is_off_without_an_issuer_and_the_settings_are_read():
 def test_bad_lti_settings_say_what_to_change(change, message):
     with pytest.raises(ValueError, match=message):
         LtiSettings.from_env({**GOOD, **change})
+
+
+# ---- docs/deploy.md's "LMS launch (LTI 1.3)": the settings as printed, the install line's requirement
+def _guide_section() -> str:
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    return text.split("### LMS launch (LTI 1.3)", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+
+
+def test_the_guides_canvas_settings_pass_the_hubs_checks_as_printed():
+    section = _guide_section()
+    (block,) = re.findall(r"```ini\n(.*?)```", section, flags=re.S)
+    env = dict(line.strip().split("=", 1) for line in block.splitlines() if line.strip())
+    lti = LtiSettings.from_env(env)
+    assert lti is not None and lti.username_claim == CLAIM  # the claim the launch test logs in by
+    assert lti.issuer == "https://canvas.instructure.com" and lti.client_ids == ("10000000000042",)
+    documented = set(re.findall(r"``(BPC_LTI_[A-Z_]+)``", (HUB_DIR / "lti.py").read_text()))
+    assert set(env) | {"BPC_LTI_MAX_AGE"} == documented
+
+
+def test_the_guides_install_line_asks_for_the_version_the_tests_use():
+    (line,) = [ln for ln in _guide_section().splitlines() if "pip install" in ln]
+    wanted = re.search(r"'(jupyterhub-ltiauthenticator[^']*)'", line)
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    assert wanted is not None and wanted.group(1) in extra

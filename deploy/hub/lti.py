@@ -22,8 +22,8 @@ Settings (environment variables, plain ``NAME=value`` lines like the others; see
 ``BPC_LTI_AUTHORIZE_URL``   the platform's OIDC authorization endpoint
 ``BPC_LTI_JWKS_URL``        the platform's public keys (JSON Web Key Set)
 ``BPC_LTI_USERNAME_CLAIM``  the id_token claim whose value is the student's id; ``custom_NAME`` is the custom
-                            parameter NAME (Canvas: ``custom_canvas_user_id`` with the tool's custom field
-                            ``canvas_user_id=$Canvas.user.id``; Moodle: ``email``) [sub]
+                            parameter NAME (Canvas: ``custom_lms_user_id``, the custom field
+                            ``lms_user_id=$User.id`` of the hub's ``/hub/lti13/config``; Moodle: ``email``) [sub]
 ``BPC_LTI_MAX_AGE``         seconds a launch stays valid after the LMS signed it [600]
 ==========================  ======================================================================
 
