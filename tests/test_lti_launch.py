@@ -4,8 +4,10 @@ The test plays the LMS (testkit/lti_platform.py: its own key pair, its JWKS and 
 127.0.0.1) and the student's browser. The hub runs on free ports (never the guide's 8000/8001/8081) with
 the ``simple`` spawner; no user's server is started: a launch ends when the hub has logged the user in.
 Cases: a valid launch logs in under the LMS's id (Canvas's user id, which the roster from Canvas's gradebook
-export holds); expired, replayed, wrongly signed and wrong-audience launches, and one without the id claim,
-are refused with a page that says what is wrong.
+export holds); expired, replayed, wrongly signed, wrong-audience and wrong-issuer launches, one without the
+id claim and one of someone not on the hub's list are refused with a page that says what is wrong, and the
+browser holds no login afterwards. The later tests check deploy/hub/lti.py's rules without a hub, and the
+guide's LTI settings as printed.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ LTI_CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 GOOD = {"BPC_LTI_ISSUER": "https://canvas.instructure.com", "BPC_LTI_CLIENT_IDS": "10000000000042",
         "BPC_LTI_AUTHORIZE_URL": "https://sso.canvaslms.com/api/lti/authorize_redirect",
         "BPC_LTI_JWKS_URL": "https://sso.canvaslms.com/api/lti/security/jwks"}
+STRANGER = LtiUser(sub="9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", name="Dan Other", email="dan@uni.example",
+                   custom={"lms_user_id": "4799"})
 NO_ID = LtiUser(sub="5e0c9a41-7d3b-4a2f-9c6e-1f8b2d4a6c0e", name="Cleo Park", email="cleo@uni.example")
 
 
@@ -82,6 +86,12 @@ class LtiHub:
         form = browser.start_launch(self.login_url, self.platform.login_initiation(user, f"{self.url}/hub/"))
         return browser, browser.submit(form)
 
+    def logged_in(self, browser: Browser) -> bool:
+        """Whether ``browser`` holds a hub login (the home page answers instead of sending it to log in)."""
+        r = browser.session.get(f"{self.url}/hub/home", allow_redirects=False, timeout=30)
+        assert r.status_code in (200, 302), r.status_code
+        return r.status_code == 200
+
     def user(self, name: str) -> int:
         """The status of ``GET /hub/api/users/NAME`` (200: the hub knows the user)."""
         r = requests.get(f"{self.url}/hub/api/users/{name}", headers={"Authorization": f"token {self.token}"},
@@ -99,7 +109,7 @@ def _hub_env(base: Path, platform: LtiPlatform, token: str) -> dict[str, str]:
         "BPC_HUB_HOMES": str(base / "home" / "{username}"), "BPC_HUB_API_TOKEN": token,
         "BPC_LTI_ISSUER": platform.issuer, "BPC_LTI_CLIENT_IDS": platform.client_id,
         "BPC_LTI_AUTHORIZE_URL": platform.authorize_url, "BPC_LTI_JWKS_URL": platform.jwks_url,
-        "BPC_LTI_USERNAME_CLAIM": CLAIM,
+        "BPC_LTI_USERNAME_CLAIM": CLAIM, "BPC_STUDENTS": "4711,4712",  # LMS ids, as the roster has them
     })
     return env
 
@@ -163,9 +173,9 @@ def test_a_valid_launch_logs_in_under_the_lms_id_the_roster_holds(lti_hub, tmp_p
     browser, r = lti_hub.launch(ANNA)
     assert r.status_code == 302, r.text[-1500:]
     assert r.headers["Location"] == "/hub/"
-    home = browser.session.get(f"{lti_hub.url}/hub/home", allow_redirects=False, timeout=30)
-    assert home.status_code == 200 and "4711" in home.text
-    assert lti_hub.user("4711") == 200
+    assert lti_hub.logged_in(browser)
+    home = browser.session.get(f"{lti_hub.url}/hub/home", timeout=30)
+    assert "4711" in home.text
     assert lti_hub.user(ANNA.sub) == 404  # not the platform's opaque sub
     assert lti_hub.platform.jwks_requests >= 1  # the hub checked the signature with the platform's keys
     # the hub user name is the id of Canvas's gradebook export, so `collect` finds the roster student by it
@@ -175,9 +185,9 @@ def test_a_valid_launch_logs_in_under_the_lms_id_the_roster_holds(lti_hub, tmp_p
 
 
 def test_an_expired_launch_is_refused(lti_hub):
-    _, r = lti_hub.launch(BEN, Tweak(age=1200))
+    browser, r = lti_hub.launch(BEN, Tweak(age=1200))
     _refused(r, 400, "This launch from the LMS has expired", "Open the course again from the LMS")
-    assert lti_hub.user("4712") == 404
+    assert not lti_hub.logged_in(browser)
 
 
 def test_a_launch_issued_too_long_ago_is_refused_even_if_not_yet_expired(lti_hub):
@@ -186,15 +196,15 @@ def test_a_launch_issued_too_long_ago_is_refused_even_if_not_yet_expired(lti_hub
 
 
 def test_a_wrongly_signed_launch_is_refused(lti_hub):
-    _, r = lti_hub.launch(BEN, Tweak(rogue_key=True))
+    browser, r = lti_hub.launch(BEN, Tweak(rogue_key=True))
     _refused(r, 401, "signature does not match the LMS's public keys")
-    assert lti_hub.user("4712") == 404
+    assert not lti_hub.logged_in(browser)
 
 
 def test_a_launch_for_another_tool_is_refused(lti_hub):
-    _, r = lti_hub.launch(BEN, Tweak(claims={"aud": "another-tool-client-id"}))
+    browser, r = lti_hub.launch(BEN, Tweak(claims={"aud": "another-tool-client-id"}))
     _refused(r, 401, "This launch was made for another tool", "BPC_LTI_CLIENT_IDS")
-    assert lti_hub.user("4712") == 404
+    assert not lti_hub.logged_in(browser)
 
 
 def test_a_launch_from_another_lms_is_refused(lti_hub):
@@ -212,12 +222,13 @@ def test_a_replayed_launch_is_refused(lti_hub):
     _refused(browser.submit(form), 400, "This launch was already used", "Open the course again from the LMS")
     # the captured request, with the cookies it had: the nonce was seen before
     _refused(captured.submit(form), 400, "This launch was already used (its nonce was seen before)")
+    assert lti_hub.logged_in(browser) and not lti_hub.logged_in(captured)
 
 
 def test_a_launch_without_the_id_claim_is_refused_not_filed_under_sub(lti_hub):
     _, r = lti_hub.launch(NO_ID)
     _refused(r, 400, f"carries no '{CLAIM}'", "BPC_LTI_USERNAME_CLAIM")
-    assert lti_hub.user(NO_ID.sub) == 404
+    assert lti_hub.user(NO_ID.sub) == 404  # not logged in under the sub either
 
 
 def test_behind_https_the_logins_cookies_come_back_with_the_lms_cross_site_post(lti_hub):
@@ -234,6 +245,12 @@ def test_behind_https_the_logins_cookies_come_back_with_the_lms_cross_site_post(
         assert {"samesite=none", "secure", "httponly"} <= attributes, cookie
     plain = requests.post(lti_hub.login_url, data=initiation, allow_redirects=False, timeout=30)
     assert all("samesite=none" not in c.lower() for c in plain.raw.headers.getlist("Set-Cookie"))
+
+
+def test_a_valid_launch_of_someone_not_on_the_hubs_list_is_refused_by_name(lti_hub):
+    browser, r = lti_hub.launch(STRANGER)
+    _refused(r, 403, "The LMS user '4799' is not on this course's list", "BPC_STUDENTS")
+    assert not lti_hub.logged_in(browser)
 
 
 def test_the_tool_configuration_canvas_reads_asks_for_the_id_the_hub_logs_in_under(lti_hub):

@@ -106,7 +106,11 @@ class LtiSettings:
 
 
 class NonceLedger:
-    """The nonces of accepted launches, each kept until no launch carrying it could still be accepted."""
+    """The nonces of accepted launches, each kept until no launch carrying it could still be accepted.
+
+    In the hub's memory (JupyterHub is one process): a restart forgets them, so a launch captured with its
+    cookies just before a restart could be replayed within ``BPC_LTI_MAX_AGE`` after it.
+    """
 
     def __init__(self, keep_seconds: float) -> None:
         self.keep_seconds = keep_seconds
