@@ -12,7 +12,7 @@ PYTHON  ?= $(shell for p in python3.13 python3.12 python3.11 python3 python; do 
 # nbgrader shells out to `alembic` by name: the venv's bin/ must be on PATH.
 RUN     := PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
 # The slow tiers are marked (pyproject.toml, [tool.pytest.ini_options] markers); the fast tier is what is left.
-SLOW    := kernel or grading or postgres or browser or hub
+SLOW    := kernel or grading or postgres or browser or hub or lti
 # pytest-xdist: two processes, each test file kept in one (its module fixtures are built once).
 XDIST   ?= -n 2 --dist loadfile
 

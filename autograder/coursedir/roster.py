@@ -20,6 +20,7 @@ import csv
 import difflib
 import io
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "RosterStudent",
     "extension_keys",
     "folders_by_id",
+    "hub_student_id",
     "read_roster",
     "roster_from_file",
     "save_records",
@@ -48,6 +50,8 @@ __all__ = [
 
 ROSTER_FILE = "roster.csv"
 _CANVAS_TEST_STUDENT = "Student, Test"  # the fake student Canvas adds to every course (Student View)
+# a hub user name that is also a safe nbgrader student id (it names exchange folders and `submitted/` entries)
+HUB_STUDENT_ID = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
 FOLDER_NAME_LENGTH = 40  # keeps submitted/<student>/<assignment>/<notebook> and nbgrader's work paths short
 
 
@@ -209,3 +213,21 @@ def extension_keys(course: CourseDir) -> dict[str, str] | None:
             if key:
                 out.setdefault(key, folder)
     return out
+
+
+def hub_student_id(lms_id: str) -> str:
+    """The hub user name, and so nbgrader's student id, of the LMS user whose stable id is ``lms_id``.
+
+    An LMS launch (LTI 1.3, deploy/hub/lti.py) logs a student in under the LMS's id: Canvas's user id,
+    Moodle's email address, or the launch's ``sub``. JupyterHub lower-cases user names, so the id is
+    lower-cased here; :meth:`Roster.find` compares ids, emails and SIS ids case-blind, so ``collect`` files
+    the hand-ins of that hub user under the roster student with that ``id`` (or email, or SIS id). A
+    CourseError says why an id cannot be a student id (a ``/``, ``+``, space or other character that nbgrader's
+    folder names cannot carry, or more than 100 characters).
+    """
+    sid = printable(lms_id).strip().lower()
+    if not HUB_STUDENT_ID.fullmatch(sid):
+        raise CourseError(f"the LMS id {printable(lms_id)[:60]!r} cannot be a student id here: it needs 1 to 100 "
+                          "letters, digits, '.', '_', '@' or '-' (starting with a letter or digit); choose another "
+                          "LTI claim for the user name (BPC_LTI_USERNAME_CLAIM), e.g. the LMS's numeric user id")
+    return sid

@@ -1,9 +1,11 @@
 """JupyterHub configuration of the backprop course: ``jupyterhub -f deploy/hub/jupyterhub_config.py``.
 
 Every setting comes from a ``BPC_*`` environment variable (listed in ``course_hub.py`` beside this file and
-in docs/deploy.md); this file only hands them to JupyterHub.
+in docs/deploy.md); this file only hands them to JupyterHub. ``BPC_LTI_ISSUER`` set: students log in by
+launching the course from the LMS (LTI 1.3, ``lti.py`` beside this file).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,4 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from course_hub import HubSettings, configure
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
-configure(c, HubSettings.from_env())
+settings = HubSettings.from_env()
+configure(c, settings)
+if os.environ.get("BPC_LTI_ISSUER", "").strip():  # imported only then: the package is needed only with LTI
+    from lti import LtiSettings, configure_lti
+
+    lti = LtiSettings.from_env(os.environ)
+    if lti is not None:
+        configure_lti(c, lti, allow_all=not settings.students)
