@@ -250,10 +250,19 @@ def test_the_dockerfile_copies_only_the_package_and_its_scanned_files_hold_no_so
     assert leaks(notebook.read_text(), secrets_), "the scanner finds the solutions where they are"
 
 
+IMAGE_PATHS = ("/tmp/wheels", "/wheels")  # the image's folders the replayed steps use, mapped under tmp
+
+
+def _mapped(text: str, tmp: Path) -> str:
+    """``text`` with each of :data:`IMAGE_PATHS` replaced by its folder under ``tmp`` (in one pass)."""
+    pattern = "|".join(re.escape(p) for p in IMAGE_PATHS)
+    return re.sub(rf"(?<![\w/.-])({pattern})(?![\w.-])", lambda m: str(tmp / m.group(1).strip("/").replace("/", "-")),
+                  text)
+
+
 def _run_step(command: str, venv: Path, tmp: Path, cwd: Path) -> None:
-    """One RUN line with the image's folders (/wheels, /tmp/wheels, /etc/jupyter) mapped under ``tmp``."""
-    for folder in ("/tmp/wheels", "/wheels"):
-        command = command.replace(folder, str(tmp / "wheels"))
+    """One RUN line, run with bash in the fresh venv, the image's folders mapped under ``tmp``."""
+    command = _mapped(command, tmp)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin", "VIRTUAL_ENV": str(venv)}
     env.pop("PYTHONPATH", None)
     run = subprocess.run(["bash", "-ec", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
@@ -278,15 +287,17 @@ def image_env(tmp_path_factory) -> tuple[Path, Path]:
     """The Dockerfile's COPY and pip RUN steps replayed in a fresh venv; returns (venv, wheel)."""
     tmp = tmp_path_factory.mktemp("image")
     src, venv = tmp / "src", tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "ensurepip", "--upgrade", "-q"], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # a plain venv with its own pip
     for stage, word, arg in dockerfile_steps():
         if word == "COPY" and stage == 0:
             _replay_copy(arg, src)
+        elif word == "COPY" and arg.startswith("--from=wheel "):  # the built wheel into the second stage
+            _from, source, dest = arg.split()
+            shutil.copytree(_mapped(source, tmp), _mapped(dest, tmp))
         elif word == "RUN" and "pip " in arg:  # apt-get (root, the base image's Debian) is not run here
             _run_step(arg, venv, tmp, src)
     (wheel,) = (tmp / "wheels").glob("backprop_course-*.whl")
+    assert not (tmp / "tmp-wheels").exists(), "the image removes its copy of the wheel"
     return venv, wheel
 
 
