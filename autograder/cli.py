@@ -78,6 +78,9 @@ def _add_grade(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: the cores)")
     p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--part", metavar="K/N", default=None,
+                   help="only the students in part K of N, for N grading machines sharing one PostgreSQL "
+                        "gradebook (a fixed split by student id; docs/deploy.md)")
     p.add_argument("--force", action="store_true", help="regrade submissions even if unchanged")
     p.add_argument("--cell-timeout", type=int, default=30, help="seconds one cell may run (default 30)")
     p.add_argument("--submission-timeout", type=float, default=600,
@@ -280,9 +283,11 @@ def _roster(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder.commands.grade import grade
+    from autograder.grading.parts import parse_part
 
     course = _course(args)
-    summary = grade(course, workers=args.workers, assignments=args.assignment, students=args.student,
+    part = parse_part(args.part) if args.part is not None else None
+    summary = grade(course, workers=args.workers, assignments=args.assignment, students=args.student, part=part,
                     force=args.force, cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout,
                     verify=not args.no_verify, sandbox=not args.no_sandbox)
     print(f"graded {summary.graded}, unchanged {summary.skipped}, in {summary.seconds:.1f} s; "

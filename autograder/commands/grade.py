@@ -37,6 +37,7 @@ from autograder.coursedir.submission_times import missing_time_reason
 from autograder.errors import CourseError, SandboxUnavailable
 from autograder.fsutil import atomic_write_text
 from autograder.grading.feedback_page import make_self_contained
+from autograder.grading.parts import Part, in_part
 from autograder.grading.pool import JobFailure, run_pool
 from autograder.grading.record import (
     feedback_state_path,
@@ -266,6 +267,7 @@ def grade(
     workers: int | None = None,
     assignments: Sequence[str] | None = None,
     students: Sequence[str] | None = None,
+    part: Part | None = None,
     force: bool = False,
     cell_timeout: int = 30,
     submission_timeout: float = 600.0,
@@ -273,7 +275,10 @@ def grade(
     sandbox: bool = True,
     progress: Callable[[str], None] = print,
 ) -> GradeSummary:
-    """Grade every new or changed submission; see the module docstring. Returns what it did."""
+    """Grade every new or changed submission; see the module docstring. Returns what it did.
+
+    ``students`` and ``part`` (K of N, :mod:`autograder.grading.parts`) choose whose submissions are graded.
+    """
     start = time.perf_counter()
     known = course.assignments()
     if not known:
@@ -288,7 +293,7 @@ def grade(
         workers = _sandbox_workers(workers, progress)
     template = _template_db(course, known)
     settings = f"{GRADER_VERSION}|{cell_timeout}|{verify}|{sandbox}|{course_lib_digest()}|"
-    jobs, unchanged, remerge = _plan(course, _student_dirs(course, students), chosen, settings, force,
+    jobs, unchanged, remerge = _plan(course, _student_dirs(course, students, part), chosen, settings, force,
                                      {"template_db": str(template), "cell_timeout": cell_timeout, "verify": verify,
                                       "sandbox": sandbox})
     n_workers = max(1, workers or os.cpu_count() or 1)
@@ -328,15 +333,16 @@ def _sandbox_workers(workers: int | None, progress: Callable[[str], None]) -> in
     return workers
 
 
-def _student_dirs(course: CourseDir, students: Sequence[str] | None) -> list[Path]:
-    """The students' folders under ``submitted/`` (only ``students`` when given; an unknown one is an error)."""
+def _student_dirs(course: CourseDir, students: Sequence[str] | None, part: Part | None = None) -> list[Path]:
+    """The students' folders under ``submitted/`` (only ``students`` when given, an unknown one an error; only
+    those in ``part`` when given)."""
     dirs = sorted(p for p in course.submitted.glob("*") if p.is_dir()) if course.submitted.exists() else []
     if students:
         missing = sorted(set(students) - {p.name for p in dirs})
         if missing:
             raise CourseError(f"no submissions from {', '.join(missing)} in {course.submitted}")
         dirs = [p for p in dirs if p.name in set(students)]
-    return dirs
+    return [p for p in dirs if in_part(p.name, part)]
 
 
 def _plan(

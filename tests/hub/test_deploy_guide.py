@@ -46,6 +46,10 @@ from hub_support import (
     in_ci,
 )
 
+from testkit.solution_lines import BEGIN_HIDDEN
+from testkit.solution_lines import leaks as _leaks
+from testkit.solution_lines import secret_lines as _secret_lines
+
 pytestmark = [pytest.mark.hub, pytest.mark.grading]
 
 INSTRUCTOR, STUDENTS, COURSE_ID = "lee", ("s0001", "s0002"), "backprop-course"  # as the guide names them
@@ -56,8 +60,6 @@ OVERLAYS = ("/etc", "/opt", "/srv", "/home", "/usr/local/src", "/var")
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # a root login's PATH
 ARTIFACTS = ROOT / "test-artifacts" / "hub" / "guide"
 _REGISTRY_ENV = re.compile(r"^(PIP_|NPM_CONFIG_|NODE_EXTRA_CA_CERTS$)|PROXY$|_CA_BUNDLE$|^SSL_CERT_", re.I)
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 def _missing() -> str:
@@ -281,36 +283,11 @@ def _type_block(term: Terminal, text: str, log_name: str, timeout: float = 600) 
     return "\n".join(shown)
 
 
-def _secret_lines(source: Path, released: str, solutions: bool = True) -> list[str]:
-    """Lines of the hidden tests (and the solutions) in the source notebooks that the released ones do not have."""
-    begin, end = (BEGIN_HIDDEN, BEGIN_SOLUTION if solutions else BEGIN_HIDDEN), (END_HIDDEN, END_SOLUTION)
-    out = []
-    for nb_path in sorted(source.glob("*/*.ipynb")):
-        for cell in nbformat.read(str(nb_path), as_version=4).cells:
-            inside = False
-            for line in cell.source.split("\n"):
-                if any(b in line for b in begin):
-                    inside = True
-                elif any(e in line for e in end):
-                    inside = False
-                elif (inside and len(line.strip()) > 12 and not line.strip().startswith("#")
-                      and json.dumps(line.strip())[1:-1] not in released):
-                    out.append(line.strip())
-    return sorted(set(out))
-
-
 def _text_of(page: str) -> str:
     import html
 
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
     return html.unescape(re.sub(r"<[^>]+>", "", page))
-
-
-def _leaks(text: str, secrets_: list[str]) -> list[str]:
-    """The secret lines in ``text`` if they show a solution or hidden test: three or more of them, or one of 40+
-    characters (short ones such as ``for _ in range(3):`` also occur in unrelated code, e.g. tornado's)."""
-    hits = [line for line in secrets_ if line in text]
-    return hits if len(hits) >= 3 or any(len(h) >= 40 for h in hits) else []
 
 
 def _student_cannot_find_secrets(ns: Namespace, student: str) -> None:
