@@ -21,6 +21,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap \
 COPY deploy/k8s/nbgrader_config.py /etc/jupyter/nbgrader_config.py
 USER ${NB_UID}
 COPY --from=wheel /wheels /tmp/wheels
-RUN python -m pip install --no-cache-dir /tmp/wheels/backprop_course-*.whl 'ngshare-exchange>=0.5.3,<0.6' \
+# ngshare-exchange below 0.5.3: 0.5.3 asks for jupyter-core<4.11.2, which nbgrader 0.9.6's nbclient excludes
+RUN python -m pip install --no-cache-dir /tmp/wheels/backprop_course-*.whl 'ngshare-exchange>=0.5.2,<0.5.3' \
     'jupyterhub>=5.2,<7' && rm -rf /tmp/wheels
 ENV BPC_COURSE_ID=backprop-course

@@ -305,7 +305,8 @@ def image_env(tmp_path_factory) -> tuple[Path, Path]:
 def test_the_dockerfile_install_steps_give_a_working_course(image_env):
     venv, _ = image_env
     python = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # as in a user's server: the hub names the user (ngshare_exchange reads it when imported)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "JUPYTERHUB_USER": "s0001"}
     probe = subprocess.run([str(python), "-c", "import course_lib, autograder, ngshare_exchange, jupyterhub; "
                             "print(course_lib.__file__)"], capture_output=True, text=True, env=env, cwd="/")
     assert probe.returncode == 0 and str(venv) in probe.stdout, probe.stderr
