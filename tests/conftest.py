@@ -4,9 +4,10 @@ tests marked ``needs_sandbox`` are skipped where bubblewrap cannot run (failed u
 import functools
 import os
 
-from testkit.lazy_imports import defer_rfc3987_syntax
+from autograder.lazy_imports import defer_rfc3987_syntax
 
-# Before anything imports nbformat: jsonschema's rfc3987 grammar is built on first use, not in every worker.
+# Before anything imports nbformat (importing autograder does this too): jsonschema's rfc3987 grammar is
+# built on first use, not in every worker.
 defer_rfc3987_syntax()
 
 import matplotlib  # noqa: E402

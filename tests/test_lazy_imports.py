@@ -1,10 +1,10 @@
-"""testkit.lazy_imports: a module's import-time work moved to its first use, with the same behaviour."""
+"""autograder.lazy_imports: a module's import-time work moved to its first use, with the same behaviour."""
 
 from __future__ import annotations
 
 import sys
 
-from testkit.lazy_imports import NAME, _Deferred
+from autograder.lazy_imports import NAME, _Deferred
 
 
 def test_a_deferred_module_is_imported_on_first_use_and_then_is_the_real_one(monkeypatch):
