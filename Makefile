@@ -38,13 +38,15 @@ lint: $(STAMP)
 venv: $(STAMP)
 
 # uv installs the ~150 packages in seconds; it is installed into the venv itself with pip (nothing outside
-# .venv), and pip does the install where uv cannot be had.
+# .venv), and pip does the install where uv cannot be had. Both leave the packages byte-compiled (uv with
+# --compile-bytecode, as pip does by default), so no process compiles nbgrader & co. again (with
+# PYTHONDONTWRITEBYTECODE set, every process would, a second or more each).
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python >= 3.11 is needed (python3 --version to check)" >&2; exit 1; fi
 	@echo "Setting up $(VENV) with $(PYTHON) (first run only)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null && \
-	    $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'; then :; else \
+	    $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'; then :; else \
 	  echo "note: uv is not available here; installing with pip (about a minute)"; \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'; fi
 	@# The grader sandboxes students' code with bubblewrap: install it where we can (root with apt-get).

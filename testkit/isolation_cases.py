@@ -7,6 +7,7 @@ Shared by ``tests/test_isolation.py`` (graded for real) and ``tests/test_isolati
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,12 @@ def exercise_tests(notebook: str) -> dict[str, set[str]]:
 
 def mistakes() -> list[Mistake]:
     """Every planned wrong submission: a hand-written mistake and a mutant per answer cell."""
+    return list(_mistakes())
+
+
+@functools.cache
+def _mistakes() -> tuple[Mistake, ...]:
+    """Built once per process: three test modules parametrize on it at collection, in every pytest worker."""
     out = []
     for notebook in GRADED:
         nb = read(source_path(notebook))
@@ -134,7 +141,7 @@ def mistakes() -> list[Mistake]:
             mutant = next(m for kind in MUTANT_ORDER for m in mutants if m.kind == kind)
             out.append(Mistake(notebook, gid, f"mutant {mutant.kind}: {mutant.description}",
                                lambda _code, source=mutant.source: source))
-    return out
+    return tuple(out)
 
 
 def broken_cells() -> list[Mistake]:

@@ -4,9 +4,15 @@ tests marked ``needs_sandbox`` are skipped where bubblewrap cannot run (failed u
 import functools
 import os
 
-import matplotlib
-import pytest
-from hypothesis import settings
+from autograder.lazy_imports import defer_rfc3987_syntax
+
+# Before anything imports nbformat (importing autograder does this too): jsonschema's rfc3987 grammar is
+# built on first use, not in every worker.
+defer_rfc3987_syntax()
+
+import matplotlib  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")

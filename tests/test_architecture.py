@@ -22,7 +22,8 @@ LAYERS: list[set[str]] = [
     {"autograder.grading"},
     {"autograder.isolation"},
     {"autograder.coursedir", "autograder.notebook"},
-    {"autograder.settings", "autograder.errors", "autograder.untrusted", "autograder.processes", "autograder.fsutil"},
+    {"autograder.settings", "autograder.errors", "autograder.untrusted", "autograder.processes", "autograder.fsutil",
+     "autograder.lazy_imports"},
     {"course_lib"},
 ]
 

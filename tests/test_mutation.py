@@ -1,8 +1,9 @@
 """Mutation testing of the notebooks' graded tests (``benchmarks/mutation.py``).
 
 The full run (every mutant of every solution region, about 140 mutants) takes about 15 seconds in-process,
-so it runs in full here: every mutant that is not listed as equivalent must lose points in the exercise
-it touches, and in no other exercise (issue 12); the released blanks score 0.
+so it runs in full, in the ``kernel`` tier (it runs notebook cells): every mutant that is not listed as
+equivalent must lose points in the exercise it touches, and in no other exercise (issue 12); the released
+blanks score 0.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def test_the_released_blanks_pass_no_test(path):
     assert mutation.blank_passes(path) == []
 
 
+@pytest.mark.kernel  # runs every mutant's notebook cells in-process: about 35 s, not the fast tier
 @pytest.mark.parametrize("path", GRADED, ids=[p.parent.name for p in GRADED])
 def test_every_non_equivalent_mutant_is_killed_in_its_own_exercise_only(path):
     score = mutation.score_notebook(path)

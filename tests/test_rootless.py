@@ -107,6 +107,7 @@ def test_rootless_grade_scores_writes_feedback_and_says_one_at_a_time(folders):
         assert r["pages"] == ["double.html"], r
 
 
+@pytest.mark.grading  # releases a course with nbgrader: not the fast tier
 def test_without_per_submission_cgroups_grade_runs_one_at_a_time(tmp_path, monkeypatch):
     """grade's first line says which limits hold, and that submissions are graded one at a time."""
     from autograder.commands.release import release

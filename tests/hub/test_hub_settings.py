@@ -180,6 +180,7 @@ def test_hub_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "state").stat().st_mode & 0o077 == 0, "the hub's secrets are private"
 
 
+@pytest.mark.hub  # two fresh processes that import nbgrader: not the fast tier
 def test_the_course_command_takes_the_hub_settings_from_the_environment(tmp_path: Path) -> None:
     """An instructor's server has BPC_COURSE_DIR, BPC_GRADEBOOK_URL and BPC_COURSE_ID set: backprop-course uses
     them as defaults, so its commands need no --course-dir/--db and write the same course id nbgrader uses."""
