@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import copy
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import nbformat
 import pytest
 
 from autograder.coursedir.course import NOTEBOOKS_DIR
-from autograder.isolation.session import run_session
+from autograder.isolation import session as session_module
+from autograder.isolation.session import Session, discard_prestarted, prestart_host, run_session
 from autograder.notebook.cells import grade_id, is_answer, is_test
 
 pytestmark = pytest.mark.grading
@@ -222,3 +224,43 @@ def test_a_cell_below_a_test_does_not_change_that_tests_verdict():
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell("def topological_order(root):\n    return []"))
     scores = _scores(ENGINE, nb)
     assert scores["order-test"] == 3.0
+
+
+# ------------------------------------------------------------------------------ pre-started hosts (issue 21's speed)
+HOST = [sys.executable, "-m", "autograder.isolation.student_host"]
+QUADRUPLE = "def quadruple(x):\n    return double(double(x))\n"
+
+
+def _printed(session: Session, index: int) -> str:
+    return "".join(out.get("text", "") for out in session.outputs[index] if out.get("output_type") == "stream")
+
+
+def test_a_prestarted_host_serves_one_submission_and_keeps_nothing_of_another(tmp_path):
+    """Each submission gets its own fresh pre-started process: never one another submission ran in."""
+    path, first = _tiny_course(tmp_path, "import os\nLEAK = 'first'\nprint('pid', os.getpid())\n" + QUADRUPLE,
+                               "assert np.allclose(quadruple(np.ones(3)), 4.0)")
+    second = copy.deepcopy(first)
+    second.cells[2].source = "import os\nprint('pid', os.getpid(), globals().get('LEAK', 'nothing'))\n" + QUADRUPLE
+    try:
+        prestart_host(HOST, None, 60.0)
+        prestart_host(HOST, None, 60.0)
+        pids = [host.proc.pid for host, _ in session_module._PRESTARTED[tuple(HOST)]]
+        one = run_session(path, first, HOST, None, 60.0)
+        two = run_session(path, second, HOST, None, 60.0)
+        assert not session_module._PRESTARTED[tuple(HOST)]  # each was handed out once
+        three = run_session(path, second, HOST, None, 60.0)  # none left: a new process
+    finally:
+        discard_prestarted()
+    assert [s.problem for s in (one, two, three)] == ["", "", ""]
+    assert [s.verdicts["t"].score for s in (one, two, three)] == [1.0, 1.0, 1.0]
+    assert _printed(one, 2) == f"pid {pids[0]}\n"
+    assert _printed(two, 2) == f"pid {pids[1]} nothing\n"
+    assert int(_printed(three, 2).split()[1]) not in pids
+
+
+def test_an_unused_prestarted_host_is_stopped():
+    prestart_host(HOST, None, 60.0)
+    host, _ = session_module._PRESTARTED[tuple(HOST)][0]
+    discard_prestarted()
+    assert host.proc.returncode is not None
+    assert not session_module._PRESTARTED

@@ -16,11 +16,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-__all__ = ["LOCAL_MATHJAX_URL", "WRAP_CSS", "WrapLongLines", "make_self_contained", "mathjax_static",
-           "place_mathjax"]
+__all__ = ["LOCAL_MATHJAX_URL", "WRAP_CSS", "CompiledTemplatesHTMLExporter", "WrapLongLines", "make_self_contained",
+           "mathjax_static", "place_mathjax"]
 
 #: Where a feedback page (feedback/<student>/<assignment>/<notebook>.html) finds MathJax: one copy per student
 LOCAL_MATHJAX_URL = "../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
@@ -32,6 +35,38 @@ pre, .highlight pre, div.output_area pre, div.output_text pre {
 }
 div.input_area, div.output_subarea { overflow-x: visible; max-width: 100%; }
 """
+
+
+class _CompiledTemplates(BytecodeCache):
+    """jinja's compiled templates, kept in this process (a bucket is keyed by the template's name and source)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
+class CompiledTemplatesHTMLExporter(HTMLExporter):
+    """nbconvert's HTMLExporter whose jinja templates compile once per process, not once per page.
+
+    nbgrader makes a new exporter (and jinja environment) for every ``generate_feedback``; a grading worker
+    makes hundreds. The pages are the same: a template whose source changed compiles again (jinja keys the
+    cache by a checksum of the source). Set as ``GenerateFeedback.exporter_class``; ``HTMLExporter``'s
+    settings apply to it.
+    """
+
+    def _create_environment(self) -> Any:
+        environment = super()._create_environment()
+        environment.bytecode_cache = _COMPILED
+        return environment
 
 
 class WrapLongLines(Preprocessor):

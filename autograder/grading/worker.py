@@ -25,11 +25,14 @@ from autograder.grading.scan import scan_notebook
 from autograder.grading.status import Status
 from autograder.isolation.one_run import ONE_RUN_PREPROCESSORS, load_results
 from autograder.isolation.sandbox import AUTOGRADE_PREPROCESSORS, Limits, sandbox_command, sandboxed
+from autograder.isolation.session import discard_prestarted, prestart_host
 from autograder.notebook.cells import grade_id, is_answer, is_graded, is_test
 from autograder.notebook.reading import cell_error_text, drop_foreign_metadata, read_notebook
 from autograder.untrusted import for_terminal
 
 __all__ = ["CellResult", "Job", "SubmissionResult", "grade_submission"]
+
+FEEDBACK_EXPORTER = "autograder.grading.feedback_page.CompiledTemplatesHTMLExporter"  # templates compiled once
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,8 @@ def _add_phases(result: SubmissionResult, runs: dict[str, dict], autograde: floa
     for run in runs.values():
         for phase, seconds in (run.get("seconds") or {}).items():
             result.phases[phase] = round(result.phases.get(phase, 0.0) + float(seconds), 3)
-    result.phases["record"] = round(autograde - sum(result.phases.values()), 3)  # nbgrader: restore, save grades
+    waited = sum(result.phases.get(p, 0.0) for p in ("sandbox start", "student cells", "checks"))
+    result.phases["record"] = round(autograde - waited, 3)  # nbgrader: restore cells, save grades
 
 
 def _exercises(source: Path) -> dict[str, str]:
@@ -273,7 +277,8 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         result.autograded = str(autograded)
         _feedback_verdicts(job, result, runs, scratch / "feedback-verdicts.json")
         api = nbgrader_api(course, cell_timeout=job.cell_timeout,
-                           extra={**extra, "HideHiddenTests.verdicts": str(scratch / "feedback-verdicts.json")})
+                           extra={**extra, "HideHiddenTests.verdicts": str(scratch / "feedback-verdicts.json"),
+                                  "GenerateFeedback.exporter_class": FEEDBACK_EXPORTER})
         mark = time.perf_counter()
         fb = api.generate_feedback(job.assignment, job.student, force=True)
         result.phases["feedback"] = round(time.perf_counter() - mark, 3)
@@ -323,15 +328,8 @@ def _prepare_notebook(job: Job, name: str, path: Path, problems: list[str], note
         nbformat.write(nb, str(path))
 
 
-def grade_submission(job: Job) -> SubmissionResult:
-    """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
-    start = time.perf_counter()
-    result = SubmissionResult(job.student, job.assignment, job.digest)
-    scratch = Path(job.scratch)
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    (scratch / "submitted" / job.student).mkdir(parents=True)
-    (scratch / "source").symlink_to(job.source, target_is_directory=True)
+def _fill_scratch(job: Job, scratch: Path, result: SubmissionResult) -> tuple[Path, list[str], list[str]]:
+    """Copy the submission and the template gradebook into ``scratch``; the submission's folder, problems, notes."""
     shutil.copy(job.template_db, scratch / "gradebook.db")
     sub = scratch / "submitted" / job.student / job.assignment
     shutil.copytree(job.submission, sub, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -347,13 +345,42 @@ def grade_submission(job: Job) -> SubmissionResult:
             problems.append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
             continue
         _prepare_notebook(job, name, path, problems, notes)
+    return sub, problems, notes
 
-    if job.sandbox:
 
-        with sandboxed(scratch, Path(job.source).parent, limits=Limits.from_json(job.limits or None)) as extra:
-            host = tuple(sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"]))
+def _grade_sandboxed(job: Job, scratch: Path, result: SubmissionResult) -> None:
+    """Fill the scratch course and autograde it, the student's code in the sandbox.
+
+    With the one run (``job.verify``), each submitted notebook's student host is started first, inside this
+    submission's sandbox block (its own cgroups): it loads Python, numpy, IPython and course_lib while this
+    process copies the submission and nbgrader restores its cells, and serves this submission only.
+    """
+    with sandboxed(scratch, Path(job.source).parent, limits=Limits.from_json(job.limits or None)) as extra:
+        host = tuple(sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"]))
+        try:
+            if job.verify:
+                submitted = Path(job.submission)
+                for _ in filter(Path.exists, (submitted / f"{name}.ipynb" for name in job.notebooks)):
+                    prestart_host(list(host), None, float(job.cell_timeout))
+            sub, problems, notes = _fill_scratch(job, scratch, result)
             _autograde(dataclasses.replace(job, host_command=host), scratch, sub, result, problems, extra, notes)
+        finally:
+            discard_prestarted()
+
+
+def grade_submission(job: Job) -> SubmissionResult:
+    """Autograde ``job`` in ``job.scratch`` and return its scores, messages and status."""
+    start = time.perf_counter()
+    result = SubmissionResult(job.student, job.assignment, job.digest)
+    scratch = Path(job.scratch)
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    (scratch / "submitted" / job.student).mkdir(parents=True)
+    (scratch / "source").symlink_to(job.source, target_is_directory=True)  # before the sandbox: it hides both
+    if job.sandbox:
+        _grade_sandboxed(job, scratch, result)
     else:
+        sub, problems, notes = _fill_scratch(job, scratch, result)
         _autograde(job, scratch, sub, result, problems, {}, notes)
     result.sandboxed = job.sandbox
     result.seconds = round(time.perf_counter() - start, 3)

@@ -19,7 +19,11 @@ Nothing the student's process prints, displays or returns outside these calls de
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import os
+import signal
+import subprocess
 import sys
 import time
 import warnings
@@ -45,7 +49,8 @@ from autograder.isolation.verify import (
 from autograder.notebook.cells import grade_id, is_answer, is_test, meta
 from autograder.notebook.dependencies import needed_parts
 
-__all__ = ["Session", "graph_class", "host_cells", "run_session", "verify_notebook", "visible_messages"]
+__all__ = ["Session", "discard_prestarted", "graph_class", "host_cells", "prestart_host", "run_session",
+           "verify_notebook", "visible_messages"]
 
 
 @dataclass
@@ -91,6 +96,15 @@ def host_cells(nb: nbformat.NotebookNode, tests: set[str]) -> tuple[list[dict], 
     return program, indices, sorted({i for i, _ in runnable} - set(kept))
 
 
+@functools.lru_cache(maxsize=32)
+def _trusted_parts(cells: tuple[tuple[bool, str], ...]) -> tuple[str | None, ...]:
+    """:func:`needed_parts` of the source's own cells, worked out once per notebook and grading process.
+
+    Only trusted code (the source's setup and test cells) is cached here, never a submission's cells.
+    """
+    return tuple(needed_parts(list(cells)))
+
+
 class _Judge:
     """The verifier's namespace for one phase: the source's trusted cells, run up to each test cell."""
 
@@ -102,7 +116,7 @@ class _Judge:
         trusted = [c for i, c in enumerate(source.cells) if i <= last_test and c.cell_type == "code"
                    and not is_answer(c)]
         code = [trusted_source(c, visible_only) for c in trusted]
-        parts = needed_parts([(is_test(c), src) for c, src in zip(trusted, code, strict=True)])
+        parts = _trusted_parts(tuple((is_test(c), src) for c, src in zip(trusted, code, strict=True)))
         self.cells = [(c, part) for c, part in zip(trusted, parts, strict=True) if part is not None]
         self.done = 0
         self.ns: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
@@ -162,6 +176,54 @@ class _Judge:
         return CellVerdict(test, score, points, error, unverifiable), printed
 
 
+_PRESTARTED: dict[tuple[str, ...], list[tuple[Host, float]]] = {}
+
+
+def prestart_host(host_command: list[str], host_env: dict[str, str] | None = None, cell_timeout: float = 30.0) -> None:
+    """Start a student host for a notebook :func:`run_session` will grade soon, in this process.
+
+    The host loads Python, numpy, IPython and course_lib (its whole start-up) while the caller does other
+    work, then waits for its job. Each pre-started host is a fresh process that serves exactly one
+    :func:`run_session` with the same ``host_command`` (the first to ask takes it, no other ever sees it);
+    start it where that run's sandbox policy is in force (inside its ``sandboxed`` block), and call
+    :func:`discard_prestarted` when the runs are over.
+    """
+    _PRESTARTED.setdefault(tuple(host_command), []).append(
+        (Host(list(host_command), host_env, cell_timeout), time.perf_counter()))
+
+
+def discard_prestarted() -> None:
+    """Stop every pre-started host no run took (each reads end of file instead of a job and exits)."""
+    while _PRESTARTED:
+        _, hosts = _PRESTARTED.popitem()
+        for host, _ in hosts:
+            _discard(host)
+
+
+def _discard(host: Host) -> None:
+    """Stop a host that never got its job: end of file on its input ends it; killed if it does not."""
+    with contextlib.suppress(OSError):
+        os.close(host.to_host)
+    try:
+        host.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(host.proc.pid, signal.SIGKILL)
+        host.proc.wait()
+    with contextlib.suppress(OSError):
+        os.close(host.from_host)
+
+
+def _take_host(command: list[str], host_env: dict[str, str] | None, cell_timeout: float) -> tuple[Host, float]:
+    """A pre-started host for ``command`` (taken: never handed out again), else a new one; and its start time."""
+    hosts = _PRESTARTED.get(tuple(command)) if host_env is None else None
+    if hosts:
+        host, started = hosts.pop(0)
+        host.timeout = cell_timeout
+        return host, started
+    return Host(command, host_env, cell_timeout), time.perf_counter()
+
+
 def _serve_one(host: Host, judge: _Judge, ready: dict, timeout: float) -> tuple[CellVerdict, str]:
     """Judge the test cell a child announced (``ready``), then let the child go and wait for its end."""
     if ready.get("op") != "ready":
@@ -197,7 +259,7 @@ def run_session(source_path: Path, submission: nbformat.NotebookNode, host_comma
     program, indices, session.skipped = host_cells(submission, set(tests))
     command = host_command or [sys.executable, "-m", "autograder.isolation.student_host"]
     start = time.perf_counter()
-    host = Host(command, host_env, cell_timeout)
+    host, launched = _take_host(command, host_env, cell_timeout)
     waiting = cell_timeout * (len(program) + 1) + 30
     reached: list[str] = []
     checks = 0.0
@@ -206,7 +268,8 @@ def run_session(source_path: Path, submission: nbformat.NotebookNode, host_comma
                    "cell_timeout": cell_timeout})
         if host.receive(waiting).get("op") != "started":
             raise HostFailure("the submission's process did not start properly")
-        session.seconds["sandbox start"] = time.perf_counter() - start
+        session.seconds["sandbox start"] = time.perf_counter() - start  # what this run waited for
+        session.seconds["sandbox start, whole"] = time.perf_counter() - launched  # from the host's launch
         visible = _Judge(source, host, visible_only=True)
         while True:
             message = host.receive(waiting)

@@ -26,13 +26,19 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # f
 
 import signal  # noqa: E402
 import sys  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 from autograder.isolation.wire import GraphCodec, WireError, decode, encode, read_frame, write_frame  # noqa: E402
 
 __all__ = ["main"]
 
 _MISSING = object()
+# what every graded notebook's host imports (measured: IPython.display and these course_lib modules in all five)
+WARM_MODULES = ("IPython.display", "course_lib.notebook", "course_lib.gradcheck", "course_lib.guard",
+                "course_lib.graph", "course_lib.models")
 CELL_OUTPUT = 1 << 20  # characters of output kept per cell
 NOTEBOOK_OUTPUT = 8 << 20  # and per notebook
 
@@ -237,6 +243,25 @@ def _wait(pid: int, fd_out: int, test: str) -> None:
     write_frame(fd_out, {"op": "ended", "test": test, "clean": os.waitstatus_to_exitcode(status) == 0})
 
 
+def _warm() -> InteractiveShell:
+    """IPython's shell, and the course_lib modules every graded notebook imports, loaded before any student code.
+
+    Loading them is all the host does before its submission's job arrives (nothing of a submission is known
+    yet), so a host started ahead of its submission (:func:`autograder.isolation.session.prestart_host`)
+    spends its start-up while the grader does nbgrader's bookkeeping. A module that fails to load here is
+    left to the notebook's own import to report.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    for module in WARM_MODULES:
+        try:
+            __import__(module)
+        except Exception:  # noqa: BLE001 - the notebook's own import says what is wrong
+            continue
+    return shell
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve one grading session: ``argv = [in_fd, out_fd]``."""
     args = argv if argv is not None else sys.argv[1:]
@@ -244,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     _quiet()
     os.environ.setdefault("MPLBACKEND", "Agg")
     signal.signal(signal.SIGALRM, _alarm)
+    shell = _warm()  # before the job arrives: a host started ahead of its submission is ready when it comes
     job = read_frame(fd_in)
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
+    if job.get("op") != "run":  # a pre-started host nobody needed
+        return 0
     write_frame(fd_out, {"op": "started"})
     # errors become outputs (_error), not printed text
     shell.showtraceback = lambda *a, **k: None  # type: ignore[method-assign]
