@@ -1,6 +1,8 @@
 """Run notebook cells in the sandbox as this user: ``python -m testkit.rootless_probe FOLDER CELLS.json``.
 
-``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead.
+``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead;
+``python -m testkit.rootless_probe --beside FOLDER`` runs two sandboxed commands side by side (one holding
+hundreds of processes, the other forking) and reports what each could do.
 For tests that need a rootless grader (tests/test_rootless.py runs it as uid 65534 with ``setpriv``). Prints one
 line ``RESULT <json>``: each cell's stdout text, the error that stopped the run, if any, and the log file
 that stood in for the grader's ``workers.log`` (the kernels' stdout and stderr).
@@ -46,6 +48,75 @@ def grade_one(folder: str) -> int:
     return 0
 
 
+HOLDER = """
+import os, sys, time
+got = 0
+for _ in range(400):
+    try:
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+    except OSError:
+        break
+    got += 1
+print("HELD", got, flush=True)
+time.sleep(120)
+"""
+FORKER = """
+import ctypes, json, os
+got = 0
+for _ in range(20):
+    try:
+        pid = os.fork()
+    except OSError:
+        continue
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    got += 1
+def attempt(f):
+    try:
+        return "ok: " + repr(f())[:200]
+    except OSError as e:
+        return type(e).__name__ + ": " + str(e)[:200]
+libc = ctypes.CDLL(None, use_errno=True)
+def attach():
+    if libc.ptrace(16, 1, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    os.waitpid(1, 0x40000000)  # __WALL: the attach stopped it
+    libc.ptrace(17, 1, 0, 0)
+    return "attached"
+print("FORKED", json.dumps({"forked": got, "pid": os.getpid(), "ptrace": attempt(attach),
+      "environ": attempt(lambda: open("/proc/1/environ", "rb").read()),
+      "fd1": attempt(lambda: os.readlink("/proc/1/fd/1"))}), flush=True)
+"""
+
+
+def beside(folder: str) -> int:
+    """Sandbox A holds up to 400 sleeping processes; then sandbox B, beside it, forks 20 and probes pid 1."""
+    import subprocess
+
+    from autograder.isolation.sandbox import sandbox_command
+
+    tmp = Path(folder)
+    scratch = tmp / "course" / ".grading" / "work" / "s__a"
+    (scratch / "autograded").mkdir(parents=True, exist_ok=True)
+    with sandboxed(scratch, tmp / "course"):
+        holder = subprocess.Popen(sandbox_command([sys.executable, "-c", HOLDER]), stdout=subprocess.PIPE,
+                                  text=True, start_new_session=True)
+        try:
+            held = (holder.stdout.readline() if holder.stdout else "").strip()
+            forker = subprocess.run(sandbox_command([sys.executable, "-c", FORKER]), capture_output=True, text=True,
+                                    timeout=120)
+        finally:
+            os.killpg(holder.pid, 9)
+            holder.wait()
+    line = next((ln for ln in forker.stdout.splitlines() if ln.startswith("FORKED ")), "")
+    print("RESULT " + json.dumps({"held": held, "forked": json.loads(line[7:]) if line else None,
+                                  "forker_error": forker.stderr[-1500:]}))
+    return 0
+
+
 def main(folder: str, cells_file: str) -> int:
     """Run the cells of ``cells_file`` (a JSON list of sources) in one sandboxed kernel under ``folder``."""
     tmp = Path(folder)
@@ -77,4 +148,6 @@ def main(folder: str, cells_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(grade_one(sys.argv[2]) if sys.argv[1] == "--grade" else main(*sys.argv[1:3]))
+    if sys.argv[1] == "--grade":
+        sys.exit(grade_one(sys.argv[2]))
+    sys.exit(beside(sys.argv[2]) if sys.argv[1] == "--beside" else main(*sys.argv[1:3]))
