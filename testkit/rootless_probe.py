@@ -1,6 +1,7 @@
 """Run notebook cells in the sandbox as this user: ``python -m testkit.rootless_probe FOLDER CELLS.json``.
 
-``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead;
+``python -m testkit.rootless_probe --grade FOLDER`` grades a small class there instead (``--grade-sample``:
+three students of the sample class, on the real course);
 ``python -m testkit.rootless_probe --beside FOLDER`` runs two sandboxed commands side by side (one holding
 hundreds of processes, the other forking) and reports what each could do.
 For tests that need a rootless grader (tests/test_rootless.py runs it as uid 65534 with ``setpriv``). Prints one
@@ -21,26 +22,36 @@ from traitlets.config import Config
 from autograder.isolation.sandbox import CappedExecute, sandboxed
 
 
-def grade_one(folder: str) -> int:
-    """Release the pipeline fixture's course under ``folder``, hand in a correct 01-double, grade it (2 workers)."""
+def grade_one(folder: str, sample: bool = False) -> int:
+    """Release the pipeline fixture's course under ``folder``, hand in a correct 01-double, grade it (2 workers).
+
+    ``sample``: release the real course instead and grade the sample class's correct, partly wrong and
+    blank submissions of 01-chain-rule.
+    """
     import nbformat
 
     from autograder.commands.grade import grade, load_results
     from autograder.commands.release import release
-    from autograder.commands.sample_class import solved
+    from autograder.commands.sample_class import make_sample_class, solved
     from autograder.coursedir.course import CourseDir
     from testkit.pipeline_fixture import make_course_notebooks
 
     root = Path(folder)
     course = CourseDir.at(root / "course")
-    release(course, make_course_notebooks(root), progress=lambda m: None)
-    rel = nbformat.read(str(course.release / "01-double" / "double.ipynb"), as_version=4)
-    src = nbformat.read(str(course.source / "01-double" / "double.ipynb"), as_version=4)
-    for student in ("anna", "ben"):
-        (course.submitted / student / "01-double").mkdir(parents=True)
-        nbformat.write(solved(rel, src), str(course.submitted / student / "01-double" / "double.ipynb"))
+    assignment = "01-chain-rule" if sample else "01-double"
+    if sample:
+        release(course, progress=lambda m: None)
+        make_sample_class(course.release, course.source, course.submitted, [assignment],
+                          ["correct", "partly-wrong", "blank"])
+    else:
+        release(course, make_course_notebooks(root), progress=lambda m: None)
+        rel = nbformat.read(str(course.release / assignment / "double.ipynb"), as_version=4)
+        src = nbformat.read(str(course.source / assignment / "double.ipynb"), as_version=4)
+        for student in ("anna", "ben"):
+            (course.submitted / student / assignment).mkdir(parents=True)
+            nbformat.write(solved(rel, src), str(course.submitted / student / assignment / "double.ipynb"))
     printed: list[str] = []
-    grade(course, workers=2, assignments=["01-double"], progress=printed.append)
+    grade(course, workers=2, assignments=[assignment], progress=printed.append)
     results = [{"student": r.student, "status": str(r.status), "score": r.score, "feedback": r.feedback,
                 "pages": sorted(p.name for p in Path(r.feedback).glob("*.html")) if r.feedback else []}
                for r in load_results(course)]
@@ -148,6 +159,6 @@ def main(folder: str, cells_file: str) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--grade":
-        sys.exit(grade_one(sys.argv[2]))
+    if sys.argv[1] in ("--grade", "--grade-sample"):
+        sys.exit(grade_one(sys.argv[2], sample=sys.argv[1] == "--grade-sample"))
     sys.exit(beside(sys.argv[2]) if sys.argv[1] == "--beside" else main(*sys.argv[1:3]))

@@ -120,6 +120,21 @@ def test_rootless_grade_scores_writes_feedback_and_says_one_at_a_time(folders):
         assert r["pages"] == ["double.html"], r
 
 
+@pytest.mark.grading
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to uid 65534 needs root")
+@needs_sandbox
+def test_rootless_sample_class_gets_a_feedback_page_per_submission(folders):
+    """The issue's rootless runs wrote no feedback page; the real course's sample class, graded as uid 65534:
+    the correct, partly wrong and blank submissions of 01-chain-rule each get their page."""
+    result, _ = _rootless(folders, None, "--grade-sample")
+    print(result)
+    assert [r["student"] for r in result["results"]] == ["s01-correct", "s02-partly-wrong", "s03-blank"]
+    for r in result["results"]:
+        assert r["pages"] == ["chain-rule.html"], r
+    scores = [r["score"] for r in result["results"]]
+    assert scores[0] > scores[1] > scores[2] == 0, scores
+
+
 def test_without_per_submission_cgroups_grade_runs_one_at_a_time(tmp_path, monkeypatch):
     """grade's first line says which limits hold, and that submissions are graded one at a time."""
     from autograder.commands.release import release
@@ -254,3 +269,30 @@ def test_rootless_process_bound_is_per_submission_and_pid_1_is_out_of_reach(fold
     assert forked["forked"] == 20, forked
     assert "Operation not permitted" in forked["ptrace"] and forked["environ"].startswith("PermissionError"), forked
     assert forked["fd1"].startswith("PermissionError"), forked
+
+
+@pytest.mark.grading
+@needs_sandbox
+def test_a_feedback_page_that_could_not_be_made_is_that_submissions_reason(tmp_path, monkeypatch):
+    """A result without a feedback page said nothing (the issue's rootless runs); now nbgrader's failure to
+    make one is the submission's needs-attention reason, with nbgrader's last log line."""
+    from test_sandbox import _submission, grade_in_sandbox
+
+    from autograder.grading import worker
+    from testkit.pipeline_fixture import released_course
+
+    real = worker.nbgrader_api
+
+    def failing_feedback(course, *args, **kwargs):
+        api = real(course, *args, **kwargs)
+        if "HideHiddenTests.verdicts" in (kwargs.get("extra") or {}):
+            api.generate_feedback = lambda *a, **k: {"success": False, "error": "",
+                                                     "log": "[GenerateFeedbackApp | ERROR] no template here\n"}
+        return api
+
+    monkeypatch.setattr(worker, "nbgrader_api", failing_feedback)
+    course = released_course(tmp_path)[0]
+    result, _ = grade_in_sandbox(course, "anna", _submission(course))
+    assert result.score == result.max_score > 0 and result.feedback == ""
+    assert not result.status.ok
+    assert "no feedback page" in str(result.status) and "no template here" in str(result.status), result.status

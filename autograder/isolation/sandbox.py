@@ -192,7 +192,7 @@ def sandbox_summary(limits: Limits | None = None) -> str:
             else f"rootless (unprivileged user namespace, as uid {os.geteuid()})")
     trial = SubmissionCgroups.create(limits)
     try:
-        enforced = trial.describe()
+        enforced = trial.describe(rootless=os.geteuid() != 0)
     finally:
         trial.close()
     gib = 2**30
@@ -205,9 +205,9 @@ def sandbox_summary(limits: Limits | None = None) -> str:
 def parallel_bounded(limits: Limits | None = None) -> bool:
     """Whether every per-submission limit (memory, CPU, processes) is a cgroup here (a trial group is made).
 
-    Without them the limits are per process, and RLIMIT_NPROC counts every process of one uid: submissions
-    graded side by side could exceed the memory budget together or starve each other of processes, so
-    :func:`autograder.commands.grade.grade` then grades one submission at a time.
+    Without them CPU is limited per process only (no quota or share), memory is a watchdog's poll, and as
+    root RLIMIT_NPROC counts every process of the kernels' uid: submissions graded side by side could
+    starve each other, so :func:`autograder.commands.grade.grade` then grades one submission at a time.
     """
     trial = SubmissionCgroups.create(limits or Limits.from_user_env())
     try:
@@ -427,7 +427,7 @@ def sandboxed(
                                   cell_output_bytes=cell_output_bytes, notebook_output_bytes=notebook_output_bytes)
         cgroups = SubmissionCgroups.create(limits)
         run.update(settings.config)
-        run.cgroups = cgroups.describe()
+        run.cgroups = cgroups.describe(rootless=os.geteuid() != 0)
         env = {**settings.env, ENV_CGROUPS: os.pathsep.join(map(str, cgroups.folders))}
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
