@@ -91,3 +91,27 @@ def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
     with engine.connect() as conn:
         assert len(conn.execute(text("SELECT version_num FROM alembic_version")).scalar()) >= 8
     engine.dispose()
+
+
+def test_students_wheel_keeps_the_answers_its_demos_need(tmp_path, monkeypatch):
+    """Students' own copies keep course_lib/answers behind the teaching guard (README, "Grading is protected"):
+    the wheel holds them, and without them the demos that run on a student's machine stop."""
+    import numpy as np
+
+    from course_lib import guard, models, training, widgets
+    from course_lib.graph import Node, sigmoid
+
+    names = set(zipfile.ZipFile(build_course_lib_wheel(tmp_path)).namelist())
+    assert {f"course_lib/answers/{m}.py" for m in ("engine", "local", "network")} <= names
+    x = Node(0.5, "x")
+    stepper = widgets.backward_stepper(sigmoid(x * Node(2.0, "w")))  # draws a backward pass: engine and local
+    assert stepper.n_steps > 0
+    X, Y = np.array([[0.1, 0.4], [0.7, 0.2]]), np.array([[1.0], [0.0]])
+    params = models.init_params(sizes=(2, 3, 1))
+    assert len(training.train(params, X, Y, steps=2).losses) == 3  # before each step, and at the end
+    for module in ("engine", "local", "network"):  # as in the grading sandbox, where answers/ is empty
+        monkeypatch.setitem(guard._loaded, module, None)
+    with pytest.raises(guard.AnswerUnavailable):
+        widgets.backward_stepper(sigmoid(Node(0.5, "x") * Node(2.0, "w")))
+    with pytest.raises(guard.AnswerUnavailable):
+        training.train(params, X, Y, steps=2)

@@ -395,7 +395,7 @@ def test_bwrap_command_is_an_allow_list(tmp_path):
     (lib / "x" / "secret").mkdir(parents=True)
     cmd = build_bwrap_command(
         bwrap="bwrap", kernel=["python", "-m", "ipykernel_launcher"], cwd=Path("/c/.grading/w/autograded/s/a"),
-        input_dir=Path("/tmp/b/box-1/input"), work=Path("/tmp/b/run"),
+        input_dir=Path("/tmp/b/box-1/input"),
         readonly=[Path("/repo/.venv"), Path("/root/.pyenv/versions/3.11"), lib / "x"],
         hide=[Path("/c"), Path("/repo"), lib / "x" / "secret", Path("/root")], limits=Limits(),
         rootless=False, setpriv="/usr/bin/setpriv", python_bin=Path("/repo/.venv/bin"),
@@ -410,16 +410,21 @@ def test_bwrap_command_is_an_allow_list(tmp_path):
     assert "--perms 1777 --size 268435456 --tmpfs /c/.grading/w/autograded/s/a" in joined  # the working folder
     assert f"--size {Limits().tmp_bytes} --tmpfs /tmp" in joined
     assert "--ro-bind /tmp/b/box-1/input /run/sandbox-input" in joined
-    assert "--bind /tmp/b/run /tmp/b/run" in joined
+    assert "--bind " not in joined  # no host folder is writable (the kernel's sockets are bound outside)
+    assert "--as-pid-1" not in joined  # as root, pid 1 is bwrap's own init, a root process
     assert "--cap-drop ALL" in joined and "--clearenv" in joined and "--die-with-parent" in joined
     assert "--unshare-user" not in joined
     assert cmd[cmd.index("--") + 1:][:2] == ["/usr/bin/setpriv", "--reuid=65534"]
     assert cmd[-3:] == ["python", "-m", "ipykernel_launcher"]
     rootless = build_bwrap_command(
-        bwrap="bwrap", kernel=["python"], cwd=Path("/sandbox"), input_dir=Path("/tmp/b/in"), work=None,
-        readonly=[], limits=Limits(), rootless=True, setpriv=None, python_bin=Path("/usr/bin"), system=[])
+        bwrap="bwrap", kernel=["python"], cwd=Path("/sandbox"), input_dir=Path("/tmp/b/in"),
+        readonly=[], limits=Limits(), rootless=True, setpriv=None, python_bin=Path("/usr/bin"), system=[],
+        nproc_inside=True)
     assert rootless[1:8] == ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534", "--dev"]
-    assert "setpriv" not in " ".join(rootless) and "--bind" not in rootless  # exec mode: no socket folder
+    assert "setpriv" not in " ".join(rootless) and "--bind" not in rootless
+    # rootless: pid 1 is the non-dumpable init, which sets this sandbox's own process bound
+    init = rootless[rootless.index("--as-pid-1"):]
+    assert init[init.index("/run/sandbox-init.py") + 1:][:3] == ["--pid1", "--nproc", "256"]
 
 
 def test_sandbox_config_for_the_worker(tmp_path):

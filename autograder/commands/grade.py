@@ -327,8 +327,9 @@ def _sandbox_workers(workers: int | None, progress: Callable[[str], None]) -> in
     summary = sandbox_summary()
     if (workers is None or workers > 1) and not parallel_bounded():
         workers = 1  # per-process limits only: side by side, submissions would share (and break) them
-        summary += ("; grading ONE submission at a time: without per-submission cgroups, submissions side by "
-                    "side could together exceed the memory limit or starve each other of processes")
+        summary += ("; grading ONE submission at a time: without per-submission cgroups, CPU has no "
+                    "per-submission quota and memory is only watched, so submissions side by side could starve "
+                    "each other")
     progress(summary)
     return workers
 

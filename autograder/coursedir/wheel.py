@@ -1,8 +1,10 @@
 """The ``course_lib`` wheel students install on their own machines (``release/`` and the site's downloads).
 
-``backprop_course_lib-<version>-py3-none-any.whl`` holds ``course_lib`` (the notebooks' library; it never
-holds a graded answer). It is written directly (a zip with three metadata files), so building it needs no
-network and no build tools.
+``backprop_course_lib-<version>-py3-none-any.whl`` holds ``course_lib`` (the notebooks' library), with
+``course_lib/answers`` behind the teaching guard: the demos that draw a backward pass or train a network on a
+student's machine need them, and no grade is decided there (README, "Grading is protected"; the grading
+sandbox leaves them out). It is written directly (a zip with three metadata files), so building it needs
+no network and no build tools.
 """
 
 from __future__ import annotations

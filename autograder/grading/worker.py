@@ -284,6 +284,10 @@ def _autograde(job: Job, scratch: Path, sub: Path, result: SubmissionResult, pro
         result.phases["feedback"] = round(time.perf_counter() - mark, 3)
         if fb["success"]:
             result.feedback = str(scratch / "feedback" / job.student / job.assignment)
+        else:  # never silently without a page (issue 21: rootless runs had none, and said nothing)
+            why = [ln for ln in f"{fb.get('log') or ''}{fb.get('error') or ''}".splitlines() if ln.strip()][-1:]
+            result.status = Status(reasons=[*problems, "no feedback page: nbgrader's generate_feedback failed ("
+                                            f"{(why or ['no reason given'])[0][:300]})"], notes=notes)
 
 
 def _read_timestamp(sub: Path, result: SubmissionResult, problems: list[str]) -> None:

@@ -175,13 +175,17 @@ class SubmissionCgroups:
         """The distinct cgroup folders to join (one per hierarchy)."""
         return sorted(set(self.paths.values()))
 
-    def describe(self) -> str:
-        """One line: what is enforced per submission, and what is not and why."""
+    def describe(self, rootless: bool = False) -> str:
+        """One line: what is enforced per submission, how where no cgroup could be made, and why not."""
         done = ", ".join(f"{c} ({self.dialects[c]})" for c in self.paths)
         parts = [f"per-submission cgroup limits: {done}" if done else "no per-submission cgroup limits"]
+        instead = {"memory": "memory: the processes' sum watched every 0.1 s (a watchdog stops them all past it)",
+                   "pids": ("processes: RLIMIT_NPROC in the sandbox's own user namespace (this submission's alone)"
+                            if rootless else "processes: RLIMIT_NPROC of the kernels' uid (shared by all)"),
+                   "cpu": "CPU: per-process time limit only (no quota, no share)"}
         if self.missing:
-            parts.append("not enforced per submission (per-process rlimits only): " + "; ".join(
-                f"{c}: {why}" for c, why in self.missing.items()))
+            parts.append("instead, " + "; ".join(instead[c] for c in self.missing if c in instead))
+            parts.append("(no cgroup: " + "; ".join(f"{c}: {why}" for c, why in self.missing.items()) + ")")
         return "; ".join(parts)
 
     def stats(self) -> dict[str, int]:

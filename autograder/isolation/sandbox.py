@@ -192,7 +192,7 @@ def sandbox_summary(limits: Limits | None = None) -> str:
             else f"rootless (unprivileged user namespace, as uid {os.geteuid()})")
     trial = SubmissionCgroups.create(limits)
     try:
-        enforced = trial.describe()
+        enforced = trial.describe(rootless=os.geteuid() != 0)
     finally:
         trial.close()
     gib = 2**30
@@ -205,9 +205,9 @@ def sandbox_summary(limits: Limits | None = None) -> str:
 def parallel_bounded(limits: Limits | None = None) -> bool:
     """Whether every per-submission limit (memory, CPU, processes) is a cgroup here (a trial group is made).
 
-    Without them the limits are per process, and RLIMIT_NPROC counts every process of one uid: submissions
-    graded side by side could exceed the memory budget together or starve each other of processes, so
-    :func:`autograder.commands.grade.grade` then grades one submission at a time.
+    Without them CPU is limited per process only (no quota or share), memory is a watchdog's poll, and as
+    root RLIMIT_NPROC counts every process of the kernels' uid: submissions graded side by side could
+    starve each other, so :func:`autograder.commands.grade.grade` then grades one submission at a time.
     """
     trial = SubmissionCgroups.create(limits or Limits.from_user_env())
     try:
@@ -328,8 +328,9 @@ def sandbox_config(
 ) -> SandboxSettings:
     """Settings to autograde the scratch course ``scratch`` with sandboxed kernels.
 
-    ``work`` is the one host folder the kernels may write, for their sockets (short path: unix socket
-    paths are limited to 107 bytes); a kernelspec is written next to it, in ``work.parent/jupyter``.
+    ``work`` is the folder of the kernels' sockets, bound there by the trusted launcher and never in a
+    kernel's view (short path: unix socket paths are limited to 107 bytes); a kernelspec is written next
+    to it, in ``work.parent/jupyter``.
     Readable: :data:`SYSTEM_PATHS`, Python, the venv, course_lib, and ``readonly``; nothing else exists in
     the view. Hidden even where they fall inside one of those: ``course_root``, ``scratch`` (and what its
     ``source`` link points to), the repository, :data:`SYSTEM_HIDE`, the grader's home, course_lib's graded
@@ -340,9 +341,7 @@ def sandbox_config(
     if len(str(work / "k-99999")) > 100:  # sun_path holds 107 bytes
         raise ValueError(f"{work} is too long a path for the kernels' unix sockets: use a shorter TMPDIR")
     work.mkdir(parents=True, exist_ok=True)
-    os.chmod(work, 0o711)  # traversable by bwrap, which runs as root without CAP_DAC_OVERRIDE
-    if limits.uid and os.geteuid() == 0:
-        os.chown(work, limits.uid, limits.gid)  # the kernel creates its ipc sockets here
+    os.chmod(work, 0o700)  # the launcher binds the kernels' sockets here; no sandbox sees the folder
     kernels = work.parent / "jupyter"
     name = write_kernelspec(kernels)
     scratch, course_root = Path(scratch).resolve(), Path(course_root).resolve()
@@ -374,8 +373,8 @@ def sandbox_config(
 
 
 def _temp_root() -> Path:
-    """Where :func:`sandboxed` keeps its folder: ``/dev/shm`` (memory, so what a kernel writes to its socket
-    folder is charged to its memory cgroup, never the disk) when usable, else the system temp dir."""
+    """Where :func:`sandboxed` keeps its folder (the kernels' sockets, the launcher's copies of the notebook
+    folder; no sandbox writes there): ``/dev/shm`` when usable, else the system temp dir."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) and not shm.is_symlink():
         return shm
@@ -428,7 +427,7 @@ def sandboxed(
                                   cell_output_bytes=cell_output_bytes, notebook_output_bytes=notebook_output_bytes)
         cgroups = SubmissionCgroups.create(limits)
         run.update(settings.config)
-        run.cgroups = cgroups.describe()
+        run.cgroups = cgroups.describe(rootless=os.geteuid() != 0)
         env = {**settings.env, ENV_CGROUPS: os.pathsep.join(map(str, cgroups.folders))}
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)

@@ -6,7 +6,9 @@ with imports kept to the standard library so that it starts fast. It reads its p
 variables set by the grader (see :func:`autograder.isolation.sandbox.sandbox_config`):
 
 ``BACKPROP_SANDBOX_WORK``
-    The only host folder the kernel may write: its ipc sockets (``KernelManager.ip`` points into it).
+    The folder of the kernel's ipc sockets (``KernelManager.ip`` points into it): the launcher binds them
+    there and hands them to the kernel as descriptors (:mod:`~autograder.isolation.kernel_sockets`); the
+    folder itself is not in the kernel's view.
 ``BACKPROP_SANDBOX_NOTEBOOKS``
     The launcher refuses to start a kernel unless its working directory is inside this folder.
 ``BACKPROP_SANDBOX_READONLY``
@@ -31,7 +33,7 @@ prefixes, the virtual environment's real path and the ``course_lib`` package fol
 exec mode), plus a synthetic ``/etc/passwd``. The working directory (same path as the notebook folder) is a
 fresh tmpfs of ``Limits.work_bytes`` filled with a copy of the notebook folder (no notebooks, no symlinks);
 ``/tmp`` (which holds ``HOME``) and ``/dev/shm`` are tmpfs of ``Limits.tmp_bytes``. Nothing the kernel writes
-reaches the grader's disk except its sockets in ``BACKPROP_SANDBOX_WORK``.
+reaches the host: no host folder is writable in the view.
 
 Two ways to run, chosen by who runs the launcher:
 
@@ -44,14 +46,16 @@ Two ways to run, chosen by who runs the launcher:
 ``python -I -m autograder.isolation.sandbox_kernel --exec -- COMMAND...`` runs any other command the same way (the
 re-check's student host): open file descriptors are inherited, no socket folder is bound.
 
-Processes: the submission's cgroup ``pids.max``; without a writable pids cgroup the launcher falls back to
-``RLIMIT_NPROC`` (counted per uid: shared with every process of that uid), and refuses to start a root
-kernel, since RLIMIT_NPROC does not bind root.
+Processes: the submission's cgroup ``pids.max``; without a writable pids cgroup, rootless, ``RLIMIT_NPROC``
+set inside the sandbox's user namespace (counted per namespace: this submission's alone); as root, on the
+kernel's uid (shared by all its processes), and a root kernel is refused. Memory: the cgroup's, else a
+watchdog (:mod:`~autograder.isolation.memory_watch`). Rootless, pid 1 is :mod:`~autograder.isolation.sandbox_init`.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import os
 import resource
 import shutil
@@ -59,10 +63,14 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.isolation.cgroups import CGROUP_GROUP, SubmissionCgroups, cleanup_cgroups, join_cgroups
+from autograder.isolation.kernel_sockets import bind_kernel_sockets
 from autograder.isolation.limits import ENV_USER_LIMITS, MIB, Limits, SandboxError
+from autograder.isolation.memory_watch import start_watchdog
+from autograder.isolation.sandbox_input import ENV_MPL_FONTLIST, HOME, chown_tree, fill_input, write_accounts
 
 __all__ = [
     "CGROUP_GROUP",
@@ -78,6 +86,7 @@ __all__ = [
     "Limits",
     "SandboxError",
     "SubmissionCgroups",
+    "Launch",
     "Mount",
     "build_bwrap_command",
     "cleanup_cgroups",
@@ -91,10 +100,8 @@ ENV_HIDE = "BACKPROP_SANDBOX_HIDE"
 ENV_READONLY = "BACKPROP_SANDBOX_READONLY"
 ENV_CGROUPS = "BACKPROP_SANDBOX_CGROUPS"
 ENV_LIMITS = "BACKPROP_SANDBOX_LIMITS"
-ENV_MPL_FONTLIST = "BACKPROP_SANDBOX_MPL_FONTLIST"
 INPUT = Path("/run/sandbox-input")  # inside the sandbox: read-only copy of the notebook folder and HOME seed
-HOME = Path("/tmp/home")  # inside the sandbox, on the /tmp tmpfs
-EMPTY_CWD = Path("/sandbox")  # exec mode outside the notebooks: an empty tmpfs working directory
+INIT = Path("/run/sandbox-init.py")  # inside the sandbox: autograder/isolation/sandbox_init.py, read-only
 
 # What of the host every sandboxed program may read (those that exist; symlinks are recreated as symlinks).
 SYSTEM_PATHS = (
@@ -132,7 +139,7 @@ MountOp = tuple[Path, Mount, list[str]]  # (target inside, kind, bwrap arguments
 
 
 def _view_ops(*, system: Iterable[str], readonly: Iterable[Path], hide: Iterable[Path], limits: Limits, cwd: Path,
-              input_dir: Path, work: Path | None, extra_files: Mapping[Path, Path]) -> tuple[list[MountOp], list]:
+              input_dir: Path, extra_files: Mapping[Path, Path]) -> tuple[list[MountOp], list]:
     """The mounts of the view, parents first, and the system symlinks to recreate ``(path, target)``."""
     ops: list[MountOp] = []
     symlinks = []
@@ -158,8 +165,6 @@ def _view_ops(*, system: Iterable[str], readonly: Iterable[Path], hide: Iterable
     ops.append((INPUT, Mount.BIND, ["--ro-bind", str(input_dir), str(INPUT)]))
     for host, inside in extra_files.items():
         ops.append((Path(inside), Mount.BIND, ["--ro-bind", str(host), str(inside)]))
-    if work is not None:
-        ops.append((work, Mount.BIND, ["--bind", str(work), str(work)]))
     ops.sort(key=lambda op: (_depth(op[0]), op[1], str(op[0])))
     return ops, symlinks
 
@@ -224,7 +229,6 @@ def build_bwrap_command(
     kernel: Sequence[str],
     cwd: Path,
     input_dir: Path,
-    work: Path | None,
     readonly: Iterable[Path],
     limits: Limits,
     rootless: bool,
@@ -234,23 +238,33 @@ def build_bwrap_command(
     hide: Iterable[Path] = (),
     system: Iterable[str] = SYSTEM_PATHS,
     extra_files: Mapping[Path, Path] | None = None,
+    nproc_inside: bool = False,
 ) -> list[str]:
     """The bwrap command line that runs ``kernel`` sandboxed (pure but for reading which system paths exist).
 
     The view starts empty: ``system`` paths that exist (symlinks recreated), ``readonly`` paths, ``input_dir``
-    at :data:`INPUT`, ``extra_files`` (host file -> path inside, read-only), the socket folder ``work``
-    (writable; None in exec mode), ``/dev``, ``/proc`` and tmpfs for ``cwd``, ``/tmp`` and ``/dev/shm``.
-    ``hide`` paths inside a read-only bind are covered by an empty tmpfs. Mounts are applied parents first;
-    missing parent folders are made 0755 so the unprivileged kernel can traverse them.
+    at :data:`INPUT`, :data:`INIT` (:mod:`~autograder.isolation.sandbox_init`), ``extra_files`` (host file ->
+    path inside, read-only), ``/dev``, ``/proc`` and tmpfs for ``cwd``, ``/tmp`` and ``/dev/shm``: no host
+    folder is writable (a kernel's sockets are bound outside and handed in as descriptors). ``hide`` paths
+    inside a read-only bind are covered by an empty tmpfs. Mounts are applied parents first; missing parent
+    folders are made 0755 so the unprivileged kernel can traverse them.
+
+    Rootless, the sandbox's pid 1 is :data:`INIT` (bwrap ``--as-pid-1``), not dumpable and holding no
+    descriptor; with ``nproc_inside`` it sets ``RLIMIT_NPROC`` to ``limits.processes`` inside the user
+    namespace, a bound of this sandbox alone. As root, pid 1 is bwrap's own init (root: out of reach of the
+    kernel's uid) and ``setpriv`` drops the kernel to ``limits.uid``.
     """
+    files = {**(extra_files or {}), Path(__file__).with_name("sandbox_init.py"): INIT}
     ops, symlinks = _view_ops(system=system, readonly=readonly, hide=hide, limits=limits, cwd=cwd,
-                              input_dir=input_dir, work=work, extra_files=extra_files or {})
+                              input_dir=input_dir, extra_files=files)
     cmd = [bwrap]
     if rootless:
         cmd += ["--unshare-user", "--disable-userns", "--uid", str(limits.uid), "--gid", str(limits.gid)]
     cmd += _mount_args(ops, symlinks, writable=(Path("/tmp"), Path("/dev/shm"), cwd))
     cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox", "--new-session", "--die-with-parent", "--cap-drop", "ALL"]
+    if rootless:
+        cmd.append("--as-pid-1")  # pid 1 is our init, not bwrap (the user's own process, ptrace-able)
     if setpriv:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     cmd.append("--clearenv")
@@ -260,26 +274,12 @@ def build_bwrap_command(
     if setpriv:
         cmd += [setpriv, f"--reuid={limits.uid}", f"--regid={limits.gid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--"]
-    # fill the working folder and HOME from the read-only input, as the kernel's user, then exec the kernel
-    prelude = [python or str(python_bin / "python"), "-I", "-S", "-c", _PRELUDE, str(INPUT), str(cwd), str(HOME), "--"]
-    return cmd + prelude + list(kernel)
+    # fill the working folder and HOME from the read-only input, as the kernel's user, then run the kernel
+    init = [python or str(python_bin / "python"), "-I", "-S", str(INIT), *(["--pid1"] if rootless else []),
+            *(["--nproc", str(limits.processes)] if nproc_inside else []), str(INPUT), str(cwd), str(HOME), "--"]
+    return cmd + init + list(kernel)
 
 
-_PRELUDE = """\
-import os, shutil, sys
-src, cwd, home = sys.argv[1:4]
-os.makedirs(home, exist_ok=True)
-for a, b in ((os.path.join(src, "home"), home), (os.path.join(src, "cwd"), cwd)):
-    for entry in os.scandir(a):  # not copytree(a, b): b is a tmpfs root whose mode is not ours to copy
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.copytree(entry.path, os.path.join(b, entry.name), symlinks=True)
-            else:
-                shutil.copy2(entry.path, os.path.join(b, entry.name), follow_symlinks=False)
-        except (OSError, shutil.Error) as e:
-            print("backprop-sandbox: not copied into the sandbox:", str(e)[:300], file=sys.stderr)
-os.execvp(sys.argv[5], sys.argv[5:])
-"""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -303,35 +303,6 @@ def _parse_args(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
                        "\n       python -I -m autograder.isolation.sandbox_kernel --exec [--] COMMAND [ARGS...]")
 
 
-def _copy_folder(src: Path, dest: Path, budget: int) -> int:
-    """Copy the regular files and folders of ``src`` (no symlinks, notebooks or checkpoints) into ``dest``.
-
-    At most ``budget`` bytes in all; returns what is left of it.
-    """
-    dest.mkdir()
-    for entry in sorted(os.scandir(src), key=lambda e: e.name):
-        if entry.is_symlink() or entry.name == ".ipynb_checkpoints" or entry.name.endswith(".ipynb"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            budget = _copy_folder(Path(entry.path), dest / entry.name, budget)
-        elif entry.is_file(follow_symlinks=False):
-            size = entry.stat(follow_symlinks=False).st_size
-            if size > budget:
-                print(f"backprop-sandbox: not copied into the sandbox (over the size budget): {entry.path}",
-                      file=sys.stderr)
-                continue
-            budget -= size
-            shutil.copy2(entry.path, dest / entry.name, follow_symlinks=False)
-    return budget
-
-
-def _chown_tree(top: Path, uid: int, gid: int) -> None:
-    for root, dirs, files in os.walk(top):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, gid)
-    os.lchown(top, uid, gid)
-
-
 def _set_limits(limits: Limits, nproc: bool) -> None:
     def cap(which: int, soft: int, hard: int | None = None) -> None:
         resource.setrlimit(which, (soft, soft if hard is None else hard))
@@ -345,14 +316,26 @@ def _set_limits(limits: Limits, nproc: bool) -> None:
         cap(resource.RLIMIT_NPROC, limits.processes)
 
 
-def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """Set up everything for one sandboxed process (folders, cgroups, rlimits) and return the command to exec.
+@dataclass
+class Launch:
+    """What :func:`prepare` set up: the command to exec, and what the launcher still does before exec."""
+
+    command: list[str]
+    limits: Limits
+    nproc_outside: bool  # RLIMIT_NPROC on the launcher (per host uid); rootless sets it inside instead
+    watch_memory: bool  # no memory cgroup: a watchdog bounds the submission's memory (memory_watch)
+    fds: dict[str, int] = field(default_factory=dict)  # the kernel's listening sockets (kernel_sockets)
+
+
+def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Launch:
+    """Set up everything for one sandboxed process (folders, sockets, cgroups) and say how to launch it.
 
     Kernel mode (``-f CONNECTION_FILE``): the working directory must be inside ``BACKPROP_SANDBOX_NOTEBOOKS``;
-    the kernel gets a tmpfs at the same path holding a copy of it. Exec mode (``--exec COMMAND``, e.g. the
-    re-check's student host): the same copy if the working directory is inside that folder, else an empty
-    tmpfs; the ``autograder`` package is readable too (the command may be ``python -m autograder.<module>``);
-    open file descriptors are inherited. Runs as root (the kernel is dropped to ``Limits.uid``) or rootless.
+    the kernel gets a tmpfs at the same path holding a copy of it, and its sockets bound outside
+    (:mod:`~autograder.isolation.kernel_sockets`). Exec mode (``--exec COMMAND``, e.g. the student host): the
+    same copy if the working directory is inside that folder, else an empty tmpfs; the ``autograder`` package
+    is readable too (the command may be ``python -m autograder.<module>``); open file descriptors are
+    inherited. Runs as root (the kernel is dropped to ``Limits.uid``) or rootless.
     """
     connection_file, rest = _parse_args(argv)
     limits = Limits.from_json(environ.get(ENV_LIMITS), environ)
@@ -365,37 +348,41 @@ def prepare(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> lis
     setpriv = shutil.which("setpriv") if drop else None
     if drop and not setpriv:
         raise SandboxError("setpriv (util-linux) is needed to run the kernel as an unprivileged user")
-
-    hide = [p.resolve() for p in _paths(environ.get(ENV_HIDE)) if p.exists()]
-    readonly = [p.resolve() for p in _paths(environ.get(ENV_READONLY)) if p.exists()]
-    readonly += [p for p in _paths(environ.get(ENV_READONLY)) if p.is_symlink()]  # the path as named, too
-    if connection_file is None:
-        readonly.append(Path(__file__).resolve().parents[1])  # the autograder package (no secrets in it)
-
-    box = Path(tempfile.mkdtemp(prefix="box-", dir=work.parent))  # 0700, ours: nothing can race us in it
-    given = box / "input"
-    cwd = _fill_input(given, environ, cwd if in_notebooks else None, limits)
-    command = _command(given, connection_file, rest)
-    _write_accounts(box, limits)
-    if drop:
-        _chown_tree(given, limits.uid, limits.gid)
-    for p in (box, box / "passwd", box / "group"):
-        p.chmod(0o755 if p.is_dir() else 0o644)  # bwrap (root without CAP_DAC_OVERRIDE) reads them
-
-    python = sys.executable
-    cmd = build_bwrap_command(
-        bwrap=bwrap, kernel=command, cwd=cwd, input_dir=given, work=work if connection_file else None,
-        readonly=readonly, limits=limits, rootless=rootless, setpriv=setpriv, python_bin=Path(python).parent,
-        python=python,
-        hide=hide, extra_files={box / "passwd": Path("/etc/passwd"), box / "group": Path("/etc/group")},
-    )
     joined = join_cgroups(_paths(environ.get(ENV_CGROUPS)))
     has_pids = any((cg / "pids.max").exists() for cg in joined)
     if not has_pids and not drop and not rootless:
         raise SandboxError("no writable pids cgroup, and RLIMIT_NPROC does not bind root: refusing to run "
                            "the kernel as root without a process limit (use an unprivileged Limits.uid)")
-    _set_limits(limits, nproc=not has_pids)
-    return cmd
+    box = Path(tempfile.mkdtemp(prefix="box-", dir=work.parent))  # 0700, ours: nothing can race us in it
+    given = box / "input"
+    cwd = fill_input(given, environ, cwd if in_notebooks else None, limits)
+    fds = bind_kernel_sockets(connection_file, work) if connection_file else {}
+    command = _command(given, connection_file, rest, fds)
+    write_accounts(box, limits)
+    if drop:
+        chown_tree(given, limits.uid, limits.gid)
+    for p in (box, box / "passwd", box / "group"):
+        p.chmod(0o755 if p.is_dir() else 0o644)  # bwrap (root without CAP_DAC_OVERRIDE) reads them
+    cmd = build_bwrap_command(
+        bwrap=bwrap, kernel=command, cwd=cwd, input_dir=given, readonly=_readable(environ, connection_file is None),
+        limits=limits, rootless=rootless, setpriv=setpriv, python_bin=Path(sys.executable).parent,
+        python=sys.executable, hide=[p.resolve() for p in _paths(environ.get(ENV_HIDE)) if p.exists()],
+        extra_files={box / "passwd": Path("/etc/passwd"), box / "group": Path("/etc/group")},
+        nproc_inside=rootless and not has_pids,
+    )
+    has_memory = any((cg / name).exists() for cg in joined for name in ("memory.max", "memory.limit_in_bytes"))
+    return Launch(cmd, limits, nproc_outside=not has_pids and not rootless,
+                  watch_memory=not has_memory and limits.submission_memory_bytes > 0, fds=fds)
+
+
+def _readable(environ: Mapping[str, str], exec_mode: bool) -> list[Path]:
+    """The read-only paths of the view: the policy's (real paths, and symlinks as named), the autograder
+    package in exec mode (no secrets in it)."""
+    readonly = [p.resolve() for p in _paths(environ.get(ENV_READONLY)) if p.exists()]
+    readonly += [p for p in _paths(environ.get(ENV_READONLY)) if p.is_symlink()]
+    if exec_mode:
+        readonly.append(Path(__file__).resolve().parents[1])
+    return readonly
 
 
 def _folders(environ: Mapping[str, str], kernel: bool) -> tuple[Path, Path, bool]:
@@ -413,51 +400,32 @@ def _folders(environ: Mapping[str, str], kernel: bool) -> tuple[Path, Path, bool
     return work.resolve(), cwd, in_notebooks
 
 
-def _fill_input(given: Path, environ: Mapping[str, str], notebook_cwd: Path | None, limits: Limits) -> Path:
-    """Fill the sandbox's input folder (home, matplotlib's font list, a copy of the notebook folder).
-
-    Returns the working directory inside the sandbox: the notebook folder's path, else :data:`EMPTY_CWD`.
-    """
-    (given / "home" / ".matplotlib").mkdir(parents=True)
-    fontlist = environ.get(ENV_MPL_FONTLIST)
-    if fontlist and Path(fontlist).is_file():
-        shutil.copy(fontlist, given / "home" / ".matplotlib" / Path(fontlist).name)
-    if notebook_cwd is not None:
-        _copy_folder(notebook_cwd, given / "cwd", limits.copy_bytes)
-        return notebook_cwd
-    (given / "cwd").mkdir()
-    return EMPTY_CWD
-
-
-def _command(given: Path, connection_file: Path | None, rest: list[str]) -> list[str]:
-    """The command run inside: the kernel with its connection file (copied in), or the exec command."""
+def _command(given: Path, connection_file: Path | None, rest: list[str], fds: Mapping[str, int]) -> list[str]:
+    """The command run inside: the kernel with its connection file (copied in) on the sockets ``fds``, or
+    the exec command."""
     if connection_file is None:
         return list(rest)
     connection = given / "connection.json"
     connection.write_bytes(connection_file.read_bytes())
     connection.chmod(0o600)
-    return [sys.executable, "-m", "ipykernel_launcher", "-f", str(INPUT / "connection.json"), *rest]
-
-
-def _write_accounts(box: Path, limits: Limits) -> None:
-    """``/etc/passwd`` and ``/etc/group`` for the sandbox: root and the sandbox user only."""
-    name = "sandbox"
-    (box / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                                f"{name}:x:{limits.uid}:{limits.gid}:{name}:{HOME}:/usr/sbin/nologin\n")
-    (box / "group").write_text(f"root:x:0:\n{name}:x:{limits.gid}:\n")
+    return [sys.executable, str(INIT), "--kernel", json.dumps(dict(fds)), "--",
+            "-f", str(INPUT / "connection.json"), *rest]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prepare the sandbox and exec the kernel in it (returns only on failure)."""
     try:
-        cmd = prepare(sys.argv[1:] if argv is None else argv)
+        launch = prepare(sys.argv[1:] if argv is None else argv)
     except (SandboxError, OSError) as exc:
         print(f"backprop-sandbox: cannot start the sandboxed process: {exc}", file=sys.stderr)
         return 1
     sys.stdout.flush()
     sys.stderr.flush()
+    if launch.watch_memory:
+        start_watchdog(launch.limits.submission_memory_bytes)  # before the rlimits: it lives as long as bwrap
+    _set_limits(launch.limits, nproc=launch.nproc_outside)
     _detach_stdio()
-    os.execve(cmd[0], cmd, {})  # bwrap, pid 1 inside in rootless mode: nothing of grade's environment
+    os.execve(launch.command[0], launch.command, {})  # bwrap: nothing of grade's environment
     return 1  # not reached
 
 
