@@ -319,6 +319,9 @@ def ngshare_service(settings: HubSettings) -> dict[str, Any]:
     caller by the caller's hub token (``/hub/api/user``), so a student submits only as themself. The
     instructors are its admins: they create the course and add its students (docs/deploy.md).
     """
+    if not Path(settings.ngshare_python).exists():
+        raise ValueError(f"BPC_NGSHARE_PYTHON={settings.ngshare_python} does not exist: build ngshare's environment "
+                         "(`make hub-ngshare`, or docs/deploy.md, \"An exchange without a shared disk\")")
     folder = Path(settings.ngshare_dir)
     (folder / "files").mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)

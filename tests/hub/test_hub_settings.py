@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,10 +211,12 @@ def test_ngshare_exchange_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     with pytest.raises(ValueError, match="BPC_NGSHARE_DIR must be an absolute path"):
         HubSettings.from_env({"BPC_EXCHANGE": "ngshare", "BPC_NGSHARE_DIR": "ngshare"})
     settings = HubSettings(exchange="ngshare", ngshare_dir=str(tmp_path / "ng"), ngshare_port=10999, port=9000,
-                           instructors=("ann",), students=("ada",))
+                           instructors=("ann",), students=("ada",), ngshare_python=sys.executable)
     assert HubSettings.from_env(settings_env(settings)) == settings
     from course_hub import ngshare_service
 
+    with pytest.raises(ValueError, match="make hub-ngshare"):
+        ngshare_service(dataclasses.replace(settings, ngshare_python=str(tmp_path / "no-env" / "python")))
     service = ngshare_service(settings)
     assert service["url"] == "http://127.0.0.1:10999" and service["command"][0] == settings.ngshare_python
     assert service["command"][service["command"].index("--admins") + 1] == "ann"
