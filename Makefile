@@ -56,7 +56,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis deploy/hub/node_modules tests/browser/node_modules
+	rm -rf $(VENV) course .pytest_cache .ruff_cache .hypothesis deploy/hub/node_modules deploy/hub/ngshare/env tests/browser/node_modules
 
 # The JupyterHub deployment (deploy/hub, tests/hub) needs configurable-http-proxy from the npm registry,
 # pinned by deploy/hub/package-lock.json. Best effort: without npm the hub tests say what is missing.
@@ -70,6 +70,21 @@ $(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
 	  { npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error && touch $(HUB_PROXY); } || \
 	  echo "note: npm ci failed in deploy/hub; the JupyterHub tests (tests/hub) cannot run without the proxy"; \
 	else echo "note: npm is not installed; the JupyterHub tests (tests/hub) need it (Node >= 20)"; fi
+
+# The ngshare exchange service (BPC_EXCHANGE=ngshare) runs in its own environment: ngshare 0.6 needs
+# SQLAlchemy 1.x, the course's environment has 2.x (deploy/hub/ngshare/requirements.txt says why).
+NGSHARE_PY := deploy/hub/ngshare/env/bin/python
+.PHONY: hub-ngshare
+test: hub-ngshare
+hub-ngshare: $(NGSHARE_PY)
+$(NGSHARE_PY): deploy/hub/ngshare/requirements.txt $(STAMP)
+	@echo "Installing ngshare into deploy/hub/ngshare/env (its own environment)..."
+	@rm -rf deploy/hub/ngshare/env
+	@{ $(BIN)/python -m uv venv -q --python $(BIN)/python deploy/hub/ngshare/env && \
+	   $(BIN)/python -m uv pip install -q --python $(NGSHARE_PY) -r deploy/hub/ngshare/requirements.txt; } || \
+	 { $(BIN)/python -m venv deploy/hub/ngshare/env && \
+	   $(NGSHARE_PY) -m pip install -q -r deploy/hub/ngshare/requirements.txt; }
+	@touch $(NGSHARE_PY)
 
 # The static site's accessibility check (tests/browser/test_site_reading.py) runs axe-core from the npm
 # registry, pinned by tests/browser/package-lock.json. Best effort: without npm that test says what is missing.

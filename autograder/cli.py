@@ -59,6 +59,9 @@ def _add_collect(sub: Any) -> None:
     p.add_argument("--student", default=None, help="whose notebook SOURCE is, when it is one (emailed) notebook")
     p.add_argument("--submitted-at", default=None, metavar="TIME",
                    help="the submission time you vouch for (e.g. \"2026-10-05 21:14\", read in --timezone)")
+    p.add_argument("--ngshare", action="store_true",
+                   help="SOURCE is what `nbgrader collect` fetched from the hub's ngshare exchange: who handed in "
+                        "what, and when, is checked against ngshare's own record")
     _course_args(p)
     p.set_defaults(run=_collect)
 
@@ -267,7 +270,7 @@ def _collect(args: argparse.Namespace) -> int:
     report = collect(_course(args), args.source, assignment=args.assignment, accept_mismatch=args.accept_mismatch,
                      max_notebook_bytes=int(args.max_notebook_mb * 1024 * 1024), timezone=args.timezone,
                      canvas_submissions=args.canvas_submissions, moodle_worksheet=args.moodle_worksheet,
-                     student=args.student, submitted_at=args.submitted_at)
+                     student=args.student, submitted_at=args.submitted_at, ngshare=args.ngshare)
     print(report.summary())
     return 1 if report.skipped else 0
 

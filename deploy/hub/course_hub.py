@@ -27,6 +27,12 @@ optional (defaults in brackets):
 ``BPC_HUB_API_TOKEN``      if set: an API token for scripts (service ``course-admin``: users, servers,
                            tokens) []
 ``BPC_HUB_PROXY``          the configurable-http-proxy command [deploy/hub/node_modules/.bin/...]
+``BPC_EXCHANGE``           nbgrader's exchange: ``files`` (the folder BPC_EXCHANGE_ROOT, on a disk every server
+                           sees) or ``ngshare`` (the hub's ngshare service: no shared disk) [files]
+``BPC_NGSHARE_DIR``        ngshare's database and files (the hub's machine only) [/srv/ngshare]
+``BPC_NGSHARE_PORT``       the ngshare service's own port (internal; servers reach it through the proxy) [10101]
+``BPC_NGSHARE_PYTHON``     the Python of ngshare's own environment (ngshare needs SQLAlchemy 1.x, the course 2.x;
+                           ``make hub-ngshare``) [deploy/hub/ngshare/env/bin/python]
 =========================  =========================================================================
 
 Roles: a user named in ``BPC_INSTRUCTORS`` is an instructor; anyone else is a student. Each single-user
@@ -35,6 +41,9 @@ server gets ``JUPYTER_CONFIG_PATH`` pointing at the folders beside this file:
 * students: ``student/`` (nbgrader's Formgrader, Create Assignment and course list off; the assignment
   list — fetch, submit, fetch feedback — and Validate on) then ``nbgrader/`` (exchange and course id);
 * instructors: ``nbgrader/`` only (every nbgrader tool, their course folder and gradebook);
+* with ``BPC_EXCHANGE=ngshare`` the hub runs ngshare (a JupyterHub service at ``/services/ngshare/``, its
+  admins the instructors) and ``nbgrader/nbgrader_config.py`` points nbgrader's exchange at it
+  (``ngshare_exchange``); every server reaches it through the proxy, so no folder is shared;
 * everyone: ``server/`` last (terminals run a plain ``bash`` with the server's environment, so the course's
   commands are on PATH: JupyterLab's default login shell would reset PATH from /etc/profile). It is a
   ``jupyter_server_config.json``: files in ``jupyter_server_config.d/`` are read for extensions only.
@@ -56,11 +65,12 @@ from typing import Any
 
 from autograder.settings import COURSE_ID_RULE
 
-__all__ = ["HERE", "HubSettings", "configure", "user_environment"]
+__all__ = ["HERE", "HubSettings", "configure", "ngshare_service", "user_environment"]
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 DEFAULT_PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
+DEFAULT_NGSHARE_PYTHON = HERE / "ngshare" / "env" / "bin" / "python"
 DEFAULT_COURSE_ID = "backprop-course"
 DEFAULT_COURSE_DIR = "{home}/course"
 
@@ -99,6 +109,16 @@ class HubSettings:
     homes: str = "/tmp/{username}"
     api_token: str = field(default="", repr=False)
     proxy_command: str = str(DEFAULT_PROXY)
+    exchange: str = "files"
+    ngshare_dir: str = "/srv/ngshare"
+    ngshare_port: int = 10101
+    ngshare_python: str = str(DEFAULT_NGSHARE_PYTHON)
+
+    @property
+    def ngshare_url(self) -> str:
+        """Where servers reach the ngshare service: through the hub's proxy (its public address)."""
+        host = "127.0.0.1" if self.ip in ("", "0.0.0.0") else self.ip
+        return f"http://{host}:{self.port}/services/ngshare"
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> HubSettings:
@@ -124,6 +144,10 @@ class HubSettings:
             homes=e.get("BPC_HUB_HOMES", d.homes),
             api_token=e.get("BPC_HUB_API_TOKEN", ""),
             proxy_command=e.get("BPC_HUB_PROXY", d.proxy_command),
+            exchange=e.get("BPC_EXCHANGE", d.exchange),
+            ngshare_dir=e.get("BPC_NGSHARE_DIR", d.ngshare_dir),
+            ngshare_port=_port(e, "BPC_NGSHARE_PORT", d.ngshare_port),
+            ngshare_python=e.get("BPC_NGSHARE_PYTHON", d.ngshare_python),
         )
         settings.check()
         return settings
@@ -132,6 +156,10 @@ class HubSettings:
         """Raise ``ValueError`` with what to change if the settings cannot work."""
         if self.spawner not in ("local", "simple"):
             raise ValueError(f"BPC_HUB_SPAWNER must be 'local' or 'simple', not {self.spawner!r}")
+        if self.exchange not in ("files", "ngshare"):
+            raise ValueError(f"BPC_EXCHANGE must be 'files' or 'ngshare', not {self.exchange!r}")
+        if not Path(self.ngshare_dir).is_absolute():
+            raise ValueError(f"BPC_NGSHARE_DIR must be an absolute path, not {self.ngshare_dir!r}")
         both = set(self.instructors) & set(self.students)
         if both:
             raise ValueError(f"in both BPC_INSTRUCTORS and BPC_STUDENTS: {', '.join(sorted(both))}")
@@ -166,7 +194,8 @@ class HubSettings:
                 "BPC_EXCHANGE_ROOT": self.exchange_root, "BPC_COURSE_ID": self.course_id,
                 "BPC_COURSE_DIR": self.course_dir, "BPC_HUB_SPAWNER": self.spawner,
                 "BPC_INSTRUCTORS": ",".join(self.instructors), "BPC_STUDENTS": ",".join(self.students),
-                "BPC_HUB_ADMINS": ",".join(self.admins)}
+                "BPC_HUB_ADMINS": ",".join(self.admins), "BPC_EXCHANGE": self.exchange,
+                "BPC_NGSHARE_DIR": self.ngshare_dir}
 
     def course_dir_of(self, username: str, home: str | Path) -> str:
         """The course folder of instructor ``username`` whose home folder is ``home``."""
@@ -196,10 +225,13 @@ def user_environment(settings: HubSettings, role: str, home: str | Path | None =
         "BPC_EXCHANGE_ROOT": settings.exchange_root,
         "BPC_COURSE_ID": settings.course_id,
         "BPC_HUB_SPAWNER": settings.spawner,
+        "BPC_EXCHANGE": settings.exchange,
         # this environment's commands first (nbgrader runs `alembic` by name), then the system's
         "PATH": os.pathsep.join([str(BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
         "MPLBACKEND": "Agg",
     }
+    if settings.exchange == "ngshare":
+        env["BPC_NGSHARE_URL"] = settings.ngshare_url
     if role == "instructor":
         if "{home}" in settings.course_dir and not home:
             raise ValueError(f"BPC_COURSE_DIR={settings.course_dir!r} needs the instructor's home folder")
@@ -263,12 +295,40 @@ def configure(c: Any, settings: HubSettings) -> None:
 
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
-    # --- a token for scripts (and the tests): manage users and servers, issue users' tokens
+    c.JupyterHub.services = [ngshare_service(settings)] if settings.exchange == "ngshare" else []
+    _admin_token(c, settings)
+
+
+def _admin_token(c: Any, settings: HubSettings) -> None:
+    """A token for scripts (and the tests): manage users and servers, issue users' tokens."""
     if settings.api_token:
-        c.JupyterHub.services = [{"name": "course-admin", "api_token": settings.api_token}]
+        c.JupyterHub.services.append({"name": "course-admin", "api_token": settings.api_token})
         c.JupyterHub.load_roles = [{
             "name": "course-admin",
             "description": "scripts that create users, start servers and issue tokens",
             "scopes": ["admin:users", "admin:servers", "tokens", "access:servers", "list:users", "read:users"],
             "services": ["course-admin"],
         }]
+
+
+def ngshare_service(settings: HubSettings) -> dict[str, Any]:
+    """ngshare as a hub-managed service: the exchange over HTTP, so no server needs a shared disk.
+
+    It runs in its own environment (``BPC_NGSHARE_PYTHON``: ngshare 0.6 needs SQLAlchemy 1.x), keeps its
+    database and files in ``BPC_NGSHARE_DIR`` (made 0700: the hub's user only) and knows each
+    caller by the caller's hub token (``/hub/api/user``), so a student submits only as themself. The
+    instructors are its admins: they create the course and add its students (docs/deploy.md).
+    """
+    if not Path(settings.ngshare_python).exists():
+        raise ValueError(f"BPC_NGSHARE_PYTHON={settings.ngshare_python} does not exist: build ngshare's environment "
+                         "(`make hub-ngshare`, or docs/deploy.md, \"An exchange without a shared disk\")")
+    folder = Path(settings.ngshare_dir)
+    (folder / "files").mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return {
+        "name": "ngshare",
+        "url": f"http://127.0.0.1:{settings.ngshare_port}",
+        "command": [settings.ngshare_python, "-m", "ngshare", "--admins", ",".join(settings.instructors),
+                    "--database", f"sqlite:///{folder / 'ngshare.db'}", "--storage", str(folder / "files")],
+        "cwd": str(folder),
+    }

@@ -31,10 +31,14 @@ from hub_support import (
 )
 
 
-@pytest.fixture
-def course_hub(pg_url: str) -> Iterator[CourseHub]:
-    """The course's hub with fresh homes, exchange and a PostgreSQL gradebook; stopped and removed after."""
-    why = hub_missing()
+@pytest.fixture(params=["files", "ngshare"])
+def course_hub(request: pytest.FixtureRequest, pg_url: str) -> Iterator[CourseHub]:
+    """The course's hub with fresh homes, exchange and a PostgreSQL gradebook; stopped and removed after.
+
+    Once with nbgrader's file-system exchange (a folder every server sees), once with the hub's ngshare
+    service (``BPC_EXCHANGE=ngshare``: no folder is shared; the exchange folder must stay empty).
+    """
+    why = hub_missing(request.param)
     if why:
         if in_ci():
             pytest.fail(f"{why} (CI is set, so the hub test must run: `make test` installs the proxy)")
@@ -50,7 +54,8 @@ def course_hub(pg_url: str) -> Iterator[CourseHub]:
             state_dir=base / "hub-state", exchange_root=str(exchange), course_id=COURSE_ID,
             gradebook_url=pg_url, instructors=(INSTRUCTOR,), students=STUDENTS,
             password=secrets.token_urlsafe(12), spawner="simple", homes=str(base / "home" / "{username}"),
-            api_token=secrets.token_hex(32),
+            api_token=secrets.token_hex(32), exchange=request.param, ngshare_dir=str(base / "ngshare"),
+            ngshare_port=free_port(),
         )
         hub = start_hub(settings)
         yield CourseHub(hub, base, exchange, pg_url)
@@ -59,5 +64,5 @@ def course_hub(pg_url: str) -> Iterator[CourseHub]:
             hub.stop()
             artifacts = ROOT / "test-artifacts" / "hub"
             artifacts.mkdir(parents=True, exist_ok=True)
-            (artifacts / "jupyterhub.log").write_text(hub.log_tail(500_000))
+            (artifacts / f"jupyterhub-{request.param}.log").write_text(hub.log_tail(500_000))
         shutil.rmtree(base, ignore_errors=True)

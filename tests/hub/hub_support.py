@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 LOCAL_HOST = "127.0.0.1"
 
 sys.path.insert(0, str(HUB_DIR))
-from course_hub import DEFAULT_PROXY, HubSettings, user_environment  # noqa: E402
+from course_hub import DEFAULT_NGSHARE_PYTHON, DEFAULT_PROXY, HubSettings, user_environment  # noqa: E402
 
 __all__ = [
     "ACCESS_WORDS", "COURSE_ID", "DEPLOY_GUIDE", "INSTRUCTOR", "STUDENTS", "AccessRow", "CourseHub", "GuideBlock",
@@ -47,8 +47,10 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def hub_missing() -> str:
-    """Why the hub tests cannot run here ("" when they can)."""
+def hub_missing(exchange: str = "files") -> str:
+    """Why the hub tests cannot run here ("" when they can) with nbgrader's ``exchange`` (files or ngshare)."""
+    if exchange == "ngshare" and not DEFAULT_NGSHARE_PYTHON.exists():
+        return f"{DEFAULT_NGSHARE_PYTHON} is missing: run `make hub-ngshare` (ngshare's own environment)"
     if sys.platform != "linux":
         return "the hub test needs Linux"
     if not shutil.which("node"):
@@ -248,7 +250,9 @@ def settings_env(settings: HubSettings) -> dict[str, str]:
         "BPC_HUB_ADMINS": ",".join(settings.admins), "BPC_HUB_PASSWORD": settings.password,
         "BPC_HUB_ADMIN_PASSWORD": settings.admin_password,
         "BPC_HUB_SPAWNER": settings.spawner, "BPC_HUB_HOMES": settings.homes, "BPC_HUB_API_TOKEN": settings.api_token,
-        "BPC_HUB_PROXY": settings.proxy_command,
+        "BPC_HUB_PROXY": settings.proxy_command, "BPC_EXCHANGE": settings.exchange,
+        "BPC_NGSHARE_DIR": settings.ngshare_dir, "BPC_NGSHARE_PORT": str(settings.ngshare_port),
+        "BPC_NGSHARE_PYTHON": settings.ngshare_python,
     }
     assert HubSettings.from_env(env) == settings, "settings_env does not round-trip"
     return env
@@ -281,7 +285,8 @@ def start_hub(settings: HubSettings, timeout: float = 120) -> HubProcess:
 
 # ------------------------------------------------------------------------------------------------ the guide
 DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
-GUIDE_KINDS = ("root", "root-service", "instructor-terminal", "not-run")
+# ngshare-terminal: the instructor's lines with BPC_EXCHANGE=ngshare (test_hub_cycle.py runs them as printed)
+GUIDE_KINDS = ("root", "root-service", "instructor-terminal", "ngshare-terminal", "not-run")
 _MARKER = re.compile(r"^\s*<!--\s*guide:\s*([a-z-]+)\b(.*?)-->\s*$")
 _FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,7 +93,11 @@ def test_every_guide_block_is_run_by_the_guide_test() -> None:
     kinds = [b.kind for b in blocks]
     assert kinds.count("root-service") == 1 and kinds.count("instructor-terminal") == 3, kinds
     assert kinds.count("root") >= 5
-    assert [b for b in blocks if b.kind == "not-run"] == [b for b in blocks if "systemctl" in b.text]
+    # before "Past one machine", only systemd is not run; past it, each not-run block says why in its marker
+    past = DEPLOY_GUIDE.read_text().split("\n## Past one machine", 1)[0].count("\n") + 1
+    one_machine = [b for b in blocks if b.line < past]
+    assert [b for b in one_machine if b.kind == "not-run"] == [b for b in one_machine if "systemctl" in b.text]
+    assert kinds.count("ngshare-terminal") == 2, "test_hub_cycle.py runs the two ngshare blocks"
     text = DEPLOY_GUIDE.read_text()
     assert "sudo" not in text and "~/" not in text, "the guide needs no sudo and no ~ paths"
     hub_env = next(b.text for b in blocks if "hub.env <<" in b.text)
@@ -197,3 +203,33 @@ def test_the_course_command_takes_the_hub_settings_from_the_environment(tmp_path
     bad = subprocess.run([sys.executable, "-m", "autograder.cli", "report"], capture_output=True, text=True,
                          env={**env, "BPC_COURSE_ID": "no spaces"})
     assert bad.returncode == 2 and "BPC_COURSE_ID" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ngshare_exchange_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """BPC_EXCHANGE=ngshare: the hub runs ngshare as a service; nbgrader's exchange is ngshare_exchange."""
+    with pytest.raises(ValueError, match="BPC_EXCHANGE must be 'files' or 'ngshare'"):
+        HubSettings.from_env({"BPC_EXCHANGE": "nfs"})
+    with pytest.raises(ValueError, match="BPC_NGSHARE_DIR must be an absolute path"):
+        HubSettings.from_env({"BPC_EXCHANGE": "ngshare", "BPC_NGSHARE_DIR": "ngshare"})
+    settings = HubSettings(exchange="ngshare", ngshare_dir=str(tmp_path / "ng"), ngshare_port=10999, port=9000,
+                           instructors=("ann",), students=("ada",), ngshare_python=sys.executable)
+    assert HubSettings.from_env(settings_env(settings)) == settings
+    from course_hub import ngshare_service
+
+    with pytest.raises(ValueError, match="make hub-ngshare"):
+        ngshare_service(dataclasses.replace(settings, ngshare_python=str(tmp_path / "no-env" / "python")))
+    service = ngshare_service(settings)
+    assert service["url"] == "http://127.0.0.1:10999" and service["command"][0] == settings.ngshare_python
+    assert service["command"][service["command"].index("--admins") + 1] == "ann"
+    assert os.stat(tmp_path / "ng").st_mode & 0o777 == 0o700, "ngshare's database: the hub's user only"
+    student = {**user_environment(settings, "student"), "JUPYTERHUB_USER": "ada"}
+    assert student["BPC_NGSHARE_URL"] == "http://127.0.0.1:9000/services/ngshare", "through the proxy"
+    c = _nbgrader_config(student, monkeypatch)
+    import ngshare_exchange
+
+    assert c.ExchangeFactory.submit is ngshare_exchange.ExchangeSubmit
+    assert c.ExchangeFactory.collect is ngshare_exchange.ExchangeCollect
+    assert ngshare_exchange.Exchange._ngshare_url == student["BPC_NGSHARE_URL"]
+    assert "student_id" not in c.CourseDirectory, "ngshare knows the student from their hub token"
+    files = {**user_environment(HubSettings(), "student"), "JUPYTERHUB_USER": "ada"}
+    assert "BPC_NGSHARE_URL" not in files and "ExchangeFactory" not in _nbgrader_config(files, monkeypatch)

@@ -12,7 +12,9 @@ slot. Accepted layouts (after an optional wrapper folder, see below):
 * Moodle's "Download all submissions" zip: folders ``<Full Name>_<participant id>_assignsubmission_file_/``
   or flat files ``<Full Name>_<participant id>_assignsubmission_file_<file>``;
 * any other flat file ``<student>_<anything>.ipynb`` (the student id is the text before the first ``_``);
-* one notebook (an emailed one), whose student ``--student`` names.
+* one notebook (an emailed one), whose student ``--student`` names;
+* with ``--ngshare``: what ``nbgrader collect`` fetched from the hub's ngshare exchange,
+  ``<student>/<assignment>/``, each checked against ngshare's own record (:mod:`.ngshare`).
 
 A single top-level folder is unwrapped only when it holds per-student entries (folders that are not
 assignments, or files named the LMS way); a student's own folder of assignments is never taken for one.
@@ -79,6 +81,7 @@ from autograder.commands.collect.layouts import (
     origin_of,
     parse_inbound,
 )
+from autograder.commands.collect.ngshare import NGSHARE_SOURCE, NgshareRecord, exchange_time, ngshare_record
 from autograder.commands.collect.sources import MIB, SourceEntry, TooBig, is_junk, open_entries, stage_entry
 from autograder.commands.collect.summary import CollectReport
 from autograder.commands.collect.summary import show as _show
@@ -125,6 +128,7 @@ def collect(
     moodle_worksheet: Path | None = None,
     student: str | None = None,
     submitted_at: str | None = None,
+    ngshare: bool = False,
 ) -> CollectReport:
     """File every notebook of ``source`` under ``course.submitted``; see the module docstring.
 
@@ -135,6 +139,7 @@ def collect(
     ``moodle_worksheet`` (Moodle's grading worksheet) give the LMS's submission times and, for Moodle, who
     each participant is; ``timezone`` reads the worksheet's times and ``submitted_at``. ``student`` names
     the roster student a single notebook (an emailed one) belongs to; ``submitted_at`` is its time.
+    ``ngshare``: ``source`` is what ``nbgrader collect`` fetched from ngshare; ngshare's record says who and when.
     """
     source = Path(source)
     if not source.exists():
@@ -157,8 +162,10 @@ def collect(
         entries = [e for e in open_entries(source, zone, report, stack, student) if not is_junk(e.parts)]
         base, default, default_how = _layout(entries, source, prints, assignment)
         root = source if source.is_dir() else None
-        candidates = _read_entries(entries, _Where(base, {a for a, _ in prints}, default, default_how, root, lms),
-                                   max_notebook_bytes, Path(tmp), report)
+        where = _Where(base, {a for a, _ in prints}, default, default_how, root, lms)
+        if ngshare:
+            where.ngshare = _ngshare_record(entries, where, root)
+        candidates = _read_entries(entries, where, max_notebook_bytes, Path(tmp), report)
         chosen = identify_all(candidates, prints, accepted, report)
         _file_all(course, chosen, lms, records, report)
         save_records(course, records)
@@ -190,6 +197,17 @@ class _Where:
     default_how: str
     root: Path | None  # the source folder (None for a zip: it keeps no owners)
     lms: LmsRecords
+    ngshare: NgshareRecord | None = None  # with --ngshare: who handed in what, and when, as ngshare recorded it
+
+
+def _ngshare_record(entries: list[SourceEntry], where: _Where, root: Path | None) -> NgshareRecord:
+    """ngshare's record of the assignments the folder ``nbgrader collect`` wrote holds."""
+    from autograder.settings import COURSE_ID
+
+    if root is None:
+        raise CourseError("--ngshare reads the folder `nbgrader collect` wrote, not a zip")
+    return ngshare_record(COURSE_ID, {e.parts[where.base + 1] for e in entries if len(e.parts) > where.base + 2
+                                      and e.parts[where.base + 1] in where.assignments})
 
 
 def _layout(
@@ -250,6 +268,8 @@ def _read_entries(
     for n, entry in enumerate(entries):
         parts = entry.parts[where.base:]
         rel = "/".join(entry.parts)
+        if parts[-1] == "timestamp.txt" and where.ngshare is not None:
+            continue  # nbgrader collect wrote it from ngshare's answer: it only picks which recorded time
         if parts[-1] == "timestamp.txt":
             report.notes.append(f"{_show(rel)}: a timestamp.txt in the upload is the student's text, never a "
                                 "submission time; ignored")
@@ -301,6 +321,8 @@ def _place(entry: SourceEntry, where: _Where, report: CollectReport) -> Origin |
             return None
         if problem:
             origin.time = None
+    if where.ngshare is not None and not _from_ngshare(origin, entry, where, report):
+        return None
     origin.seen = entry.mtime
     origin.raw = origin.student
     try:
@@ -309,3 +331,20 @@ def _place(entry: SourceEntry, where: _Where, report: CollectReport) -> Origin |
         report.skipped.append(f"{_show(rel)}: {_show(str(exc), 300)}")
         return None
     return origin
+
+
+def _from_ngshare(origin: Origin, entry: SourceEntry, where: _Where, report: CollectReport) -> bool:
+    """Check a notebook of ``nbgrader collect``'s ngshare folder against ngshare's record; set its time."""
+    parts, rel = entry.parts[where.base:], "/".join(entry.parts)
+    if where.ngshare is None or where.root is None or len(parts) < 3 or origin.assignment != parts[1]:
+        report.skipped.append(f"{_show(rel)}: not in the layout nbgrader collect writes (<student>/<assignment>/)")
+        return False
+    login = parts[0]
+    folder = where.root.joinpath(*entry.parts[:where.base + 2])
+    when, problem = exchange_time(where.ngshare, folder, login, parts[1])
+    if when is None and problem.startswith("ngshare has no submission"):
+        report.skipped.append(f"{_show(rel)}: {problem}")
+        return False
+    origin.student = Submitter(login, format="ngshare")
+    origin.time, origin.time_origin = when, (NGSHARE_SOURCE if when else problem)  # no time: why not
+    return True

@@ -106,6 +106,8 @@ def trusted_time(origin: Origin, raw: Submitter, lms: LmsRecords) -> tuple[datet
         return lms.submitted_at, "the instructor (--submitted-at)", ""
     if origin.time is not None:
         return origin.time, origin.time_origin, ""
+    if raw.format == "ngshare":  # no recorded time matched: time_origin holds why (collect/ngshare.py)
+        return None, "", origin.time_origin or _NO_TIME
     if raw.format == "canvas":
         return _canvas_time(origin, raw, lms)
     if raw.format == "moodle":

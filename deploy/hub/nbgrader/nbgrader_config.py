@@ -1,7 +1,8 @@
 """nbgrader's settings in the course's JupyterHub (on every single-user server's JUPYTER_CONFIG_PATH).
 
 The values come from environment variables that the hub gives each server (deploy/hub/course_hub.py):
-everyone shares the exchange folder and course id; an instructor also gets the course folder and gradebook;
+everyone shares the exchange (a folder, or the hub's ngshare service) and course id; an instructor also
+gets the course folder and gradebook;
 a student's id is their JupyterHub user name.
 """
 
@@ -11,6 +12,13 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.Exchange.root = os.environ.get("BPC_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
 c.CourseDirectory.course_id = os.environ.get("BPC_COURSE_ID", "backprop-course")
+
+if os.environ.get("BPC_EXCHANGE") == "ngshare":
+    # the exchange is the hub's ngshare service (BPC_EXCHANGE=ngshare): release, fetch, submit, collect and
+    # feedback go over HTTP through the hub's proxy, each call with this server's hub token (who is asking)
+    import ngshare_exchange
+
+    ngshare_exchange.configureExchange(c, os.environ["BPC_NGSHARE_URL"])
 
 if os.environ.get("BPC_ROLE") == "instructor":
     c.CourseDirectory.root = os.path.expanduser(os.environ.get("BPC_COURSE_DIR", "~/course"))
@@ -42,6 +50,7 @@ if os.environ.get("BPC_ROLE") == "instructor":
     if os.environ.get("BPC_HUB_SPAWNER") == "simple":
         # every server runs as the hub's Unix user, so a submission's owner cannot match its student
         c.CollectApp.check_owner = False
-elif os.environ.get("JUPYTERHUB_USER"):
-    # nbgrader takes the Unix user name, except for `jovyan`; the hub's name is right with either spawner
+elif os.environ.get("JUPYTERHUB_USER") and os.environ.get("BPC_EXCHANGE") != "ngshare":
+    # nbgrader takes the Unix user name, except for `jovyan`; the hub's name is right with either spawner.
+    # (ngshare knows the student from their hub token, and its submit refuses an explicit student id.)
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
