@@ -225,6 +225,15 @@ def test_a_replayed_launch_is_refused(lti_hub):
     assert lti_hub.logged_in(browser) and not lti_hub.logged_in(captured)
 
 
+def test_a_launch_that_is_no_token_is_refused(lti_hub):
+    lti_hub.platform.tweak = Tweak()
+    browser = Browser()
+    form = browser.start_launch(lti_hub.login_url, lti_hub.platform.login_initiation(BEN, f"{lti_hub.url}/hub/"))
+    form.fields["id_token"] = "not-a-token"
+    _refused(browser.submit(form), 400, "This launch's token cannot be read")
+    assert not lti_hub.logged_in(browser)
+
+
 def test_a_launch_without_the_id_claim_is_refused_not_filed_under_sub(lti_hub):
     _, r = lti_hub.launch(NO_ID)
     _refused(r, 400, f"carries no '{CLAIM}'", "BPC_LTI_USERNAME_CLAIM")
@@ -295,6 +304,7 @@ def test_lti_is_off_without_an_issuer_and_the_settings_are_read():
     ({"BPC_LTI_AUTHORIZE_URL": ""}, "BPC_LTI_AUTHORIZE_URL"),
     ({"BPC_LTI_MAX_AGE": "10 # minutes"}, "BPC_LTI_MAX_AGE"),
     ({"BPC_LTI_USERNAME_CLAIM": "'email'"}, "without quotes"),
+    ({"BPC_LTI_CLIENT_IDS": '"10000000000042"'}, "without quotes"),
 ])
 def test_bad_lti_settings_say_what_to_change(change, message):
     with pytest.raises(ValueError, match=message):
