@@ -28,9 +28,11 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.coursedir.roster import roster_from_file
 from testkit.lms_fixtures import canvas_gradebook
@@ -296,6 +298,26 @@ def test_lti_is_off_without_an_issuer_and_the_settings_are_read():
     lti = LtiSettings.from_env({**GOOD, "BPC_LTI_CLIENT_IDS": "1,2", "BPC_LTI_USERNAME_CLAIM": "email"})
     assert lti is not None and lti.client_ids == ("1", "2") and lti.username_claim == "email"
     assert LtiSettings.from_env(GOOD).username_claim == "sub"  # type: ignore[union-attr]
+
+
+def _hub_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Any:
+    """deploy/hub/jupyterhub_config.py loaded as JupyterHub loads it, with only ``env``'s BPC_* settings."""
+    for key in [k for k in os.environ if k.startswith("BPC_")]:
+        monkeypatch.delenv(key)
+    for key, value in {"BPC_HUB_STATE_DIR": str(tmp_path / "state"), **env}.items():
+        monkeypatch.setenv(key, value)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(HUB_DIR)).load_config()
+
+
+def test_the_hub_config_switches_to_lti_only_with_an_issuer(monkeypatch, tmp_path):
+    plain = _hub_config(monkeypatch, tmp_path, BPC_STUDENTS="s1")
+    assert plain.JupyterHub.authenticator_class == "pam"
+    listed = _hub_config(monkeypatch, tmp_path, BPC_STUDENTS="4711,4712", **GOOD)
+    assert listed.JupyterHub.authenticator_class is CourseLTI13Authenticator
+    assert listed.LTI13Authenticator.client_id == {"10000000000042"} and listed.LTI13Authenticator.username_key == "sub"
+    assert listed.Authenticator.allowed_users == {"4711", "4712"} and "allow_all" not in listed.Authenticator
+    everyone = _hub_config(monkeypatch, tmp_path, BPC_INSTRUCTORS="4700", **GOOD)  # no students listed
+    assert everyone.Authenticator.allow_all is True
 
 
 @pytest.mark.parametrize(("change", "message"), [
