@@ -28,9 +28,11 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.coursedir.roster import roster_from_file
 from testkit.lms_fixtures import canvas_gradebook
@@ -225,6 +227,15 @@ def test_a_replayed_launch_is_refused(lti_hub):
     assert lti_hub.logged_in(browser) and not lti_hub.logged_in(captured)
 
 
+def test_a_launch_that_is_no_token_is_refused(lti_hub):
+    lti_hub.platform.tweak = Tweak()
+    browser = Browser()
+    form = browser.start_launch(lti_hub.login_url, lti_hub.platform.login_initiation(BEN, f"{lti_hub.url}/hub/"))
+    form.fields["id_token"] = "not-a-token"
+    _refused(browser.submit(form), 400, "This launch's token cannot be read")
+    assert not lti_hub.logged_in(browser)
+
+
 def test_a_launch_without_the_id_claim_is_refused_not_filed_under_sub(lti_hub):
     _, r = lti_hub.launch(NO_ID)
     _refused(r, 400, f"carries no '{CLAIM}'", "BPC_LTI_USERNAME_CLAIM")
@@ -289,12 +300,33 @@ def test_lti_is_off_without_an_issuer_and_the_settings_are_read():
     assert LtiSettings.from_env(GOOD).username_claim == "sub"  # type: ignore[union-attr]
 
 
+def _hub_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Any:
+    """deploy/hub/jupyterhub_config.py loaded as JupyterHub loads it, with only ``env``'s BPC_* settings."""
+    for key in [k for k in os.environ if k.startswith("BPC_")]:
+        monkeypatch.delenv(key)
+    for key, value in {"BPC_HUB_STATE_DIR": str(tmp_path / "state"), **env}.items():
+        monkeypatch.setenv(key, value)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(HUB_DIR)).load_config()
+
+
+def test_the_hub_config_switches_to_lti_only_with_an_issuer(monkeypatch, tmp_path):
+    plain = _hub_config(monkeypatch, tmp_path, BPC_STUDENTS="s1")
+    assert plain.JupyterHub.authenticator_class == "pam"
+    listed = _hub_config(monkeypatch, tmp_path, BPC_STUDENTS="4711,4712", **GOOD)
+    assert listed.JupyterHub.authenticator_class is CourseLTI13Authenticator
+    assert listed.LTI13Authenticator.client_id == {"10000000000042"} and listed.LTI13Authenticator.username_key == "sub"
+    assert listed.Authenticator.allowed_users == {"4711", "4712"} and "allow_all" not in listed.Authenticator
+    everyone = _hub_config(monkeypatch, tmp_path, BPC_INSTRUCTORS="4700", **GOOD)  # no students listed
+    assert everyone.Authenticator.allow_all is True
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"BPC_LTI_CLIENT_IDS": ""}, "BPC_LTI_CLIENT_IDS is empty"),
     ({"BPC_LTI_JWKS_URL": "http://lms.example/jwks"}, "BPC_LTI_JWKS_URL.*https"),
     ({"BPC_LTI_AUTHORIZE_URL": ""}, "BPC_LTI_AUTHORIZE_URL"),
     ({"BPC_LTI_MAX_AGE": "10 # minutes"}, "BPC_LTI_MAX_AGE"),
     ({"BPC_LTI_USERNAME_CLAIM": "'email'"}, "without quotes"),
+    ({"BPC_LTI_CLIENT_IDS": '"10000000000042"'}, "without quotes"),
 ])
 def test_bad_lti_settings_say_what_to_change(change, message):
     with pytest.raises(ValueError, match=message):

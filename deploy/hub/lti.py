@@ -101,6 +101,9 @@ class LtiSettings:
             local = parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
             if not parts.netloc or not (parts.scheme == "https" or local):
                 raise ValueError(f"{name}={url!r}: give the LMS's https:// address (LTI 1.3 requires HTTPS)")
+        if any(ch.isspace() or ch in "'\"" for ch in "".join(self.client_ids)):
+            raise ValueError(f"BPC_LTI_CLIENT_IDS={','.join(self.client_ids)!r}: the ids, comma-separated, without "
+                             "quotes or spaces")
         if any(ch.isspace() or ch in "'\"" for ch in self.username_claim):
             raise ValueError(f"BPC_LTI_USERNAME_CLAIM={self.username_claim!r}: a claim name, without quotes")
 
@@ -143,9 +146,11 @@ def _explain(error: BaseException) -> tuple[int, str]:
         return 401, f"This launch comes from another LMS than the one this hub trusts (BPC_LTI_ISSUER). {TELL}"
     if isinstance(cause, jwt.PyJWKClientConnectionError):
         return 502, f"The hub could not read the LMS's public keys (BPC_LTI_JWKS_URL) to check this launch. {TELL}"
-    if isinstance(cause, jwt.InvalidSignatureError | jwt.PyJWKClientError | jwt.DecodeError):
+    if isinstance(cause, jwt.InvalidSignatureError | jwt.PyJWKClientError):
         return 401, ("This launch's signature does not match the LMS's public keys: it was not signed by the "
                      f"LMS this hub is registered with. {TELL}")
+    if isinstance(cause, jwt.DecodeError):
+        return 400, f"This launch's token cannot be read (it is not a signed JSON Web Token). {TELL}"
     return 400, f"The LMS's launch is not a valid LTI 1.3 launch ({text}). {TELL}"
 
 
