@@ -291,9 +291,16 @@ def forward_order(root: Node) -> list[Node]:
     :mod:`course_lib.answers.engine` (Exercise 5.1's answer), so it is not available while a notebook is
     graded (:class:`course_lib.guard.AnswerUnavailable`).
 
+    It walks course_lib's own :class:`Node` graphs only: Exercise 5.1 asks for this order over the
+    notebook's own ``Value`` class, so another class is refused rather than ordered.
+
     Raises:
         GraphCycleError: if following parents leads back to a node on the current path.
+        TypeError: if ``root`` is not a course_lib :class:`Node`.
     """
+    if not isinstance(root, Node):
+        raise TypeError(f"forward_order walks course_lib's own Node graphs, not a {type(root).__name__}: in "
+                        "Exercise 5.1 you write the order for your own Value class.")
     return guard.graded_answers("engine", "course_lib's topological order").topological_order(root)
 
 

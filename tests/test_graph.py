@@ -244,3 +244,16 @@ def test_local_derivatives_are_switched_off_while_graded_code_runs():
             with pytest.raises(AutodiffDisabledError, match=back.__name__):
                 back(0.5)
     assert Node(0.5).sigmoid().local_grads == (ops.sigmoid_back(0.5),)  # the graph's own use is unchanged
+
+
+def test_forward_order_refuses_a_graph_that_is_not_course_libs_own():
+    """Exercise 5.1's order over the notebook's own Value class is the student's to write: course_lib's
+    unguarded order walks only course_lib's Node graphs (a duck-typed node with parents is refused)."""
+    from course_lib.graph import forward_order
+
+    class Value:
+        def __init__(self, *parents):
+            self.parents, self.name, self.serial = list(parents), "v", 0
+
+    with pytest.raises(TypeError, match="your own Value class"):
+        forward_order(Value(Value(), Value()))
