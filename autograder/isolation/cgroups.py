@@ -184,8 +184,9 @@ class SubmissionCgroups:
                             if rootless else "processes: RLIMIT_NPROC of the kernels' uid (shared by all)"),
                    "cpu": "CPU: per-process time limit only (no quota, no share)"}
         if self.missing:
+            parts.append("not enforced per submission by a cgroup (" + "; ".join(
+                f"{c}: {why}" for c, why in self.missing.items()) + ")")
             parts.append("instead, " + "; ".join(instead[c] for c in self.missing if c in instead))
-            parts.append("(no cgroup: " + "; ".join(f"{c}: {why}" for c, why in self.missing.items()) + ")")
         return "; ".join(parts)
 
     def stats(self) -> dict[str, int]:
