@@ -237,3 +237,14 @@ def test_no_module_imports_another_modules_private_name():
     modules.update({_module_name(p): p for p in sorted((ROOT / "testkit").rglob("*.py"))})
     found = {name: hits for name, path in modules.items() if (hits := _private_imports(path, name))}
     assert not found, f"give these a public, documented name in their own module: {found}"
+
+
+def test_the_student_hosts_early_imports_name_modules_that_exist():
+    """The pre-started host imports WARM_MODULES and skips any that fails: a renamed module would silently
+    lose the saving, so each name must import."""
+    import importlib
+
+    from autograder.isolation.student_host import WARM_MODULES
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)

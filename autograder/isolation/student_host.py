@@ -37,8 +37,8 @@ __all__ = ["main"]
 
 _MISSING = object()
 # what every graded notebook's host imports (measured: IPython.display and these course_lib modules in all five)
-WARM_MODULES = ("IPython.display", "course_lib.notebook", "course_lib.gradcheck", "course_lib.guard",
-                "course_lib.graph", "course_lib.models")
+WARM_MODULES = ("IPython.display", "course_lib.lesson", "course_lib.checks", "course_lib.gradcheck",
+                "course_lib.guard", "course_lib.graph", "course_lib.models")
 CELL_OUTPUT = 1 << 20  # characters of output kept per cell
 NOTEBOOK_OUTPUT = 8 << 20  # and per notebook
 
