@@ -8,7 +8,8 @@ shared by forked processes counted once) of every process below bwrap, every :da
 kills them all when the sum passes the submission's budget. It is a poll, not an allocator's limit: between
 two looks a process can overshoot by what it allocates meanwhile (still under its own RLIMIT_AS); the looks
 are :data:`INTERVAL` apart, further when one costs more than :data:`SHARE` of a core (reading every process's
-PSS takes milliseconds each: 250 processes sharing pages cost about 1.7 s on a loaded 2-core machine).
+PSS costs about a millisecond of CPU each: with 250 processes sharing pages a look costs 0.26 s, so looks
+come every 2.3 s; ``benchmarks/memory_watch.py``).
 Files on the sandbox's tmpfs are bounded by the tmpfs sizes, not here.
 
 Standard library only: the launcher imports this module on every sandbox start.
