@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["INTERVAL", "SHARE", "descendants", "start_watchdog", "used_bytes"]
+__all__ = ["INTERVAL", "SHARE", "STOPPED_NOTE", "descendants", "start_watchdog", "used_bytes"]
 
 INTERVAL = 0.1  # seconds between two looks, at least
 SHARE = 0.1  # at most this share of one CPU core: with hundreds of processes the looks are further apart
@@ -76,7 +76,10 @@ def used_bytes(pids: list[int], limit: int) -> int:
     return rss if rss <= limit else sum(_pss(p) for p in pids)
 
 
-def _watch(parent: int, limit: int) -> int:
+STOPPED_NOTE = "memory-stopped"  # the file the watchdog leaves in the grader's folder when it stopped a submission
+
+
+def _watch(parent: int, limit: int, note: Path | None) -> int:
     """Poll the processes below ``parent`` (bwrap, once the launcher has exec'd) until it is gone."""
     me = os.getpid()
     while os.getppid() == parent:
@@ -91,16 +94,19 @@ def _watch(parent: int, limit: int) -> int:
             print(f"backprop-sandbox: the submission's processes held {used / 2**20:.0f} MiB together, over its "
                   f"budget of {limit / 2**20:.0f} MiB (submission_memory): all of them were stopped",
                   file=sys.stderr, flush=True)
+            if note is not None:
+                with contextlib.suppress(OSError):
+                    note.write_text(f"{used}\n")
             return 1
         time.sleep(max(INTERVAL, (1 - SHARE) / SHARE * spent))
     return 0
 
 
-def start_watchdog(limit: int) -> int:
+def start_watchdog(limit: int, note: Path | None = None) -> int:
     """Fork the watchdog of this process's future descendants (call just before exec); return its pid.
 
-    The watchdog keeps only stderr (the grader's log: it says when it stopped a submission), and exits
-    when its parent does.
+    The watchdog keeps only stderr (the grader's log: it says when it stopped a submission) and, when it
+    stops one, writes the memory it saw into ``note``; it exits when its parent does.
     """
     parent = os.getpid()
     pid = os.fork()
@@ -111,7 +117,7 @@ def start_watchdog(limit: int) -> int:
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])  # no pipe of the grader's held open
-        code = _watch(parent, limit)
+        code = _watch(parent, limit, note)
     except BaseException:  # noqa: BLE001 - a watchdog child must never return into the launcher's code
         code = 1
     os._exit(code)

@@ -35,7 +35,8 @@ Integration in :func:`autograder.grading.worker.grade_submission`::
         host = sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])  # the re-check's host
         api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
         ... everything from api.autograde(...) to api.generate_feedback(...) ...
-    extra.stats  # after the block: what the submission used (peak memory, OOM kills) where cgroups work
+    extra.stats  # after the block: what the submission used (peak memory, OOM kills) where cgroups work,
+                 # and memory_stopped_bytes where the rootless memory watchdog stopped it
 
 and decide once (in :func:`autograder.commands.grade.grade`) what to do when ``sandbox_available()`` is
 ``(False, why)``: refuse, or grade unsandboxed after printing ``why``; print :func:`sandbox_summary` once.
@@ -70,6 +71,7 @@ from typing import Any
 from autograder.errors import SandboxUnavailable
 from autograder.isolation.capped_execute import SKIPPED_NOTE, CappedExecute, skipped_cells
 from autograder.isolation.cgroups import SubmissionCgroups, cleanup_cgroups
+from autograder.isolation.memory_watch import STOPPED_NOTE
 from autograder.isolation.sandbox_kernel import (
     ENV_CGROUPS,
     ENV_HIDE,
@@ -308,7 +310,8 @@ class SandboxRun(dict):
     """The nbgrader config of a :func:`sandboxed` block (a dict), with what the block learnt.
 
     ``cgroups`` describes what is enforced per submission (:meth:`SubmissionCgroups.describe`); ``stats``
-    is filled when the block ends: peak memory and OOM kills of the submission, where cgroups work.
+    is filled when the block ends: peak memory and OOM kills of the submission, where cgroups work, and
+    ``memory_stopped_bytes`` when the memory watchdog (:mod:`~autograder.isolation.memory_watch`) stopped it.
     """
 
     cgroups: str = ""
@@ -439,6 +442,8 @@ def sandboxed(
             else:
                 os.environ[key] = value
         run.stats = cgroups.stats()
+        with contextlib.suppress(OSError, ValueError):  # the rootless memory watchdog stopped the submission
+            run.stats["memory_stopped_bytes"] = int((top / STOPPED_NOTE).read_text())
         cgroups.close()
         shutil.rmtree(top, ignore_errors=True)
 

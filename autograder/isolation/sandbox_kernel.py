@@ -69,7 +69,7 @@ from pathlib import Path
 from autograder.isolation.cgroups import CGROUP_GROUP, SubmissionCgroups, cleanup_cgroups, join_cgroups
 from autograder.isolation.kernel_sockets import bind_kernel_sockets
 from autograder.isolation.limits import ENV_USER_LIMITS, MIB, Limits, SandboxError
-from autograder.isolation.memory_watch import start_watchdog
+from autograder.isolation.memory_watch import STOPPED_NOTE, start_watchdog
 from autograder.isolation.sandbox_input import ENV_MPL_FONTLIST, HOME, chown_tree, fill_input, write_accounts
 
 __all__ = [
@@ -422,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     if launch.watch_memory:
-        start_watchdog(launch.limits.submission_memory_bytes)  # before the rlimits: it lives as long as bwrap
+        note = Path(os.environ[ENV_WORK]).parent / STOPPED_NOTE  # sandboxed() reports it in its stats
+        start_watchdog(launch.limits.submission_memory_bytes, note)  # before the rlimits: lives as long as bwrap
     _set_limits(launch.limits, nproc=launch.nproc_outside)
     _detach_stdio()
     os.execve(launch.command[0], launch.command, {})  # bwrap: nothing of grade's environment
