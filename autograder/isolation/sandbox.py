@@ -14,13 +14,15 @@ pid/network/ipc/uts namespaces, with:
   size-limited tmpfs, so nothing it writes reaches the grader's disk or the files nbgrader later writes;
 * one cgroup per submission (memory, CPU quota and weight, ``pids.max``; cgroup v1 or v2), so forked
   children share one budget; per-process rlimits (address space, CPU time, file size, open files) too;
-* the ipc transport over unix sockets in a shared folder, since TCP cannot cross the network namespace.
+* the ipc transport over unix sockets, since TCP cannot cross the network namespace: the trusted launcher
+  binds them in a folder outside the view and hands them in (:mod:`~autograder.isolation.kernel_sockets`).
 
 **Who may run it.** As root, the kernel is dropped to ``Limits.uid`` (65534) with ``setpriv``. As any other
 user (an instructor's own account), where the kernel allows unprivileged user namespaces, bwrap runs
 rootless (``--unshare-user``): the same view and limits, except that cgroups are usually not writable there;
-then memory and CPU are limited per process only, and :func:`sandbox_summary` says so. Where neither root
-nor user namespaces are available, :func:`sandbox_available` returns ``(False, why and what to do)``.
+then processes are bounded in the sandbox's own user namespace, memory by a watchdog
+(:mod:`~autograder.isolation.memory_watch`) and CPU per process only, and :func:`sandbox_summary` says so.
+Where neither root nor user namespaces are available, :func:`sandbox_available` returns ``(False, why and what to do)``.
 ``python -m autograder.isolation.sandbox`` prints both (exit status 0 when the sandbox can run, 1 if not).
 
 :class:`CappedExecute` replaces nbgrader's ``Execute`` so that output beyond a byte budget per cell and per

@@ -431,8 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _detach_stdio() -> None:
-    """Point fds 0-2 at /dev/null unless they are pipes or sockets: the sandbox's pid 1 (bwrap) and the kernel
-    hold no host file or terminal (a kernel could otherwise write to ``/proc/1/fd/1``, the grader's log).
+    """Point fds 0-2 at /dev/null unless they are pipes or sockets: bwrap, the sandbox's pid 1 and the kernel
+    hold no host file or terminal (a kernel could otherwise write to the grader's log through ``/proc``;
+    rootless, pid 1 also closes its descriptors and is not dumpable: :mod:`~autograder.isolation.sandbox_init`).
 
     A pipe is kept: whoever started the command reads it (``sandbox_command`` with captured output); the
     kernel's results travel over its ipc sockets, the re-check's host's over the pipes it is given.
