@@ -151,9 +151,10 @@ def main(folder: str, cells_file: str) -> int:
         except Exception as exc:  # noqa: BLE001 - reported to the test
             error = f"{type(exc).__name__}: {exc}"[:500]
         cgroups = extra.cgroups
+    stats = extra.stats
     outputs = ["".join(o.get("text", "") or str(o.get("evalue", "")) for o in c.outputs) for c in nb.cells]
     with os.fdopen(result_fd, "w") as out:
-        out.write("RESULT " + json.dumps({"outputs": outputs, "error": error, "cgroups": cgroups,
+        out.write("RESULT " + json.dumps({"outputs": outputs, "error": error, "cgroups": cgroups, "stats": stats,
                                           "log": (tmp / "workers.log").read_text(errors="replace")}) + "\n")
     return 0
 

@@ -215,9 +215,11 @@ def children(n, size):
             os._exit(0)
         pids.append(pid)
     os.close(w)
-    alive, deadline = 0, time.time() + 20
-    while alive < n and time.time() < deadline and os.read(r, 1):
-        alive += 1
+    up, deadline = 0, time.time() + 20
+    while up < n and time.time() < deadline and os.read(r, 1):
+        up += 1
+    time.sleep(2)  # all of them hold their memory together for 2 s
+    alive = sum(os.waitpid(pid, os.WNOHANG) == (0, 0) for pid in pids) if up == n else 0
     for pid in pids:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
@@ -237,6 +239,7 @@ def test_rootless_four_children_of_700_mb_exceed_the_2_gib_submission_budget(fol
     assert "ALIVE 4" not in "".join(result["outputs"])
     assert "DeadKernel" in result["error"] or "died" in result["error"], result["error"]
     assert "over its budget of 2048 MiB" in result["log"], result["log"][-2000:]
+    assert result["stats"]["memory_stopped_bytes"] > 2 * 2**30, result["stats"]  # what sandboxed() reports
 
 
 @pytest.mark.kernel

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 from pathlib import Path
 
 from autograder.isolation.limits import SandboxError
 
-__all__ = ["PORT_KEYS", "bind_kernel_sockets", "close_all"]
+__all__ = ["PORT_KEYS", "bind_kernel_sockets"]
 
 PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
@@ -50,10 +49,3 @@ def bind_kernel_sockets(connection_file: Path, work: Path) -> dict[str, int]:
         sock.set_inheritable(True)
         fds[f"ipc://{address}"] = sock.detach()
     return fds
-
-
-def close_all(fds: dict[str, int]) -> None:
-    """Close the descriptors of :func:`bind_kernel_sockets` (when the kernel cannot be started after all)."""
-    for fd in fds.values():
-        with contextlib.suppress(OSError):
-            os.close(fd)

@@ -8,7 +8,8 @@ shared by forked processes counted once) of every process below bwrap, every :da
 kills them all when the sum passes the submission's budget. It is a poll, not an allocator's limit: between
 two looks a process can overshoot by what it allocates meanwhile (still under its own RLIMIT_AS); the looks
 are :data:`INTERVAL` apart, further when one costs more than :data:`SHARE` of a core (reading every process's
-PSS takes milliseconds each: 250 processes sharing pages cost about 1.7 s on a loaded 2-core machine).
+PSS costs about a millisecond of CPU each: with 250 processes sharing pages a look costs 0.26 s, so looks
+come every 2.3 s; ``benchmarks/memory_watch.py``).
 Files on the sandbox's tmpfs are bounded by the tmpfs sizes, not here.
 
 Standard library only: the launcher imports this module on every sandbox start.
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["INTERVAL", "SHARE", "descendants", "start_watchdog", "used_bytes"]
+__all__ = ["INTERVAL", "SHARE", "STOPPED_NOTE", "descendants", "start_watchdog", "used_bytes"]
 
 INTERVAL = 0.1  # seconds between two looks, at least
 SHARE = 0.1  # at most this share of one CPU core: with hundreds of processes the looks are further apart
@@ -75,7 +76,10 @@ def used_bytes(pids: list[int], limit: int) -> int:
     return rss if rss <= limit else sum(_pss(p) for p in pids)
 
 
-def _watch(parent: int, limit: int) -> int:
+STOPPED_NOTE = "memory-stopped"  # the file the watchdog leaves in the grader's folder when it stopped a submission
+
+
+def _watch(parent: int, limit: int, note: Path | None) -> int:
     """Poll the processes below ``parent`` (bwrap, once the launcher has exec'd) until it is gone."""
     me = os.getpid()
     while os.getppid() == parent:
@@ -90,16 +94,19 @@ def _watch(parent: int, limit: int) -> int:
             print(f"backprop-sandbox: the submission's processes held {used / 2**20:.0f} MiB together, over its "
                   f"budget of {limit / 2**20:.0f} MiB (submission_memory): all of them were stopped",
                   file=sys.stderr, flush=True)
+            if note is not None:
+                with contextlib.suppress(OSError):
+                    note.write_text(f"{used}\n")
             return 1
         time.sleep(max(INTERVAL, (1 - SHARE) / SHARE * spent))
     return 0
 
 
-def start_watchdog(limit: int) -> int:
+def start_watchdog(limit: int, note: Path | None = None) -> int:
     """Fork the watchdog of this process's future descendants (call just before exec); return its pid.
 
-    The watchdog keeps only stderr (the grader's log: it says when it stopped a submission), and exits
-    when its parent does.
+    The watchdog keeps only stderr (the grader's log: it says when it stopped a submission) and, when it
+    stops one, writes the memory it saw into ``note``; it exits when its parent does.
     """
     parent = os.getpid()
     pid = os.fork()
@@ -110,7 +117,7 @@ def start_watchdog(limit: int) -> int:
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])  # no pipe of the grader's held open
-        code = _watch(parent, limit)
+        code = _watch(parent, limit, note)
     except BaseException:  # noqa: BLE001 - a watchdog child must never return into the launcher's code
         code = 1
     os._exit(code)

@@ -14,13 +14,15 @@ pid/network/ipc/uts namespaces, with:
   size-limited tmpfs, so nothing it writes reaches the grader's disk or the files nbgrader later writes;
 * one cgroup per submission (memory, CPU quota and weight, ``pids.max``; cgroup v1 or v2), so forked
   children share one budget; per-process rlimits (address space, CPU time, file size, open files) too;
-* the ipc transport over unix sockets in a shared folder, since TCP cannot cross the network namespace.
+* the ipc transport over unix sockets, since TCP cannot cross the network namespace: the trusted launcher
+  binds them in a folder outside the view and hands them in (:mod:`~autograder.isolation.kernel_sockets`).
 
 **Who may run it.** As root, the kernel is dropped to ``Limits.uid`` (65534) with ``setpriv``. As any other
 user (an instructor's own account), where the kernel allows unprivileged user namespaces, bwrap runs
 rootless (``--unshare-user``): the same view and limits, except that cgroups are usually not writable there;
-then memory and CPU are limited per process only, and :func:`sandbox_summary` says so. Where neither root
-nor user namespaces are available, :func:`sandbox_available` returns ``(False, why and what to do)``.
+then processes are bounded in the sandbox's own user namespace, memory by a watchdog
+(:mod:`~autograder.isolation.memory_watch`) and CPU per process only, and :func:`sandbox_summary` says so.
+Where neither root nor user namespaces are available, :func:`sandbox_available` returns ``(False, why and what to do)``.
 ``python -m autograder.isolation.sandbox`` prints both (exit status 0 when the sandbox can run, 1 if not).
 
 :class:`CappedExecute` replaces nbgrader's ``Execute`` so that output beyond a byte budget per cell and per
@@ -35,7 +37,8 @@ Integration in :func:`autograder.grading.worker.grade_submission`::
         host = sandbox_command([sys.executable, "-m", "autograder.isolation.student_host"])  # the re-check's host
         api = nbgrader_api(course, cell_timeout=job.cell_timeout, extra=extra)
         ... everything from api.autograde(...) to api.generate_feedback(...) ...
-    extra.stats  # after the block: what the submission used (peak memory, OOM kills) where cgroups work
+    extra.stats  # after the block: what the submission used (peak memory, OOM kills) where cgroups work,
+                 # and memory_stopped_bytes where the rootless memory watchdog stopped it
 
 and decide once (in :func:`autograder.commands.grade.grade`) what to do when ``sandbox_available()`` is
 ``(False, why)``: refuse, or grade unsandboxed after printing ``why``; print :func:`sandbox_summary` once.
@@ -70,6 +73,7 @@ from typing import Any
 from autograder.errors import SandboxUnavailable
 from autograder.isolation.capped_execute import SKIPPED_NOTE, CappedExecute, skipped_cells
 from autograder.isolation.cgroups import SubmissionCgroups, cleanup_cgroups
+from autograder.isolation.memory_watch import STOPPED_NOTE
 from autograder.isolation.sandbox_kernel import (
     ENV_CGROUPS,
     ENV_HIDE,
@@ -308,7 +312,8 @@ class SandboxRun(dict):
     """The nbgrader config of a :func:`sandboxed` block (a dict), with what the block learnt.
 
     ``cgroups`` describes what is enforced per submission (:meth:`SubmissionCgroups.describe`); ``stats``
-    is filled when the block ends: peak memory and OOM kills of the submission, where cgroups work.
+    is filled when the block ends: peak memory and OOM kills of the submission, where cgroups work, and
+    ``memory_stopped_bytes`` when the memory watchdog (:mod:`~autograder.isolation.memory_watch`) stopped it.
     """
 
     cgroups: str = ""
@@ -439,6 +444,8 @@ def sandboxed(
             else:
                 os.environ[key] = value
         run.stats = cgroups.stats()
+        with contextlib.suppress(OSError, ValueError):  # the rootless memory watchdog stopped the submission
+            run.stats["memory_stopped_bytes"] = int((top / STOPPED_NOTE).read_text())
         cgroups.close()
         shutil.rmtree(top, ignore_errors=True)
 

@@ -69,7 +69,7 @@ from pathlib import Path
 from autograder.isolation.cgroups import CGROUP_GROUP, SubmissionCgroups, cleanup_cgroups, join_cgroups
 from autograder.isolation.kernel_sockets import bind_kernel_sockets
 from autograder.isolation.limits import ENV_USER_LIMITS, MIB, Limits, SandboxError
-from autograder.isolation.memory_watch import start_watchdog
+from autograder.isolation.memory_watch import STOPPED_NOTE, start_watchdog
 from autograder.isolation.sandbox_input import ENV_MPL_FONTLIST, HOME, chown_tree, fill_input, write_accounts
 
 __all__ = [
@@ -422,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     if launch.watch_memory:
-        start_watchdog(launch.limits.submission_memory_bytes)  # before the rlimits: it lives as long as bwrap
+        note = Path(os.environ[ENV_WORK]).parent / STOPPED_NOTE  # sandboxed() reports it in its stats
+        start_watchdog(launch.limits.submission_memory_bytes, note)  # before the rlimits: lives as long as bwrap
     _set_limits(launch.limits, nproc=launch.nproc_outside)
     _detach_stdio()
     os.execve(launch.command[0], launch.command, {})  # bwrap: nothing of grade's environment
@@ -430,8 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _detach_stdio() -> None:
-    """Point fds 0-2 at /dev/null unless they are pipes or sockets: the sandbox's pid 1 (bwrap) and the kernel
-    hold no host file or terminal (a kernel could otherwise write to ``/proc/1/fd/1``, the grader's log).
+    """Point fds 0-2 at /dev/null unless they are pipes or sockets: bwrap, the sandbox's pid 1 and the kernel
+    hold no host file or terminal (a kernel could otherwise write to the grader's log through ``/proc``;
+    rootless, pid 1 also closes its descriptors and is not dumpable: :mod:`~autograder.isolation.sandbox_init`).
 
     A pipe is kept: whoever started the command reads it (``sandbox_command`` with captured output); the
     kernel's results travel over its ipc sockets, the re-check's host's over the pipes it is given.
