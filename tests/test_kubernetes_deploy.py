@@ -42,6 +42,15 @@ GRADEBOOK_SECRET = {"valueFrom": {"secretKeyRef": {"name": "backprop-course-grad
 
 
 # ------------------------------------------------------------------------------------------ the chart's mapping
+
+def _run_apart(coroutine):
+    """``asyncio.run`` in a thread of its own: a test before this one in the same pytest process may leave an
+    event loop running in the main thread (nbclient's), where ``asyncio.run`` refuses to start."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 def _get(values: dict, key: str, default: Any = None) -> Any:
     for level in key.split("."):
         if not isinstance(values, dict) or level not in values:
@@ -147,7 +156,7 @@ async def _pod(config: Config, name: str, groups: list[str]) -> tuple[Any, dict,
 
 # ---------------------------------------------------------------------------------------------------- values
 def test_kubespawner_runs_the_course_image_with_per_user_storage(config):
-    spawner, pod, _env = asyncio.run(_pod(config, "lti-sub-1234", []))
+    spawner, pod, _env = _run_apart(_pod(config, "lti-sub-1234", []))
     assert spawner.image == "registry.example.edu/backprop-course:0.1.0"
     assert spawner.cmd == ["jupyterhub-singleuser"] and spawner.default_url == "/lab"
     assert spawner.mem_limit == 2 * 1024**3 and spawner.cpu_limit == 2.0
@@ -162,8 +171,8 @@ def test_kubespawner_runs_the_course_image_with_per_user_storage(config):
 
 
 def test_the_gradebook_url_reaches_instructors_only_and_only_from_its_secret(config, values):
-    instructor = asyncio.run(_pod(config, "lee", ["instructors"]))[2]
-    student = asyncio.run(_pod(config, "s0001", []))[2]
+    instructor = _run_apart(_pod(config, "lee", ["instructors"]))[2]
+    student = _run_apart(_pod(config, "s0001", []))[2]
     assert instructor["BPC_GRADEBOOK_URL"] == GRADEBOOK_SECRET["valueFrom"]
     assert instructor["BPC_COURSE_DIR"] == "/home/jovyan/course"
     assert "BPC_GRADEBOOK_URL" not in student and "BPC_COURSE_DIR" not in student
