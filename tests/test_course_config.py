@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_the_demo_never_takes_an_instructors_course(tmp_path, monkeypatch):
     assert "backprop-course-demo-" in str(demo_folder())  # other work: a new temporary folder
 
 
-@pytest.mark.grading  # nbgrader's alembic runs in subprocesses (each imports nbgrader): not the fast tier
+@pytest.mark.grading  # imports nbgrader and its database layer: not the fast tier
 def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
     from sqlalchemy import create_engine, inspect, text
 
@@ -85,7 +86,7 @@ def test_a_gradebook_without_alembic_version_is_repaired(tmp_path, monkeypatch):
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE alembic_version"))  # as a gradebook made without `alembic` on PATH is
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # the grader finds its own alembic
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no `alembic` command: the revision is read in this process
     ensure_gradebook(url)
     assert "alembic_version" in inspect(engine).get_table_names()
     with engine.connect() as conn:
@@ -115,3 +116,27 @@ def test_students_wheel_keeps_the_answers_its_demos_need(tmp_path, monkeypatch):
         widgets.backward_stepper(sigmoid(Node(0.5, "x") * Node(2.0, "w")))
     with pytest.raises(guard.AnswerUnavailable):
         training.train(params, X, Y, steps=2)
+
+
+@pytest.mark.grading  # runs nbgrader's own `alembic heads` once, to compare with
+def test_a_new_gradebook_gets_nbgraders_schema_revision_with_no_alembic_subprocess(tmp_path, monkeypatch):
+    """nbgrader runs `alembic heads` in a subprocess (3-4 s) for each new gradebook; the grader reads it in process."""
+    from nbgrader.dbutil import _temp_alembic_ini
+    from sqlalchemy import create_engine, text
+
+    from autograder.coursedir.database import open_gradebook
+
+    with _temp_alembic_ini(f"sqlite:///{tmp_path / 'unused.db'}") as ini:  # exactly as nbgrader asks alembic
+        out = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"],
+                             capture_output=True, text=True, check=True).stdout
+    nbgraders_head = out.split()[0]
+    empty = tmp_path / "no-commands"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # nbgrader's subprocess would fail: no `alembic` to run
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with open_gradebook(url) as gb:
+        assert gb.students == []
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == nbgraders_head
+    engine.dispose()

@@ -279,7 +279,7 @@ def test_many_spinning_processes_are_held_to_their_cpu_share(tmp_path, capsys):
     alone = [run_sandboxed(tmp_path / "b0", [WORK])[0] for _ in range(1)][0]
     t_alone = _result(alone)["seconds"]
     code = (f"TESTS = {str(Path(__file__).parent)!r}\nTMP = {str(tmp_path / 'a')!r}\n"
-            f"SPIN = {('SECONDS = 40' + SPIN)!r}\n" + SPINNER_RUNNER)
+            f"SPIN = {('SECONDS = 15' + SPIN)!r}\n" + SPINNER_RUNNER)  # B's whole run takes a few seconds
     spinner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
     try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url
+from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url, use_in_process_schema_head
 from autograder.errors import CourseError
 from autograder.fsutil import atomic_write_text
 from autograder.notebook.cells import CODE_STUB, is_graded
@@ -261,6 +261,7 @@ def _has_password(db_url: str) -> bool:
 def nbgrader_api(course: CourseDir, **config: Any):
     """An ``nbgrader.apps.NbGraderAPI`` for ``course`` with :func:`nbgrader_config` settings."""
     ensure_bin_on_path()
+    use_in_process_schema_head()  # nbgrader's apps create the gradebook without the `alembic` subprocess
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
