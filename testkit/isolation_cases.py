@@ -2,7 +2,8 @@
 
 For every graded notebook and every answer cell: the hand-written mistakes the issue reports (and a few
 more of the same kinds), and one mutant from :mod:`autograder.authoring.mutants` (the mutation benchmark's).
-Shared by ``tests/test_isolation.py`` (graded for real) and ``tests/test_isolation_messages.py`` (run in-process).
+Shared by ``tests/test_planned_mistakes.py`` (graded for real) and ``tests/test_isolation_messages.py``
+(run in-process).
 """
 
 from __future__ import annotations

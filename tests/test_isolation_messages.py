@@ -1,7 +1,7 @@
 """Each exercise is judged on its own, its hidden tests are self-contained, and its messages say so (issue 12).
 
 In-process (``exec`` of the source notebooks' cells, no kernel): fast checks of what
-``tests/test_isolation.py`` then confirms with the real grader. Also the pieces: ``course_lib.checks.judging``
+``tests/test_planned_mistakes.py`` then confirms with the real grader. Also the pieces: ``course_lib.checks.judging``
 and the re-check's forwarding of a test's references into the student's process.
 """
 
