@@ -214,7 +214,7 @@ def _merge(course: CourseDir, result: SubmissionResult) -> None:
             shutil.move(src, dest)
         setattr(result, kind, str(dest) if dest.exists() else "")
     if result.feedback:
-        make_self_contained(Path(result.feedback))
+        make_self_contained(Path(result.feedback), course.state / "mathjax")
         feedback_state_path(course, result.student, result.assignment).unlink(missing_ok=True)
 
 

@@ -4,8 +4,11 @@ nbgrader's feedback template loads MathJax from a CDN (its ``{{ mathjax() }}`` c
 ``HTMLExporter.mathjax_url``) and shows code in ``<pre>`` blocks that cut long lines at the right edge. The
 course's configuration (:func:`autograder.coursedir.course.nbgrader_config`) adds :class:`WrapLongLines`;
 :func:`make_self_contained` points each page's MathJax at ``../mathjax/`` and puts there the MathJax copy
-that ``jupyter-server-mathjax`` ships (``feedback/<student>/mathjax/``, hard links where the file system
-allows: no extra space), so a student's feedback folder is complete on its own.
+that ``jupyter-server-mathjax`` ships (``feedback/<student>/mathjax/``), so a student's feedback folder is
+complete on its own. Each student's copy is hard links (where the file system allows: no extra space) to the
+course's own copy in ``.grading/mathjax/``, never to the installed package's files: a link to those would
+share their inodes with every other course on the machine, and a link made there (another course graded)
+changes their ctime, so ``tar`` of this course's feedback fails with "file changed as we read it".
 """
 
 from __future__ import annotations
@@ -93,23 +96,47 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def place_mathjax(student_feedback: Path) -> Path:
-    """``student_feedback/mathjax/`` holding MathJax (made once; kept when it is already there)."""
-    dest = student_feedback / "mathjax"
-    if not (dest / "MathJax.js").exists():
-        part = student_feedback / f".mathjax.{os.getpid()}.part"
-        shutil.rmtree(part, ignore_errors=True)
-        shutil.copytree(mathjax_static(), part, copy_function=_link_or_copy)
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(part, dest)
+def _copy_once(src: Path, dest: Path, copy_function: Any = shutil.copy2) -> Path:
+    """``dest`` as a copy of the MathJax folder ``src``, made once (kept when it is already there).
+
+    Made beside and renamed into place, so it is whole or absent; when two grading workers make it at once,
+    the first rename wins and the other's copy is dropped.
+    """
+    if (dest / "MathJax.js").exists():
+        return dest
+    part = dest.parent / f".{dest.name}.{os.getpid()}.part"
+    shutil.rmtree(part, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, part, copy_function=copy_function)
+    try:
+        os.rename(part, dest)  # refused (ENOTEMPTY) when another worker's copy is there first
+    except OSError:
+        if (dest / "MathJax.js").exists():
+            shutil.rmtree(part, ignore_errors=True)
+        else:  # a broken leftover: replace it
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(part, dest)
     return dest
 
 
-def make_self_contained(assignment_feedback: Path) -> None:
-    """Point every page in ``feedback/<student>/<assignment>/`` at the student's local MathJax copy."""
+def place_mathjax(student_feedback: Path, course_copy: Path) -> Path:
+    """``student_feedback/mathjax/`` holding MathJax (made once; kept when it is already there).
+
+    ``course_copy``: the course's own MathJax folder (``CourseDir.state / "mathjax"``), copied from the package
+    once; the student's folder links to its files.
+    """
+    master = _copy_once(mathjax_static(), course_copy)
+    return _copy_once(master, student_feedback / "mathjax", copy_function=_link_or_copy)
+
+
+def make_self_contained(assignment_feedback: Path, course_copy: Path) -> None:
+    """Point every page in ``feedback/<student>/<assignment>/`` at the student's local MathJax copy.
+
+    ``course_copy``: see :func:`place_mathjax`.
+    """
     if not assignment_feedback.is_dir():
         return
-    place_mathjax(assignment_feedback.parent)
+    place_mathjax(assignment_feedback.parent, course_copy)
     for page in assignment_feedback.glob("*.html"):
         text = page.read_text(encoding="utf-8")
         local = _REMOTE_MATHJAX.sub(f'src="{LOCAL_MATHJAX_URL}"', text)

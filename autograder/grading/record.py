@@ -347,7 +347,7 @@ def refresh_feedback(course: CourseDir, finals: list[Final], progress: Callable[
                 _write_json(page_file, page_verdicts(verdicts, scores))
             out = api.generate_feedback(r.assignment, r.student, force=True)
             if out["success"]:
-                make_self_contained(course.feedback / r.student / r.assignment)
+                make_self_contained(course.feedback / r.student / r.assignment, course.state / "mathjax")
                 _write_text(state, now + "\n")
                 done += 1
             else:
