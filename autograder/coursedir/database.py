@@ -40,12 +40,12 @@ __all__ = [
     "ensure_bin_on_path",
     "ensure_gradebook",
     "gradebook_schema_head",
-    "use_in_process_schema_head",
     "is_transient",
     "normalise_db_url",
     "open_gradebook",
     "run_with_retries",
     "safe_url",
+    "use_in_process_schema_head",
 ]
 
 PG_DRIVER = "psycopg"
