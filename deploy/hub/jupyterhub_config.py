@@ -6,12 +6,20 @@ launching the course from the LMS (LTI 1.3, ``lti.py`` beside this file).
 """
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from course_hub import HubSettings, configure
+
+# JupyterHub stops the servers and services it started with SIGINT first. A hub that a script started in the
+# background (`jupyterhub ... &`) has SIGINT ignored, and every process it starts would inherit that and sit
+# out JupyterHub's stop timeouts (ngshare: 30 s at each stop, measured). A handler set here is reset to the
+# default in each process the hub starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 settings = HubSettings.from_env()

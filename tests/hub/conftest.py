@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +29,6 @@ from hub_support import (
     in_ci,
     start_hub,
 )
-
-# A shell starts a background job (`make test` runs this tier beside the rest) with SIGINT ignored, and the
-# hub's children would inherit that: ngshare would outlive the hub's SIGINT and the hub wait 30 s for it at
-# every stop. A handler here is reset to the default in every process this one starts.
-if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(params=["files", "ngshare"])

@@ -186,6 +186,32 @@ def test_hub_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "state").stat().st_mode & 0o077 == 0, "the hub's secrets are private"
 
 
+_SIGINT_PROBE = """
+import signal, subprocess, sys
+from traitlets.config import PyFileConfigLoader
+assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # as a shell's background job starts the hub
+PyFileConfigLoader("jupyterhub_config.py", path=sys.argv[1]).load_config()
+child = subprocess.Popen(["sleep", "30"])  # a process the hub starts (a server, the ngshare service)
+ignored = next(line for line in open(f"/proc/{child.pid}/status") if line.startswith("SigIgn:"))
+child.kill()
+print(int(ignored.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+"""
+
+
+def test_processes_the_hub_starts_stop_at_its_sigint_even_when_it_was_started_ignoring_it(tmp_path: Path) -> None:
+    """Before: ngshare inherited SIGINT ignored from a hub started in the background; each stop took 30 s more."""
+    import signal
+    import subprocess
+
+    settings = HubSettings(state_dir=tmp_path / "state", instructors=("ann",), students=("s1",),
+                           password="a-long-password", api_token="t" * 32)
+    env = {**os.environ, **settings_env(settings)}
+    run = subprocess.run([sys.executable, "-c", _SIGINT_PROBE, str(HUB_DIR)], env=env, capture_output=True,
+                         text=True, timeout=120, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "0", "the hub's children would ignore SIGINT"
+
+
 @pytest.mark.hub  # two fresh processes that import nbgrader: not the fast tier
 def test_the_course_command_takes_the_hub_settings_from_the_environment(tmp_path: Path) -> None:
     """An instructor's server has BPC_COURSE_DIR, BPC_GRADEBOOK_URL and BPC_COURSE_ID set: backprop-course uses
