@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_sandbox import needs_sandbox
+from test_sandbox import first_closed_ancestor, needs_sandbox
 
 from autograder.commands import grade as grade_module
 from autograder.coursedir.course import REPO_ROOT
@@ -59,6 +59,9 @@ def _rootless(request_cleanup: list[Path], cells: list[str] | None, mode: str = 
     ``cells`` None: ``testkit.rootless_probe`` in ``mode`` instead (``--grade``: grade a small class;
     ``--beside``: two sandboxes side by side). ``limits``: ``BPC_SANDBOX_LIMITS``.
     """
+    for needed in (Path(sys.prefix).resolve(), REPO_ROOT):  # what uid 65534 imports (the venv, testkit)
+        closed = first_closed_ancestor(needed)
+        assert closed is None, f"{closed} is not readable by other users: uid 65534 cannot import from {needed}"
     folder = Path(tempfile.mkdtemp(prefix="bpc-rootless-"))  # a parent 65534 can traverse
     request_cleanup.append(folder)
     (folder / "cells.json").write_text(json.dumps(cells or []))

@@ -41,6 +41,14 @@ from autograder.isolation.sandbox_kernel import build_bwrap_command
 from testkit.pipeline_fixture import released_course
 
 
+def first_closed_ancestor(path: Path) -> Path | None:
+    """The outermost folder on ``path`` that other users cannot traverse (e.g. /root, 0700), if any."""
+    for folder in [*reversed(path.parents), path]:
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
 def needs_sandbox(test):
     """A test that runs student code in the sandbox: the kernel tier, and skipped where bwrap cannot run
     (checked once, when the first such test runs: tests/conftest.py)."""

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_sandbox import needs_sandbox, run_sandboxed
+from test_sandbox import first_closed_ancestor, needs_sandbox, run_sandboxed
 
 from autograder.coursedir.course import REPO_ROOT
 from autograder.isolation.cgroups import SubmissionCgroups
@@ -423,14 +423,6 @@ print("RESULT " + json.dumps(out))
 '''
 
 
-def _first_closed_ancestor(path: Path) -> Path | None:
-    """The outermost folder on ``path`` that other users cannot traverse (e.g. /root, 0700), if any."""
-    for folder in [*reversed(path.parents), path]:
-        if not os.stat(folder).st_mode & 0o001:
-            return folder
-    return None
-
-
 @needs_sandbox
 @pytest.mark.skipif(os.geteuid() != 0, reason="switches to uid 65534 with setpriv: the test runs as root")
 def test_grading_runs_rootless_as_an_unprivileged_user(planted, capsys):
@@ -439,9 +431,9 @@ def test_grading_runs_rootless_as_an_unprivileged_user(planted, capsys):
     # venv under /work is (0755); the interpreter under /root is not (/root is 0700), so for this test only,
     # in a private mount namespace, an empty 0755 tmpfs over /root holds a bind of the interpreter's folder.
     base = Path(sys.base_prefix).resolve()
-    closed = _first_closed_ancestor(base)
+    closed = first_closed_ancestor(base)
     for needed in (Path(sys.prefix).resolve(), REPO_ROOT / "autograder", REPO_ROOT / "course_lib"):
-        assert _first_closed_ancestor(needed) is None, f"{needed} is not readable by other users"
+        assert first_closed_ancestor(needed) is None, f"{needed} is not readable by other users"
     top = Path(__import__("tempfile").mkdtemp(prefix="bpc-rootless-", dir="/tmp"))
     try:
         os.chmod(top, 0o755)
