@@ -24,17 +24,12 @@ XDIST_FULL ?= -n 3 --dist loadfile
 demo: $(STAMP)
 	@$(RUN) $(BIN)/backprop-course demo
 
-# The hub tests (one process: the guide's hub takes the fixed ports 8000, 8001, 8081, no other test does) mostly
-# wait for servers to start: they run beside the rest, their output kept in test-artifacts/hub-tier.log and
-# shown when the rest is done. `make test` fails when either part fails.
-HUB_LOG := test-artifacts/hub-tier.log
+# The hub tests start JupyterHub on the guide's fixed ports (8000, 8001, 8081): they run after the rest, on one
+# process. (Run beside the rest, the hub cycle's `grade` ran past its 5-minute limit on 2 cores: measured.)
 test: $(STAMP)
 	@$(RUN) $(BIN)/ruff check .
-	@mkdir -p test-artifacts; echo "The hub tests run beside the others; their output follows at the end ($(HUB_LOG))."
-	@$(RUN) $(BIN)/python -m pytest -m hub $(PYTEST_ARGS) >$(HUB_LOG) 2>&1 & hub=$$!; \
-	 $(RUN) $(BIN)/python -m pytest $(XDIST_FULL) -m "not hub" $(PYTEST_ARGS); rest=$$?; \
-	 wait $$hub; hubrc=$$?; echo "--- the hub tests ($(HUB_LOG)):"; cat $(HUB_LOG); \
-	 [ $$rest -eq 0 ] && [ $$hubrc -eq 0 ]
+	@$(RUN) $(BIN)/python -m pytest $(XDIST_FULL) -m "not hub" $(PYTEST_ARGS)
+	@$(RUN) $(BIN)/python -m pytest -m hub $(PYTEST_ARGS)
 
 # One tier by its marker, e.g. `make test-tier TIER=grading` (markers: pyproject.toml; the hub tier runs on one
 # process for its fixed ports).
