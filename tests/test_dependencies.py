@@ -7,10 +7,13 @@ later), and by executing real submissions both ways: every graded cell must scor
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.utils import determine_grade
 from traitlets.config import Config
@@ -18,7 +21,7 @@ from traitlets.config import Config
 from autograder.commands.sample_class import flip_sign, solved
 from autograder.coursedir.course import NOTEBOOKS_DIR, source_assignments
 from autograder.isolation.sandbox import SKIPPED_NOTE, CappedExecute, skipped_cells
-from autograder.notebook.dependencies import cell_names, imported_modules, needed_cells
+from autograder.notebook.dependencies import _statements, cell_names, imported_modules, needed_cells
 
 
 def _meta(cell) -> dict:
@@ -55,6 +58,23 @@ def test_only_cells_nothing_later_reads_are_skipped():
     assert needed_cells(cells) == [True, False, True, True, True, True]
     # a later student cell reading the drawing's name keeps it
     assert needed_cells([*cells[:2], (True, "print(fig)")]) == [True, True, True]
+
+
+STATEMENTS = ["x = 1", "y = f(x,\n      2)", "s = 'é → σ(1−σ)'", "if x:\n    z = 'ü'\nelse:\n    z = 2",
+              "def g(a):\n    return a  # ∂L/∂w", 't = """a\nb"""', "u = [1,\r\n 2]", "w = 3; v = 4", "\x0c", "pass"]
+
+
+@given(st.lists(st.sampled_from(STATEMENTS), min_size=1, max_size=8),
+       st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\n\x0c\n"]), st.booleans())
+def test_statements_are_the_sources_segments(parts, newline, trailing):
+    # a cell is split into lines once; each statement must be exactly what ast.get_source_segment gives
+    code = newline.join(parts) + (newline if trailing else "")
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        assert _statements(code) is None
+        return
+    assert _statements(code) == [ast.get_source_segment(code, node) for node in tree.body]
 
 
 def _course_notebooks() -> list[Path]:

@@ -266,8 +266,9 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, TESTS)
 from test_sandbox import run_sandboxed
+from autograder.isolation.limits import Limits
 stats = {}
-nb, error, seconds = run_sandboxed(Path(TMP), [SPIN], timeout=300, stats=stats)
+nb, error, seconds = run_sandboxed(Path(TMP), [SPIN], Limits(**LIMITS), timeout=300, stats=stats)
 print("RESULT " + json.dumps({"error": repr(error), "stats": stats, "seconds": seconds}))
 '''
 
@@ -275,11 +276,14 @@ print("RESULT " + json.dumps({"error": repr(error), "stats": stats, "seconds": s
 @needs_sandbox
 def test_many_spinning_processes_are_held_to_their_cpu_share(tmp_path, capsys):
     # issue 13 item 4: 100 spinners made another student's grading take 194 s instead of 6.5 s. Submission A
-    # spins 100 processes (cgroup: at most one core); submission B's plain loop is timed alone and beside it.
+    # spins 100 processes; submission B's plain loop is timed alone and beside it. A's quota is half a core
+    # and its weight the highest: on a machine the rest of the suite keeps busy, A's share (its weight) would
+    # otherwise stay under a one-core quota and the quota would never act (CI: nr_throttled 0 with the defaults).
     alone = [run_sandboxed(tmp_path / "b0", [WORK])[0] for _ in range(1)][0]
     t_alone = _result(alone)["seconds"]
     code = (f"TESTS = {str(Path(__file__).parent)!r}\nTMP = {str(tmp_path / 'a')!r}\n"
-            f"SPIN = {('SECONDS = 15' + SPIN)!r}\n" + SPINNER_RUNNER)  # B's whole run takes a few seconds
+            f"SPIN = {('SECONDS = 10' + SPIN)!r}\nLIMITS = {{'cpu_percent': 50, 'cpu_weight': 10_000}}\n"
+            + SPINNER_RUNNER)  # B's whole run takes a few seconds
     spinner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
     try:

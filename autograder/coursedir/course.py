@@ -26,6 +26,7 @@ from autograder.coursedir.database import ensure_bin_on_path, normalise_db_url, 
 from autograder.errors import CourseError
 from autograder.fsutil import atomic_write_text
 from autograder.notebook.cells import CODE_STUB, is_graded
+from autograder.notebook.metadata import validate_with_compiled_schemas
 from autograder.settings import COURSE_ID
 
 __all__ = [
@@ -262,6 +263,7 @@ def nbgrader_api(course: CourseDir, **config: Any):
     """An ``nbgrader.apps.NbGraderAPI`` for ``course`` with :func:`nbgrader_config` settings."""
     ensure_bin_on_path()
     use_in_process_schema_head()  # nbgrader's apps create the gradebook without the `alembic` subprocess
+    validate_with_compiled_schemas()  # nbgrader's cell-metadata check without rebuilding its validator per cell
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 

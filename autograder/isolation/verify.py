@@ -142,6 +142,7 @@ class Host:
             raise ChildEnded()
         self.send(message)
         while True:
+            started = time.process_time()  # a reference call's cost starts with reading it
             reply = self.receive()
             op = reply.get("op")
             if op == "ended":
@@ -163,7 +164,10 @@ class Host:
                     from course_lib.guard import AutodiffDisabledError as exc_type
                 raise (exc_type or RuntimeError)(str(reply.get("message", "")))
             if op == "callback":
-                self._serve_callback(reply, graph)
+                try:
+                    self._serve_callback(reply, graph)
+                finally:  # reading, checking, running and answering the call: all of it is the grader's CPU
+                    self.callback_seconds += time.process_time() - started
                 continue
             raise HostFailure(f"the submission's process sent an unexpected message {op!r}")
 
@@ -186,7 +190,6 @@ class Host:
         if self.callback_seconds > CALLBACK_SECONDS:
             return self._refuse(f"refused by the grader: the calls of {name} used more than {CALLBACK_SECONDS:g} s "
                                 "of the grader's time in this test")
-        start = time.process_time()
         try:
             if graph is not None and section is not None:
                 graph.absorb(section)
@@ -202,8 +205,6 @@ class Host:
             if graph is not None:
                 with contextlib.suppress(Exception):
                     reply["graph"] = graph.section()
-        finally:
-            self.callback_seconds += time.process_time() - start
         self.send(reply)
         return None
 

@@ -12,6 +12,7 @@ root, and a cell that cannot be parsed is always needed. Used by the independent
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 __all__ = ["cell_names", "imported_modules", "needed_cells", "needed_parts", "strip_magics"]
@@ -22,6 +23,14 @@ def strip_magics(code: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.split("\n"))
 
 
+def _parsed(code: str) -> ast.Module | None:
+    """``code``'s syntax tree, None if it cannot be parsed (a parser bomb included)."""
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # RecursionError/MemoryError: a parser bomb
+        return None
+
+
 def cell_names(code: str, known_modules: Iterable[str] = ()) -> tuple[set[str], set[str]] | None:
     """(names a cell defines or mutates, names it reads); None if it cannot be parsed.
 
@@ -29,9 +38,8 @@ def cell_names(code: str, known_modules: Iterable[str] = ()) -> tuple[set[str], 
     module (``np.exp(x)``: ``np`` or a name in ``known_modules``, the modules earlier cells imported),
     unless its name says it changes settings (:func:`_changes_module`).
     """
-    try:
-        tree = ast.parse(strip_magics(code))
-    except (SyntaxError, RecursionError, MemoryError):  # RecursionError/MemoryError: a parser bomb
+    tree = _parsed(strip_magics(code))
+    if tree is None:
         return None
     defined: set[str] = set()
     used: set[str] = set()
@@ -80,9 +88,8 @@ def imported_modules(cells: Iterable[str]) -> set[str]:
     """
     modules, assigned = set(), set()
     for code in cells:
-        try:
-            tree = ast.parse(strip_magics(code))
-        except (SyntaxError, RecursionError, MemoryError):  # RecursionError/MemoryError: a parser bomb
+        tree = _parsed(strip_magics(code))
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -117,12 +124,27 @@ def _statements(code: str) -> list[str] | None:
     """``code``'s top-level statements as source text, in order; None if it cannot be split safely."""
     if any(line.lstrip().startswith(("%", "!")) for line in code.split("\n")):
         return None
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = _parsed(code)
+    if tree is None:
         return None
-    parts = [ast.get_source_segment(code, node) for node in tree.body]
+    lines = _LINE.findall(code)  # split once: ast.get_source_segment splits the whole cell again per statement
+    parts = [_segment(lines, node) for node in tree.body]
     return None if any(p is None for p in parts) else [p for p in parts if p is not None]
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # lines as the parser counts them (\f is no break)
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str | None:
+    """``ast.get_source_segment(code, node)`` given ``code``'s lines (offsets are UTF-8 bytes, as there)."""
+    if node.end_lineno is None or node.end_col_offset is None:
+        return None
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+    head = lines[first].encode()[node.col_offset:].decode()
+    tail = lines[last].encode()[:node.end_col_offset].decode()
+    return head + "".join(lines[first + 1:last]) + tail
 
 
 _OUTPUT_ONLY = {"display", "print"}
@@ -136,7 +158,8 @@ def _has_effects(statement: str) -> bool:
         return True
     if names[0]:
         return False  # it defines something: needed exactly when that is read later
-    node = ast.parse(statement).body[0]
+    tree = _parsed(statement)
+    node = tree.body[0] if tree is not None else None
     return not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                 and isinstance(node.value.func, ast.Name) and node.value.func.id in _OUTPUT_ONLY)
 

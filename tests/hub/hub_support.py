@@ -386,23 +386,34 @@ class Terminal:
     """A terminal of a user's JupyterLab server, driven through the hub's proxy like a browser does.
 
     The prompt is set to ``@@rc:$?@@`` first (the test's own line), so that after each typed line the test
-    knows the command ended and its exit status.
+    knows the command ended and its exit status. The websocket lives on an event loop of its own in a thread:
+    a test process may already have a running loop (Playwright's sync API leaves one set in the browser tests
+    that ran before in the same pytest-xdist process), and a second loop cannot run in the same thread.
     """
 
     PROMPT = re.compile(r"@@rc:(\d+)@@")
 
     def __init__(self, server: ServerClient, rows: int = 50, cols: int = 400) -> None:
         import asyncio
+        import threading
 
         self.server = server
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=f"terminal-{server.name}", daemon=True)
+        self._thread.start()
         self.name = server.json("POST", "/api/terminals")["name"]
-        self.ws = self.loop.run_until_complete(self._connect())
+        self.ws = self._run(self._connect())
         self.buffer = ""
         self._send(["set_size", rows, cols, rows * 10, cols * 10])
         self._send(["stdin", "PS1='@@rc:$?@@ '\r"])
         self._until_prompt(60)
         self.buffer = ""
+
+    def _run(self, coroutine: Any) -> Any:
+        """Run ``coroutine`` on the terminal's loop and return its result (its exception is raised here)."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     async def _connect(self) -> Any:
         from tornado.httpclient import HTTPRequest
@@ -415,7 +426,7 @@ class Terminal:
         async def send() -> None:  # inside the loop: tornado makes its futures on the running loop
             await self.ws.write_message(json.dumps(message))
 
-        self.loop.run_until_complete(send())
+        self._run(send())
 
     def _read(self, timeout: float) -> str | None:
         import asyncio
@@ -424,7 +435,7 @@ class Terminal:
             async def read() -> str | None:
                 return await asyncio.wait_for(self.ws.read_message(), timeout)
 
-            raw = self.loop.run_until_complete(read())
+            raw = self._run(read())
         except TimeoutError:
             return ""
         if raw is None:
@@ -455,7 +466,11 @@ class Terminal:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.ws.close()
+            self.loop.call_soon_threadsafe(self.ws.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
         with contextlib.suppress(Exception):
             self.server.request("DELETE", f"/api/terminals/{self.name}")
         self.loop.close()

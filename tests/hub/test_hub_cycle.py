@@ -329,7 +329,7 @@ def _grade(hub: CourseHub) -> subprocess.CompletedProcess:
             "--assignment", ASSIGNMENT, "--workers", "2"]
     if not sandbox_available()[0]:
         args.append("--no-sandbox")
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=tool_env(), cwd=ROOT)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env=tool_env(), cwd=ROOT)  # a hang guard
     assert done.returncode == 0, f"grade exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
