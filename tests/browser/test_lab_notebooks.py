@@ -17,11 +17,12 @@ A screenshot per notebook goes to ``test-artifacts/browser/lab-<release|solution
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import NOTEBOOKS, LabServer, OutsideGuard
+from browser_support import NOTEBOOKS, VIEWPORT, LabServer, OutsideGuard
 from lab_driver import LabNotebook, open_lab, scroll_to_top
 
 pytestmark = pytest.mark.browser
@@ -142,12 +143,29 @@ DRIVERS = {"slider": _drive_slider, "stepper": _drive_stepper, "chooser": _drive
 
 
 # -------------------------------------------------------------------------------------------- the test
+@pytest.fixture(scope="module")
+def lab_page(browser: Any, student_lab: LabServer) -> Iterator[tuple[Any, OutsideGuard]]:
+    """One JupyterLab page, loaded once, in which each test opens its notebook and closes it (kernel shut down):
+    a load parses JupyterLab's whole bundle, seconds of CPU each time. The guard's records start with the
+    load (checked by the first test) and are cleared after each test."""
+    context = browser.new_context(viewport=VIEWPORT)
+    guard = OutsideGuard()
+    guard.attach(context)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        open_lab(page, student_lab.lab_url())
+        yield page, guard
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(("kind", "assignment"), CASES, ids=[f"{k}-{a}" for k, a in CASES])
 def test_notebook_runs_in_jupyterlab(
-    guarded_page: tuple[Any, OutsideGuard], student_lab: LabServer, artifacts: Path, kind: str, assignment: str
+    lab_page: tuple[Any, OutsideGuard], artifacts: Path, kind: str, assignment: str
 ) -> None:
-    page, guard = guarded_page
-    open_lab(page, student_lab.lab_url())
+    page, guard = lab_page
+    assert not page.evaluate("() => window.__testPanel && !window.__testPanel.isDisposed"), "a notebook is open"
     nb = LabNotebook(page, _notebook_path(kind, assignment))
     try:
         cells = nb.run_all(continue_past_errors=kind == "release")
@@ -201,3 +219,6 @@ def test_notebook_runs_in_jupyterlab(
               f"widgets: {done or 'none'}")
     finally:
         nb.close()
+        guard.blocked.clear()
+        guard.seen.clear()
+        guard.failed.clear()
