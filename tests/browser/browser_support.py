@@ -96,6 +96,17 @@ class OutsideGuard:
         return sorted(set(self.blocked) | {u for u in self.seen if not self.is_local(u)})
 
 
+def guarded_context(browser: Any) -> tuple[Any, Any, OutsideGuard]:
+    """A new browser context (1280x900) whose requests go through an :class:`OutsideGuard`, and its one page:
+    (context, page, guard). The caller closes the context."""
+    context = browser.new_context(viewport=VIEWPORT)
+    guard = OutsideGuard()
+    guard.attach(context)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return context, page, guard
+
+
 # ------------------------------------------------------------------------------------------------ processes
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for this venv's commands: its bin/ first on PATH (nbgrader runs ``alembic`` by name)."""

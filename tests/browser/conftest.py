@@ -19,9 +19,9 @@ from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     NOTEBOOKS,
-    VIEWPORT,
     LabServer,
     OutsideGuard,
+    guarded_context,
     missing,
     run_tool,
     serve_folder,
@@ -54,11 +54,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def guarded_page(browser: Any) -> Iterator[tuple[Any, OutsideGuard]]:
     """A fresh browser page (own context, 1280x900) whose requests go through an :class:`OutsideGuard`."""
-    context = browser.new_context(viewport=VIEWPORT)
-    guard = OutsideGuard()
-    guard.attach(context)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page, guard = guarded_context(browser)
     try:
         yield page, guard
     finally:

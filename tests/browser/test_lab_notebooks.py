@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import NOTEBOOKS, VIEWPORT, LabServer, OutsideGuard
+from browser_support import NOTEBOOKS, LabServer, OutsideGuard, guarded_context
 from lab_driver import LabNotebook, open_lab, scroll_to_top
 
 pytestmark = pytest.mark.browser
@@ -148,11 +148,7 @@ def lab_page(browser: Any, student_lab: LabServer) -> Iterator[tuple[Any, Outsid
     """One JupyterLab page, loaded once, in which each test opens its notebook and closes it (kernel shut down):
     a load parses JupyterLab's whole bundle, seconds of CPU each time. The guard's records start with the
     load (checked by the first test) and are cleared after each test."""
-    context = browser.new_context(viewport=VIEWPORT)
-    guard = OutsideGuard()
-    guard.attach(context)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    context, page, guard = guarded_context(browser)
     try:
         open_lab(page, student_lab.lab_url())
         yield page, guard
